@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* libsgpr internals: struct bodies, the transport vtable, internal helpers. */
+#pragma once
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+
+#include "sgpr.h"
+
+/* One CDB round trip as the transport sees it. */
+struct sgpr_cmd {
+	const uint8_t *cdb;
+	size_t cdb_len;
+	enum sgpr_dir dir;
+	void *data;
+	size_t data_len;
+	unsigned timeout_ms;
+};
+
+/*
+ * Transport contract: execute() returns 0 whenever the target produced a
+ * status (answered, status, sense, resid filled in). It returns -errno only if
+ * the command never completed: -ENOTCONN (session lost; the dev layer may call
+ * reconnect()), -ETIMEDOUT, -EIO.
+ */
+struct sgpr_transport_ops {
+	const char *name;
+	int (*open)(struct sgpr_dev *d, const char *target);
+	int (*execute)(struct sgpr_dev *d, const struct sgpr_cmd *cmd, struct sgpr_status *ret);
+	/* Optional: log in again on the same I_T nexus identity (same ISID). */
+	int (*reconnect)(struct sgpr_dev *d);
+	void (*close)(struct sgpr_dev *d);
+};
+
+extern const struct sgpr_transport_ops sgpr_transport_iscsi;
+extern const struct sgpr_transport_ops sgpr_transport_sgio;
+extern const struct sgpr_transport_ops sgpr_transport_sim;
+
+#define SGPR_DEFAULT_TIMEOUT_MS 10000u
+#define SGPR_DEFAULT_UA_RETRIES 8u
+#define SGPR_DEFAULT_BUSY_RETRIES 6u
+#define SGPR_DEFAULT_CONNECT_TIMEOUT_MS 5000u
+#define SGPR_RECONNECT_ATTEMPTS 3u
+
+struct sgpr_dev {
+	const struct sgpr_transport_ops *ops;
+	void *priv; /* transport state */
+	char *target;
+	char *initiator;
+	struct sgpr_dev_opts opts; /* initiator points at our copy; clock never NULL */
+
+	/* Our registration on this nexus, re-established after a reconnect. */
+	bool registered;
+	uint64_t registered_key;
+
+	uint32_t prout_unsupported; /* bit per enum sgpr_prout_sa */
+	uint32_t prin_unsupported;  /* bit per enum sgpr_prin_sa */
+	bool in_recovery;           /* no nested reconnect handling */
+
+	struct sgpr_dev_stats stats;
+};
+
+/* dev.c */
+void sgpr_log(struct sgpr_dev *d, int priority, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+const struct sgpr_clock *sgpr_clock_default(void);
+/* Allocate a handle around ops without opening it (used by sgpr_dev_open and the sim). */
+int sgpr_dev_new(const struct sgpr_transport_ops *ops, const char *target,
+		 const struct sgpr_dev_opts *opts, struct sgpr_dev **ret);
+
+/* sense.c: what to do with a completed attempt. */
+enum sgpr_disposition {
+	SGPR_DISP_DONE,        /* final: GOOD, conflict or an error */
+	SGPR_DISP_RETRY_UA,    /* UNIT ATTENTION: the command did not run, resend */
+	SGPR_DISP_RETRY_BUSY,  /* BUSY, TASK SET FULL, NOT READY becoming ready: resend after backoff */
+};
+enum sgpr_disposition sgpr_status_disposition(const struct sgpr_status *st);
+/* Fill sense_valid/sense_key/asc/ascq from sense[] and sense_len. */
+void sgpr_status_decode_sense(struct sgpr_status *st);
+
+/* cdb.c: big-endian helpers */
+static inline void sgpr_put_be16(uint8_t *p, uint16_t v)
+{
+	p[0] = v >> 8;
+	p[1] = v;
+}
+static inline void sgpr_put_be32(uint8_t *p, uint32_t v)
+{
+	sgpr_put_be16(p, v >> 16);
+	sgpr_put_be16(p + 2, v);
+}
+static inline void sgpr_put_be64(uint8_t *p, uint64_t v)
+{
+	sgpr_put_be32(p, v >> 32);
+	sgpr_put_be32(p + 4, v);
+}
+static inline uint16_t sgpr_get_be16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+static inline uint32_t sgpr_get_be32(const uint8_t *p)
+{
+	return (uint32_t)sgpr_get_be16(p) << 16 | sgpr_get_be16(p + 2);
+}
+static inline uint64_t sgpr_get_be64(const uint8_t *p)
+{
+	return (uint64_t)sgpr_get_be32(p) << 32 | sgpr_get_be32(p + 4);
+}
+
+/* sim transport (tests only): several nexuses on one in-memory LUN. See transport-sim.c. */
+struct sgpr_sim_lun;

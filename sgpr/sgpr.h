@@ -1,0 +1,356 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * libsgpr: SCSI-3 persistent reservations (SPC-4 5.12, 6.15, 6.16).
+ *
+ * Every fallible function returns 0 (or a positive count) on success and a
+ * negative errno on failure. The library never prints and never exits.
+ * SCSI outcomes map to fixed errnos:
+ *   RESERVATION CONFLICT                          -EBADE
+ *   ILLEGAL REQUEST 20/00, 24/00, 26/00 (feature) -EOPNOTSUPP
+ *   other ILLEGAL REQUEST                         -EINVAL
+ *   UNIT ATTENTION / BUSY / NOT READY after retry -EAGAIN
+ *   other CHECK CONDITION                         -EIO
+ *   transport lost / command timed out            -ENOTCONN / -ETIMEDOUT
+ * The status byte and sense of the last attempt are returned through the
+ * optional "reterr" struct sgpr_status argument.
+ *
+ * A struct sgpr_dev belongs to one thread at a time.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SGPR_PUBLIC __attribute__((visibility("default")))
+
+/* PERSISTENT RESERVE OUT service actions, SPC-4 6.16.2 table 218 */
+enum sgpr_prout_sa {
+	SGPR_PROUT_REGISTER = 0x00,
+	SGPR_PROUT_RESERVE = 0x01,
+	SGPR_PROUT_RELEASE = 0x02,
+	SGPR_PROUT_CLEAR = 0x03,
+	SGPR_PROUT_PREEMPT = 0x04,
+	SGPR_PROUT_PREEMPT_AND_ABORT = 0x05,
+	SGPR_PROUT_REGISTER_AND_IGNORE = 0x06,
+	SGPR_PROUT_REGISTER_AND_MOVE = 0x07,
+	_SGPR_PROUT_SA_MAX,
+};
+
+/* PERSISTENT RESERVE IN service actions, SPC-4 6.15.1 table 193 */
+enum sgpr_prin_sa {
+	SGPR_PRIN_READ_KEYS = 0x00,
+	SGPR_PRIN_READ_RESERVATION = 0x01,
+	SGPR_PRIN_REPORT_CAPABILITIES = 0x02,
+	SGPR_PRIN_READ_FULL_STATUS = 0x03,
+	_SGPR_PRIN_SA_MAX,
+};
+
+/* Persistent reservation types, SPC-4 6.15.3.4 table 198 */
+enum sgpr_type {
+	SGPR_TYPE_NONE = 0,
+	SGPR_TYPE_WE = 1,   /* write exclusive */
+	SGPR_TYPE_EA = 3,   /* exclusive access */
+	SGPR_TYPE_WERO = 5, /* write exclusive, registrants only */
+	SGPR_TYPE_EARO = 6, /* exclusive access, registrants only */
+	SGPR_TYPE_WEAR = 7, /* write exclusive, all registrants */
+	SGPR_TYPE_EAAR = 8, /* exclusive access, all registrants */
+};
+
+/* SAM-5 status codes */
+#define SGPR_STATUS_GOOD 0x00
+#define SGPR_STATUS_CHECK_CONDITION 0x02
+#define SGPR_STATUS_BUSY 0x08
+#define SGPR_STATUS_RESERVATION_CONFLICT 0x18
+#define SGPR_STATUS_TASK_SET_FULL 0x28
+
+/* SPC-4 4.5.1: sense data is at most 252 bytes */
+#define SGPR_SENSE_MAX 252
+
+/* Outcome of the last attempt of one command. */
+struct sgpr_status {
+	bool answered;      /* the target returned a status byte */
+	uint8_t status;     /* SAM status byte */
+	bool sense_valid;   /* sense_key/asc/ascq were decoded */
+	uint8_t sense_key;  /* SPC-4 4.5.6 */
+	uint8_t asc, ascq;  /* SPC-4 4.5.6 table 48 */
+	uint16_t sense_len; /* raw bytes in sense[] */
+	uint8_t sense[SGPR_SENSE_MAX];
+	uint32_t resid;     /* data-in residual */
+	unsigned attempts;  /* times the command was sent */
+};
+
+/* ---- pure helpers: names, keys ---------------------------------------- */
+
+/* blkpr names: "write-exclusive", ..., "exclusive-access-all-regs". */
+SGPR_PUBLIC const char *sgpr_type_to_name(int type);
+/* Returns the type code (1..8) or -EINVAL. Also accepts short forms "we", "wero", ... */
+SGPR_PUBLIC int sgpr_type_from_name(const char *name);
+SGPR_PUBLIC bool sgpr_type_is_all_registrants(int type);
+SGPR_PUBLIC bool sgpr_type_is_registrants_only(int type);
+
+SGPR_PUBLIC const char *sgpr_prout_sa_to_name(int sa);
+SGPR_PUBLIC const char *sgpr_prin_sa_to_name(int sa);
+
+/*
+ * Key layout (DESIGN.md): namespace:16 | host_id:16 | epoch:32.
+ * epoch 0 is a static reservation, never considered dead.
+ */
+struct sgpr_key_parts {
+	uint16_t ns;
+	uint16_t host_id;
+	uint32_t epoch;
+};
+SGPR_PUBLIC uint64_t sgpr_key_make(uint16_t ns, uint16_t host_id, uint32_t epoch);
+SGPR_PUBLIC struct sgpr_key_parts sgpr_key_split(uint64_t key);
+/* Namespace of a cluster name: a stable 16-bit hash, never 0. */
+SGPR_PUBLIC uint16_t sgpr_ns_from_cluster(const char *cluster);
+/* True if key is of namespace ns and carries a valid host id. */
+SGPR_PUBLIC bool sgpr_key_in_ns(uint64_t key, uint16_t ns);
+/* "0x1a2b" or decimal; rejects 0, junk and overflow with -EINVAL/-ERANGE. */
+SGPR_PUBLIC int sgpr_key_parse(const char *s, uint64_t *ret);
+/* Writes "0x%016llx" (19 bytes incl. NUL). */
+#define SGPR_KEY_STRLEN 19
+SGPR_PUBLIC char *sgpr_key_format(uint64_t key, char buf[static SGPR_KEY_STRLEN]);
+
+/* ---- TransportIDs, SPC-4 7.6.4 ---------------------------------------- */
+
+enum sgpr_proto {
+	SGPR_PROTO_FC = 0x0,    /* SPC-4 7.6.4.2 */
+	SGPR_PROTO_ISCSI = 0x5, /* SPC-4 7.6.4.6 */
+	SGPR_PROTO_SAS = 0x6,   /* SPC-4 7.6.4.7 */
+};
+
+#define SGPR_ISCSI_NAME_MAX 224 /* RFC 3720 3.2.6.1 */
+
+struct sgpr_transport_id {
+	enum sgpr_proto proto;
+	uint64_t port_name;                     /* FC N_Port name or SAS address */
+	char iscsi_name[SGPR_ISCSI_NAME_MAX];   /* NUL-terminated */
+	bool has_isid;                          /* format 01b: name,i,0x<isid> */
+	uint8_t isid[6];
+};
+
+/* Encode one TransportID into buf; returns the length written (multiple of 4) or -errno. */
+SGPR_PUBLIC int sgpr_tid_encode(const struct sgpr_transport_id *tid, uint8_t *buf, size_t len);
+/* Decode one TransportID; returns the bytes consumed or -EBADMSG. */
+SGPR_PUBLIC int sgpr_tid_decode(const uint8_t *buf, size_t len, struct sgpr_transport_id *ret);
+/* "iqn.x,i,0x400001020304" / "fc:0x..." / "sas:0x..." */
+SGPR_PUBLIC char *sgpr_tid_format(const struct sgpr_transport_id *tid, char *buf, size_t len);
+
+/* ---- PR OUT encoding, SPC-4 6.16 -------------------------------------- */
+
+struct sgpr_prout_params {
+	enum sgpr_prout_sa sa;
+	uint8_t type;          /* RESERVE, RELEASE, PREEMPT*, REGISTER AND MOVE */
+	uint64_t key;          /* RESERVATION KEY */
+	uint64_t sa_key;       /* SERVICE ACTION RESERVATION KEY */
+	bool spec_i_pt;        /* REGISTER / REGISTER AND IGNORE only */
+	bool all_tg_pt;
+	bool aptpl;
+	bool unreg;            /* REGISTER AND MOVE */
+	uint16_t rel_tgt_port; /* REGISTER AND MOVE */
+	const uint8_t *tids;   /* encoded TransportIDs: SPEC_I_PT list or the REGISTER AND MOVE one */
+	size_t tids_len;
+};
+
+#define SGPR_PROUT_CDB_LEN 10
+#define SGPR_PROUT_PARAM_MAX 8192
+/*
+ * Encode the PR OUT CDB and parameter list. Returns the parameter list length
+ * (24 for the basic list, SPC-4 6.16.3; 24 + n for SPEC_I_PT and REGISTER AND
+ * MOVE, SPC-4 6.16.4) or -EINVAL for an inconsistent request or -ENOBUFS.
+ */
+SGPR_PUBLIC int sgpr_prout_encode(const struct sgpr_prout_params *p,
+				  uint8_t cdb[static SGPR_PROUT_CDB_LEN], uint8_t *param,
+				  size_t param_len);
+
+#define SGPR_PRIN_CDB_LEN 10
+SGPR_PUBLIC void sgpr_prin_encode(enum sgpr_prin_sa sa, uint16_t alloc_len,
+				  uint8_t cdb[static SGPR_PRIN_CDB_LEN]);
+
+/* ---- PR IN decoding, SPC-4 6.15 --------------------------------------- */
+
+struct sgpr_keys {
+	uint32_t generation;
+	uint32_t count;
+	uint64_t keys[];
+};
+
+struct sgpr_reservation {
+	uint32_t generation;
+	bool held;
+	uint64_t key; /* 0 for all-registrants types */
+	uint8_t scope;
+	uint8_t type;
+};
+
+struct sgpr_caps {
+	bool crh, sip_c, atp_c, ptpl_c, tmv, ptpl_a;
+	uint8_t allow_commands;
+	uint16_t type_mask; /* SPC-4 6.15.4 table 203: bit per type */
+};
+
+/* bits of sgpr_caps.type_mask */
+#define SGPR_TYPE_MASK_WE (1u << 9)
+#define SGPR_TYPE_MASK_EA (1u << 11)
+#define SGPR_TYPE_MASK_WERO (1u << 13)
+#define SGPR_TYPE_MASK_EARO (1u << 14)
+#define SGPR_TYPE_MASK_WEAR (1u << 15)
+#define SGPR_TYPE_MASK_EAAR (1u << 0)
+SGPR_PUBLIC bool sgpr_caps_type_supported(const struct sgpr_caps *caps, int type);
+
+struct sgpr_fs_entry {
+	uint64_t key;
+	bool all_tg_pt;
+	bool holder;
+	uint8_t scope, type;
+	uint16_t rel_tgt_port;
+	struct sgpr_transport_id tid;
+};
+
+struct sgpr_full_status {
+	uint32_t generation;
+	uint32_t count;
+	struct sgpr_fs_entry entries[];
+};
+
+/*
+ * Parsers. buf/len are the bytes actually received. If the target announced
+ * more data than was received, they return -ENOBUFS and, when ret_needed is
+ * not NULL, store the total length the target wants to send. Malformed data
+ * (lengths that do not add up) gives -EBADMSG. On success the caller frees
+ * *ret with free().
+ */
+SGPR_PUBLIC int sgpr_parse_read_keys(const uint8_t *buf, size_t len, struct sgpr_keys **ret,
+				     size_t *ret_needed);
+SGPR_PUBLIC int sgpr_parse_read_reservation(const uint8_t *buf, size_t len,
+					    struct sgpr_reservation *ret);
+SGPR_PUBLIC int sgpr_parse_report_caps(const uint8_t *buf, size_t len, struct sgpr_caps *ret);
+SGPR_PUBLIC int sgpr_parse_full_status(const uint8_t *buf, size_t len,
+				       struct sgpr_full_status **ret, size_t *ret_needed);
+
+/* ---- sense, SPC-4 4.5 ------------------------------------------------- */
+
+struct sgpr_sense {
+	uint8_t response_code; /* 0x70/0x71 fixed, 0x72/0x73 descriptor */
+	uint8_t key;
+	uint8_t asc, ascq;
+	bool deferred;
+};
+/* Returns 0, or -EBADMSG if buf holds no decodable sense data. */
+SGPR_PUBLIC int sgpr_sense_parse(const uint8_t *buf, size_t len, struct sgpr_sense *ret);
+SGPR_PUBLIC const char *sgpr_sense_key_name(uint8_t key);
+/* "ILLEGAL REQUEST: INVALID FIELD IN CDB (24/00)", "RESERVATION CONFLICT", ... */
+SGPR_PUBLIC char *sgpr_status_describe(const struct sgpr_status *st, char *buf, size_t len);
+/* Map a final status to 0 or the errno of the table at the top of this file. */
+SGPR_PUBLIC int sgpr_status_to_errno(const struct sgpr_status *st);
+
+/* ---- devices ---------------------------------------------------------- */
+
+struct sgpr_dev;
+
+typedef void (*sgpr_log_fn)(void *userdata, int priority, const char *msg);
+
+struct sgpr_clock {
+	uint64_t (*now_ms)(void *userdata);              /* CLOCK_MONOTONIC */
+	void (*sleep_ms)(void *userdata, unsigned ms);
+	void *userdata;
+};
+
+struct sgpr_dev_opts {
+	const char *initiator;  /* iSCSI initiator IQN (iscsi:// targets) */
+	uint16_t host_id;       /* selects the fixed ISID */
+	unsigned timeout_ms;    /* per command, default 10000 */
+	unsigned ua_retries;    /* UNIT ATTENTION resends, default 8 */
+	unsigned busy_retries;  /* BUSY/TASK SET FULL/NOT READY resends, default 6 */
+	unsigned connect_timeout_ms; /* login, default 5000 */
+	const struct sgpr_clock *clock; /* NULL: the real monotonic clock */
+	sgpr_log_fn log_fn;     /* debug messages, may be NULL */
+	void *log_userdata;
+};
+
+/*
+ * Open a LUN: "iscsi://portal[:port]/target-iqn/lun" or a /dev path.
+ * Errors: -EINVAL malformed target, -ENOENT/-ENODEV no such device,
+ * -ECONNREFUSED/-ETIMEDOUT/-EHOSTUNREACH portal unreachable, -EACCES login refused,
+ * -EPROTONOSUPPORT transport not built in.
+ */
+SGPR_PUBLIC int sgpr_dev_open(const char *target, const struct sgpr_dev_opts *opts,
+			      struct sgpr_dev **ret);
+SGPR_PUBLIC struct sgpr_dev *sgpr_dev_free(struct sgpr_dev *d);
+SGPR_PUBLIC const char *sgpr_dev_transport_name(const struct sgpr_dev *d);
+SGPR_PUBLIC const char *sgpr_dev_target(const struct sgpr_dev *d);
+
+struct sgpr_dev_stats {
+	unsigned reconnects;     /* transport sessions re-established */
+	unsigned recoveries;     /* own registration re-established after a reconnect */
+	unsigned unit_attentions;/* UAs absorbed by retries */
+	uint8_t last_ua_asc, last_ua_ascq;
+};
+SGPR_PUBLIC void sgpr_dev_get_stats(const struct sgpr_dev *d, struct sgpr_dev_stats *ret);
+
+/* Data direction of a raw command. */
+enum sgpr_dir {
+	SGPR_DIR_NONE,
+	SGPR_DIR_IN,
+	SGPR_DIR_OUT,
+};
+
+/*
+ * Send one CDB, with the bounded UNIT ATTENTION and BUSY retries and the
+ * reconnect handling of the device. Returns 0 on GOOD, else -errno (table above).
+ */
+SGPR_PUBLIC int sgpr_dev_execute(struct sgpr_dev *d, const uint8_t *cdb, size_t cdb_len,
+				 enum sgpr_dir dir, void *data, size_t data_len,
+				 struct sgpr_status *reterr);
+
+/* ---- PR operations on a device --------------------------------------- */
+
+SGPR_PUBLIC int sgpr_prout(struct sgpr_dev *d, const struct sgpr_prout_params *p,
+			   struct sgpr_status *reterr);
+
+/* Re-read with a larger allocation length when the list was truncated. */
+SGPR_PUBLIC int sgpr_read_keys(struct sgpr_dev *d, struct sgpr_keys **ret,
+			       struct sgpr_status *reterr);
+SGPR_PUBLIC int sgpr_read_reservation(struct sgpr_dev *d, struct sgpr_reservation *ret,
+				      struct sgpr_status *reterr);
+SGPR_PUBLIC int sgpr_report_caps(struct sgpr_dev *d, struct sgpr_caps *ret,
+				 struct sgpr_status *reterr);
+SGPR_PUBLIC int sgpr_read_full_status(struct sgpr_dev *d, struct sgpr_full_status **ret,
+				      struct sgpr_status *reterr);
+
+/* REGISTER (old_key -> new_key), or REGISTER AND IGNORE EXISTING KEY when ignore. new_key 0 unregisters. */
+SGPR_PUBLIC int sgpr_register(struct sgpr_dev *d, uint64_t old_key, uint64_t new_key, bool ignore,
+			      struct sgpr_status *reterr);
+SGPR_PUBLIC int sgpr_reserve(struct sgpr_dev *d, uint64_t key, int type, struct sgpr_status *reterr);
+SGPR_PUBLIC int sgpr_release(struct sgpr_dev *d, uint64_t key, int type, struct sgpr_status *reterr);
+SGPR_PUBLIC int sgpr_clear(struct sgpr_dev *d, uint64_t key, struct sgpr_status *reterr);
+/*
+ * PREEMPT AND ABORT (abort=true) or PREEMPT. When the device does not support
+ * PREEMPT AND ABORT, falls back to PREEMPT and sets *ret_aborted = false.
+ */
+SGPR_PUBLIC int sgpr_preempt(struct sgpr_dev *d, uint64_t key, uint64_t victim, int type,
+			     bool abort, bool *ret_aborted, struct sgpr_status *reterr);
+
+/*
+ * Make this nexus the live registration of key, which READ KEYS lists (left by
+ * an earlier session of this host: tgt ties registrations to a session, so a
+ * re-login leaves an orphan). REGISTER AND IGNORE with key, then, if key holds
+ * the reservation, PREEMPT of key by key with the same type (SPC-4 5.12.11.4.3)
+ * so the reservation moves to this nexus and orphans of key are removed.
+ * Verified with READ KEYS / READ RESERVATION. -ENOENT if key is not registered.
+ */
+SGPR_PUBLIC int sgpr_adopt_key(struct sgpr_dev *d, uint64_t key, struct sgpr_status *reterr);
+
+/* Service actions this device answered as unsupported (-EOPNOTSUPP), remembered per handle. */
+SGPR_PUBLIC bool sgpr_dev_prout_unsupported(const struct sgpr_dev *d, enum sgpr_prout_sa sa);
+SGPR_PUBLIC bool sgpr_dev_prin_unsupported(const struct sgpr_dev *d, enum sgpr_prin_sa sa);
+
+#ifdef __cplusplus
+}
+#endif
