@@ -1,2 +1,813 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * iscsi:// transport through libiscsi (1.19 API).
+ *
+ * One struct sgpr_dev is one iSCSI session (one I_T nexus). The library's own
+ * blocking helpers are not used: every phase (name lookup, TCP connect, login,
+ * LUN probe, each command, logout) runs in our own poll loop against a
+ * CLOCK_MONOTONIC deadline, calling iscsi_service() at least every
+ * ISCSI_SERVICE_MS. libiscsi's automatic reconnect is off: it would log in
+ * with a new random ISID and replay in-flight commands on the new nexus.
+ * After a lost connection or a timed-out command the context is destroyed and
+ * execute() answers -ENOTCONN until reconnect() has logged in again.
+ *
+ * Errors of open() and reconnect():
+ *   -EINVAL        malformed URL, no initiator IQN
+ *   -EHOSTUNREACH  the host name does not resolve, or the network/host is
+ *                  unreachable (ENETUNREACH, EHOSTUNREACH, EADDRNOTAVAIL, ...)
+ *   -ECONNREFUSED  nothing listens on the portal
+ *   -ECONNRESET    the target closed the connection during login
+ *   -ETIMEDOUT     connect_timeout_ms elapsed (lookup, connect, login or probe)
+ *   -ENXIO         login status 02/03 "target not found" or 02/04 "target
+ *                  removed", or the LUN does not exist (INQUIRY peripheral
+ *                  qualifier 011b, or CHECK CONDITION 25/00)
+ *   -EACCES        any other login status of class 02 (initiator error:
+ *                  authentication/authorization failure, ...)
+ *   -EIO           login status class 03 (target error) or a redirect
+ */
+#include <arpa/inet.h>
+#include <limits.h>
+#include <netdb.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include <iscsi/iscsi.h>
+#include <iscsi/scsi-lowlevel.h>
+
 #include "sgpr-private.h"
+
+#define ISCSI_DEFAULT_PORT 3260
+#define ISCSI_LUN_MAX 16383
+#define ISCSI_SERVICE_MS 250      /* iscsi_service() at least this often */
+#define ISCSI_LOGOUT_MS 1000      /* close(): wait this long for the logout response */
+#define ISCSI_CDB_MAX 16
+#define ISCSI_HOST_MAX 253        /* RFC 1035 name, or an address literal */
+
+struct sgpr_iscsi {
+	struct iscsi_context *ctx; /* NULL: no session, execute() returns -ENOTCONN */
+	char *host;                /* as written in the URL, without brackets */
+	bool host_is_v6;
+	uint16_t port;
+	char *target_iqn;
+	int lun;
+	uint32_t isid_rnd;         /* ISID bytes 1..3, see isid_from_name() */
+	uint16_t isid_qual;        /* ISID bytes 4..5 */
+
+	/* Login progress, written by the libiscsi callbacks. */
+	bool connecting;
+	bool login_done;
+	int login_error;
+	int sock_err;
+
+	/* The one command in flight. */
+	bool cmd_done;
+	int cmd_status;
+
+	bool logout_done;
+};
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* ---- URL ---------------------------------------------------------------- */
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Strict unsigned decimal: digits only, no sign, no blanks, at most max. */
+static int parse_uint(const char *s, size_t len, unsigned long max, unsigned long *ret)
+{
+	unsigned long v = 0;
+
+	if (len == 0 || len > 10)
+		return -EINVAL;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -EINVAL;
+		v = v * 10 + (unsigned long)(s[i] - '0');
+	}
+	if (v > max)
+		return -EINVAL;
+	*ret = v;
+	return 0;
+}
+
+static bool valid_hostname(const char *h, size_t len)
+{
+	if (len == 0 || len > ISCSI_HOST_MAX || h[0] == '-' || h[0] == '.')
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		char c = h[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '-' || c == '.' || c == '_'))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Target name: RFC 3720 3.2.6 names (iqn., eui., naa.) use a restricted
+ * printable set; we only refuse what cannot be part of one. "%XX" escapes
+ * are decoded as libiscsi's own URL parser does ("iqn.x%3Ay" = "iqn.x:y").
+ */
+static int parse_target_name(const char *s, size_t len, char **ret)
+{
+	char *out, *o;
+
+	if (len == 0)
+		return -EINVAL;
+	out = malloc(len + 1);
+	if (!out)
+		return -ENOMEM;
+	o = out;
+	for (size_t i = 0; i < len; i++) {
+		int c = (unsigned char)s[i];
+
+		if (c == '%') {
+			int hi = i + 2 < len ? hexval(s[i + 1]) : -1;
+			int lo = i + 2 < len ? hexval(s[i + 2]) : -1;
+
+			if (hi < 0 || lo < 0)
+				goto fail;
+			c = hi << 4 | lo;
+			i += 2;
+		}
+		if (c <= 0x20 || c >= 0x7f || c == '/' || c == '@' || c == '?' || c == '#')
+			goto fail;
+		*o++ = (char)c;
+	}
+	*o = '\0';
+	if (o - out >= SGPR_ISCSI_NAME_MAX)
+		goto fail;
+	*ret = out;
+	return 0;
+fail:
+	free(out);
+	return -EINVAL;
+}
+
+/*
+ * "iscsi://portal[:port]/target-iqn/lun", portal an IPv4 address, a host
+ * name or a bracketed IPv6 address. No userinfo (CHAP is not supported), no
+ * query, no fragment, no trailing slash, LUN 0..16383 in decimal.
+ */
+static int url_parse(const char *url, struct sgpr_iscsi *p)
+{
+	const char *s, *auth_end, *host, *iqn, *iqn_end;
+	size_t host_len;
+	unsigned long v;
+	int r;
+
+	if (strncasecmp(url, "iscsi://", 8) != 0)
+		return -EINVAL;
+	s = url + 8;
+	auth_end = strchr(s, '/');
+	if (!auth_end)
+		return -EINVAL;
+	if (memchr(s, '@', (size_t)(auth_end - s)))
+		return -EINVAL; /* credentials */
+
+	p->port = ISCSI_DEFAULT_PORT;
+	if (*s == '[') {
+		const char *close = memchr(s, ']', (size_t)(auth_end - s));
+		char buf[INET6_ADDRSTRLEN];
+		struct in6_addr a6;
+
+		if (!close)
+			return -EINVAL;
+		host = s + 1;
+		host_len = (size_t)(close - host);
+		if (host_len == 0 || host_len >= sizeof(buf))
+			return -EINVAL;
+		memcpy(buf, host, host_len);
+		buf[host_len] = '\0';
+		if (inet_pton(AF_INET6, buf, &a6) != 1)
+			return -EINVAL;
+		p->host_is_v6 = true;
+		s = close + 1;
+	} else {
+		const char *colon = memchr(s, ':', (size_t)(auth_end - s));
+
+		host = s;
+		host_len = (size_t)((colon ? colon : auth_end) - s);
+		if (!valid_hostname(host, host_len))
+			return -EINVAL;
+		s = host + host_len;
+	}
+	if (*s == ':') {
+		s++;
+		if (parse_uint(s, (size_t)(auth_end - s), 65535, &v) < 0 || v == 0)
+			return -EINVAL;
+		p->port = (uint16_t)v;
+	} else if (s != auth_end) {
+		return -EINVAL;
+	}
+
+	iqn = auth_end + 1;
+	iqn_end = strchr(iqn, '/');
+	if (!iqn_end)
+		return -EINVAL; /* no LUN */
+	if (parse_uint(iqn_end + 1, strlen(iqn_end + 1), ISCSI_LUN_MAX, &v) < 0)
+		return -EINVAL;
+	p->lun = (int)v;
+
+	r = parse_target_name(iqn, (size_t)(iqn_end - iqn), &p->target_iqn);
+	if (r < 0)
+		return r;
+	p->host = strndup(host, host_len);
+	if (!p->host)
+		return -ENOMEM;
+	return 0;
+}
+
+/* ---- ISID --------------------------------------------------------------- */
+
+/*
+ * The ISID rule (RFC 3720 10.12.5, type 10b "random"):
+ *   byte 0     0x80
+ *   bytes 1..3 FNV-1a 32 of the initiator name, folded to 24 bits
+ *              (upper 8 bits XORed into the lower 24)
+ *   bytes 4..5 opts.host_id, big-endian
+ * It depends on nothing but the initiator name and the host id, so every
+ * process and every reconnect of one host presents the same initiator port
+ * (IQN + ISID): on an SPC-compliant target its registrations survive a
+ * re-login. Two hosts configured with the same IQN still differ by host_id.
+ */
+static void isid_from_name(const char *initiator, uint16_t host_id, uint32_t *rnd, uint16_t *qual)
+{
+	uint32_t h = 2166136261u;
+
+	for (const unsigned char *c = (const unsigned char *)initiator; *c; c++) {
+		h ^= *c;
+		h *= 16777619u;
+	}
+	*rnd = (h >> 24 ^ h) & 0xffffff;
+	*qual = host_id;
+}
+
+/* ---- event loop --------------------------------------------------------- */
+
+/*
+ * libiscsi writes data-out payloads with writev(), which raises SIGPIPE on a
+ * closed connection. Keep it away from the process: block it while the
+ * context is serviced and swallow one that we caused.
+ */
+static int service(struct iscsi_context *ctx, int revents)
+{
+	sigset_t pipe_set, old, pending;
+	bool was_pending;
+	int r;
+
+	sigemptyset(&pipe_set);
+	sigaddset(&pipe_set, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+	sigpending(&pending);
+	was_pending = sigismember(&pending, SIGPIPE);
+
+	r = iscsi_service(ctx, revents);
+
+	if (!was_pending) {
+		const struct timespec zero = {};
+
+		sigpending(&pending);
+		if (sigismember(&pending, SIGPIPE))
+			while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR)
+				;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return r;
+}
+
+/*
+ * Drive the context until *done turns true or the deadline passes.
+ * Returns 0, -ETIMEDOUT, or -ENOTCONN when iscsi_service() gave up on the
+ * connection (the callbacks may have run and set *done before that).
+ */
+static int run_until(struct sgpr_iscsi *p, const bool *done, uint64_t deadline)
+{
+	while (!*done) {
+		uint64_t now = mono_ms();
+		struct pollfd pfd = {};
+		int wait, r;
+
+		if (now >= deadline)
+			return -ETIMEDOUT;
+		wait = deadline - now > ISCSI_SERVICE_MS ? ISCSI_SERVICE_MS : (int)(deadline - now);
+
+		pfd.fd = iscsi_get_fd(p->ctx);
+		pfd.events = (short)iscsi_which_events(p->ctx);
+		if (pfd.fd < 0 || pfd.events == 0) {
+			/* libiscsi wants us to wait (>= 100 ms) before asking again */
+			r = poll(NULL, 0, wait < 100 ? wait : 100);
+		} else {
+			r = poll(&pfd, 1, wait);
+		}
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (p->connecting && (pfd.revents & (POLLERR | POLLHUP))) {
+			/* libiscsi keeps the errno only in a string; read it first */
+			socklen_t len = sizeof(int);
+			int err = 0;
+
+			if (getsockopt(pfd.fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err)
+				p->sock_err = err;
+		}
+		if (service(p->ctx, pfd.revents) < 0)
+			return -ENOTCONN;
+	}
+	return 0;
+}
+
+static void session_end(struct sgpr_iscsi *p)
+{
+	if (p->ctx) {
+		/* cancels whatever is queued: callbacks run with SCSI_STATUS_CANCELLED */
+		iscsi_destroy_context(p->ctx);
+		p->ctx = NULL;
+	}
+}
+
+/* ---- login -------------------------------------------------------------- */
+
+static int connect_errno(int err)
+{
+	switch (err) {
+	case ECONNREFUSED:
+		return -ECONNREFUSED;
+	case ETIMEDOUT:
+		return -ETIMEDOUT;
+	case ECONNRESET:
+		return -ECONNRESET;
+	default:
+		/* ENETUNREACH, EHOSTUNREACH, EHOSTDOWN, ENETDOWN, EADDRNOTAVAIL, EPERM... */
+		return -EHOSTUNREACH;
+	}
+}
+
+/* libiscsi reports the login status only in its error text: "...Status: <text>(<n>)". */
+static int login_errno(struct iscsi_context *ctx)
+{
+	const char *err = iscsi_get_error(ctx);
+	const char *s = err ? strstr(err, "Status: ") : NULL;
+	unsigned status;
+
+	if (!s || !(s = strrchr(s, '(')) || sscanf(s, "(%u)", &status) != 1)
+		return -EACCES;
+	switch (status >> 8) {
+	case 0x02:
+		if (status == 0x0203 || status == 0x0204)
+			return -ENXIO;
+		return -EACCES;
+	default:
+		return -EIO;
+	}
+}
+
+static void login_cb(struct iscsi_context *ctx, int status, void *command_data, void *private_data)
+{
+	struct sgpr_iscsi *p = private_data;
+
+	p->login_done = true;
+	p->login_error = status == SCSI_STATUS_GOOD ? 0 : login_errno(ctx);
+}
+
+static void connect_cb(struct iscsi_context *ctx, int status, void *command_data,
+		       void *private_data)
+{
+	struct sgpr_iscsi *p = private_data;
+
+	p->connecting = false;
+	if (status != SCSI_STATUS_GOOD) {
+		p->login_done = true;
+		p->login_error = connect_errno(p->sock_err ? p->sock_err : ECONNREFUSED);
+		return;
+	}
+	if (iscsi_login_async(ctx, login_cb, p) != 0) {
+		p->login_done = true;
+		p->login_error = -EIO;
+	}
+}
+
+/*
+ * Numeric "addr:port" / "[addr]:port" for libiscsi, which resolves with a
+ * blocking getaddrinfo(). Host names are looked up here with getaddrinfo_a()
+ * under the deadline. If a lookup cannot be cancelled when the deadline
+ * passes, its request block is left to the resolver thread (a small leak on
+ * that error path only, never a use after free).
+ */
+static int resolve_portal(struct sgpr_iscsi *p, uint64_t deadline, char *buf, size_t len)
+{
+	struct {
+		struct gaicb cb;
+		struct gaicb *list[1];
+		struct addrinfo hints;
+		char name[];
+	} *req;
+	struct in_addr a4;
+	char addr[NI_MAXHOST];
+	int r;
+
+	if (p->host_is_v6) {
+		snprintf(buf, len, "[%s]:%u", p->host, p->port);
+		return 0;
+	}
+	if (inet_pton(AF_INET, p->host, &a4) == 1) {
+		snprintf(buf, len, "%s:%u", p->host, p->port);
+		return 0;
+	}
+
+	/* one block holding everything the resolver thread may still touch */
+	req = calloc(1, sizeof(*req) + strlen(p->host) + 1);
+	if (!req)
+		return -ENOMEM;
+	strcpy(req->name, p->host);
+	req->hints.ai_family = AF_UNSPEC;
+	req->hints.ai_socktype = SOCK_STREAM;
+	req->cb.ar_name = req->name;
+	req->cb.ar_request = &req->hints;
+	req->list[0] = &req->cb;
+	r = getaddrinfo_a(GAI_NOWAIT, req->list, 1, NULL);
+	if (r != 0) {
+		free(req);
+		return r == EAI_MEMORY ? -ENOMEM : -EAGAIN;
+	}
+	for (;;) {
+		uint64_t now = mono_ms();
+		struct timespec ts;
+		const struct gaicb *const *wait_list = (const struct gaicb *const *)req->list;
+
+		r = gai_error(&req->cb);
+		if (r != EAI_INPROGRESS)
+			break;
+		if (now >= deadline) {
+			int c = gai_cancel(&req->cb);
+
+			if (c == EAI_ALLDONE)
+				continue; /* finished meanwhile: take the answer */
+			if (c == EAI_CANCELED)
+				free(req);
+			return -ETIMEDOUT;
+		}
+		ts.tv_sec = (time_t)((deadline - now) / 1000);
+		ts.tv_nsec = (long)((deadline - now) % 1000) * 1000000;
+		gai_suspend(wait_list, 1, &ts);
+	}
+	if (r == 0) {
+		struct addrinfo *ai;
+
+		/* prefer IPv4, as libiscsi does with the first answer of a v4 host */
+		for (ai = req->cb.ar_result; ai; ai = ai->ai_next)
+			if (ai->ai_family == AF_INET)
+				break;
+		if (!ai)
+			ai = req->cb.ar_result;
+		r = ai ? getnameinfo(ai->ai_addr, ai->ai_addrlen, addr, sizeof(addr), NULL, 0,
+				     NI_NUMERICHOST)
+		       : EAI_NONAME;
+		if (r == 0)
+			snprintf(buf, len, ai->ai_family == AF_INET6 ? "[%s]:%u" : "%s:%u", addr,
+				 p->port);
+		freeaddrinfo(req->cb.ar_result);
+	}
+	free(req);
+	switch (r) {
+	case 0:
+		return 0;
+	case EAI_MEMORY:
+		return -ENOMEM;
+	case EAI_AGAIN:
+		return -ETIMEDOUT;
+	default:
+		/* EAI_NONAME, EAI_NODATA, EAI_FAIL...: documented as unreachable */
+		return -EHOSTUNREACH;
+	}
+}
+
+static int session_login(struct sgpr_dev *d, uint64_t deadline)
+{
+	struct sgpr_iscsi *p = d->priv;
+	char portal[NI_MAXHOST + 16];
+	int r;
+
+	session_end(p);
+	r = resolve_portal(p, deadline, portal, sizeof(portal));
+	if (r < 0)
+		return r;
+
+	p->ctx = iscsi_create_context(d->opts.initiator);
+	if (!p->ctx)
+		return -ENOMEM;
+	/* LIBISCSI_DEBUG in the environment installs a stderr logger: the library stays silent */
+	iscsi_set_log_fn(p->ctx, NULL);
+	iscsi_set_log_level(p->ctx, 0);
+	if (iscsi_set_targetname(p->ctx, p->target_iqn) != 0 ||
+	    iscsi_set_session_type(p->ctx, ISCSI_SESSION_NORMAL) != 0 ||
+	    iscsi_set_header_digest(p->ctx, ISCSI_HEADER_DIGEST_NONE) != 0 ||
+	    iscsi_set_isid_random(p->ctx, p->isid_rnd, p->isid_qual) != 0) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	iscsi_set_noautoreconnect(p->ctx, 1);
+	iscsi_set_timeout(p->ctx, (int)(d->opts.connect_timeout_ms / 1000 + 2));
+
+	p->connecting = true;
+	p->login_done = false;
+	p->login_error = 0;
+	p->sock_err = 0;
+	if (iscsi_connect_async(p->ctx, portal, connect_cb, p) != 0) {
+		/* connect() failed at once; libiscsi leaves errno alone on that path */
+		r = connect_errno(errno);
+		goto fail;
+	}
+	r = run_until(p, &p->login_done, deadline);
+	if (p->login_done)
+		r = p->login_error;
+	else if (r == -ENOTCONN)
+		r = p->connecting ? connect_errno(p->sock_err) : -ECONNRESET;
+	if (r < 0)
+		goto fail;
+	sgpr_log(d, LOG_DEBUG, "iscsi: logged in to %s at %s, isid 0x80%06x%04x", p->target_iqn,
+		 portal, (unsigned)p->isid_rnd, (unsigned)p->isid_qual);
+	return 0;
+fail:
+	sgpr_log(d, LOG_DEBUG, "iscsi: login to %s at %s failed: %s (%s)", p->target_iqn, portal,
+		 strerror(-r), p->ctx ? iscsi_get_error(p->ctx) : "");
+	session_end(p);
+	return r;
+}
+
+/* ---- commands ----------------------------------------------------------- */
+
+static void cmd_cb(struct iscsi_context *ctx, int status, void *command_data, void *private_data)
+{
+	struct sgpr_iscsi *p = private_data;
+
+	p->cmd_done = true;
+	p->cmd_status = status;
+}
+
+static void fill_status(const struct sgpr_cmd *cmd, struct scsi_task *task, int status,
+			struct sgpr_status *ret)
+{
+	size_t got = 0;
+
+	ret->answered = true;
+	ret->status = (uint8_t)status;
+	ret->sense_valid = false;
+	ret->sense_len = 0;
+	ret->resid = 0;
+
+	if (status == SCSI_STATUS_CHECK_CONDITION) {
+		/* iSCSI response data segment: 2-byte SenseLength, then the sense bytes */
+		if (task->datain.data && task->datain.size >= 2) {
+			size_t n = sgpr_get_be16(task->datain.data);
+
+			if (n > (size_t)task->datain.size - 2)
+				n = (size_t)task->datain.size - 2;
+			if (n > SGPR_SENSE_MAX)
+				n = SGPR_SENSE_MAX;
+			memcpy(ret->sense, task->datain.data + 2, n);
+			ret->sense_len = (uint16_t)n;
+		}
+		return;
+	}
+	if (cmd->dir == SGPR_DIR_IN && task->datain.data && task->datain.size > 0) {
+		got = (size_t)task->datain.size;
+		if (got > cmd->data_len)
+			got = cmd->data_len;
+		memcpy(cmd->data, task->datain.data, got);
+	}
+	if (task->residual_status == SCSI_RESIDUAL_UNDERFLOW)
+		ret->resid = task->residual;
+	if (cmd->dir == SGPR_DIR_IN && cmd->data_len - got > ret->resid)
+		ret->resid = (uint32_t)(cmd->data_len - got);
+	if (ret->resid > cmd->data_len)
+		ret->resid = (uint32_t)cmd->data_len;
+}
+
+/* One round trip on the current session, bounded by deadline. */
+static int roundtrip(struct sgpr_iscsi *p, const struct sgpr_cmd *cmd, uint64_t deadline,
+			   struct sgpr_status *ret)
+{
+	static const int xfer[] = {
+		[SGPR_DIR_NONE] = SCSI_XFER_NONE,
+		[SGPR_DIR_IN] = SCSI_XFER_READ,
+		[SGPR_DIR_OUT] = SCSI_XFER_WRITE,
+	};
+	struct iscsi_data out = {};
+	unsigned char cdb[ISCSI_CDB_MAX];
+	struct scsi_task *task;
+	uint64_t now = mono_ms();
+	int r, status;
+
+	if (!p->ctx)
+		return -ENOTCONN;
+	if (cmd->cdb_len == 0 || cmd->cdb_len > ISCSI_CDB_MAX || cmd->data_len > INT_MAX ||
+	    (unsigned)cmd->dir > SGPR_DIR_OUT || (cmd->data_len && !cmd->data))
+		return -EINVAL;
+	if (now >= deadline)
+		return -ETIMEDOUT;
+
+	memcpy(cdb, cmd->cdb, cmd->cdb_len);
+	task = scsi_create_task((int)cmd->cdb_len, cdb, xfer[cmd->dir],
+				cmd->dir == SGPR_DIR_NONE ? 0 : (int)cmd->data_len);
+	if (!task)
+		return -ENOMEM;
+	if (cmd->dir == SGPR_DIR_OUT) {
+		out.data = cmd->data;
+		out.size = cmd->data_len;
+	}
+
+	/* libiscsi's own timer (1 s resolution, may fire up to 1 s early) is only a backstop */
+	iscsi_set_timeout(p->ctx, (int)((deadline - now + 999) / 1000 + 1));
+	p->cmd_done = false;
+	p->cmd_status = SCSI_STATUS_ERROR;
+	if (iscsi_scsi_command_async(p->ctx, p->lun, task, cmd_cb,
+				     cmd->dir == SGPR_DIR_OUT ? &out : NULL, p) != 0) {
+		scsi_free_scsi_task(task);
+		session_end(p);
+		return -ENOTCONN;
+	}
+
+	r = run_until(p, &p->cmd_done, deadline);
+	status = p->cmd_status;
+	if (!p->cmd_done || (status & ~0xff)) {
+		/*
+		 * No status from the target: lost connection (CANCELLED, ERROR),
+		 * libiscsi's timer, or our deadline. The command may still run on the
+		 * target; the session is in an unknown state, so end it. The task
+		 * is freed only after the context, which may still reference it.
+		 */
+		session_end(p);
+		scsi_free_scsi_task(task);
+		if (r == -ETIMEDOUT || (p->cmd_done && status == SCSI_STATUS_TIMEOUT))
+			return -ETIMEDOUT;
+		return -ENOTCONN;
+	}
+	fill_status(cmd, task, status, ret);
+	scsi_free_scsi_task(task);
+	return 0;
+}
+
+/*
+ * The LUN must exist: INQUIRY is answered for any LUN (SPC-4 6.6.2) and,
+ * unlike TEST UNIT READY, does not consume the unit attentions the dev
+ * layer wants to see. Peripheral qualifier 011b, or 25/00 LOGICAL UNIT NOT
+ * SUPPORTED, means there is no such LUN.
+ */
+static int probe_lun(struct sgpr_iscsi *p, uint64_t deadline)
+{
+	uint8_t cdb[6] = { 0x12, 0, 0, 0, 96, 0 };
+	uint8_t buf[96] = {};
+	struct sgpr_cmd cmd = {
+		.cdb = cdb, .cdb_len = sizeof(cdb), .dir = SGPR_DIR_IN,
+		.data = buf, .data_len = sizeof(buf),
+	};
+	struct sgpr_status st = {};
+	int r;
+
+	r = roundtrip(p, &cmd, deadline, &st);
+	if (r < 0)
+		return r == -ENOTCONN ? -ECONNRESET : r;
+	if (st.status == SCSI_STATUS_CHECK_CONDITION) {
+		struct sgpr_sense s;
+
+		if (sgpr_sense_parse(st.sense, st.sense_len, &s) == 0 && s.asc == 0x25 &&
+		    s.ascq == 0x00)
+			return -ENXIO;
+		return 0; /* some other condition: for the dev layer to handle */
+	}
+	if (st.status == SCSI_STATUS_GOOD && st.resid < sizeof(buf) && (buf[0] >> 5) == 3)
+		return -ENXIO;
+	return 0;
+}
+
+/* ---- ops ---------------------------------------------------------------- */
+
+static void priv_free(struct sgpr_dev *d)
+{
+	struct sgpr_iscsi *p = d->priv;
+
+	if (!p)
+		return;
+	session_end(p);
+	free(p->host);
+	free(p->target_iqn);
+	free(p);
+	d->priv = NULL;
+}
+
+static int tr_open(struct sgpr_dev *d, const char *target)
+{
+	struct sgpr_iscsi *p;
+	uint64_t deadline;
+	int r;
+
+	if (!target)
+		return -EINVAL;
+	if (!d->opts.initiator || !d->opts.initiator[0] ||
+	    strlen(d->opts.initiator) >= SGPR_ISCSI_NAME_MAX)
+		return -EINVAL;
+
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	d->priv = p;
+	r = url_parse(target, p);
+	if (r < 0)
+		goto fail;
+	isid_from_name(d->opts.initiator, d->opts.host_id, &p->isid_rnd, &p->isid_qual);
+
+	deadline = mono_ms() + (d->opts.connect_timeout_ms ? d->opts.connect_timeout_ms
+							   : SGPR_DEFAULT_CONNECT_TIMEOUT_MS);
+	r = session_login(d, deadline);
+	if (r < 0)
+		goto fail;
+	r = probe_lun(p, deadline);
+	if (r < 0)
+		goto fail;
+	return 0;
+fail:
+	priv_free(d);
+	return r;
+}
+
+static int tr_execute(struct sgpr_dev *d, const struct sgpr_cmd *cmd, struct sgpr_status *ret)
+{
+	struct sgpr_iscsi *p = d->priv;
+	unsigned ms = cmd->timeout_ms ? cmd->timeout_ms
+				      : d->opts.timeout_ms ? d->opts.timeout_ms
+							   : SGPR_DEFAULT_TIMEOUT_MS;
+
+	if (!p || !p->ctx)
+		return -ENOTCONN;
+	return roundtrip(p, cmd, mono_ms() + ms, ret);
+}
+
+static int tr_reconnect(struct sgpr_dev *d)
+{
+	struct sgpr_iscsi *p = d->priv;
+	unsigned ms = d->opts.connect_timeout_ms ? d->opts.connect_timeout_ms
+						 : SGPR_DEFAULT_CONNECT_TIMEOUT_MS;
+
+	if (!p)
+		return -ENOTCONN;
+	/* a fresh context with the same IQN and ISID; iscsi_reconnect() would pick a new ISID */
+	return session_login(d, mono_ms() + ms);
+}
+
+static void logout_cb(struct iscsi_context *ctx, int status, void *command_data,
+		      void *private_data)
+{
+	struct sgpr_iscsi *p = private_data;
+
+	p->logout_done = true;
+}
+
+static void tr_close(struct sgpr_dev *d)
+{
+	struct sgpr_iscsi *p = d->priv;
+
+	if (!p)
+		return;
+	if (p->ctx) {
+		unsigned ms = d->opts.connect_timeout_ms ? d->opts.connect_timeout_ms
+							 : SGPR_DEFAULT_CONNECT_TIMEOUT_MS;
+
+		if (ms > ISCSI_LOGOUT_MS)
+			ms = ISCSI_LOGOUT_MS;
+		p->logout_done = false;
+		if (iscsi_logout_async(p->ctx, logout_cb, p) == 0)
+			(void)run_until(p, &p->logout_done, mono_ms() + ms);
+	}
+	priv_free(d);
+}
+
+const struct sgpr_transport_ops sgpr_transport_iscsi = {
+	.name = "iscsi",
+	.open = tr_open,
+	.execute = tr_execute,
+	.reconnect = tr_reconnect,
+	.close = tr_close,
+};
