@@ -1,2 +1,321 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Persistent reservation operations on a device: PR OUT with capability
+ * memory and our registration bookkeeping, PR IN with re-reads of truncated
+ * lists, the PREEMPT AND ABORT fallback and the adoption of our own key.
+ */
 #include "sgpr-private.h"
+
+/* SPC-4 6.15.1: the PR IN ALLOCATION LENGTH field is 16 bits. */
+#define PRIN_ALLOC_MAX 0xffffu
+#define PRIN_ALLOC_FIRST 1024u
+
+bool sgpr_dev_prout_unsupported(const struct sgpr_dev *d, enum sgpr_prout_sa sa)
+{
+	return d && (unsigned)sa < _SGPR_PROUT_SA_MAX && (d->prout_unsupported & (1u << sa));
+}
+
+bool sgpr_dev_prin_unsupported(const struct sgpr_dev *d, enum sgpr_prin_sa sa)
+{
+	return d && (unsigned)sa < _SGPR_PRIN_SA_MAX && (d->prin_unsupported & (1u << sa));
+}
+
+static void note_registration(struct sgpr_dev *d, const struct sgpr_prout_params *p)
+{
+	switch (p->sa) {
+	case SGPR_PROUT_REGISTER:
+	case SGPR_PROUT_REGISTER_AND_IGNORE:
+		d->registered = p->sa_key != 0;
+		d->registered_key = p->sa_key;
+		break;
+	case SGPR_PROUT_CLEAR:
+		d->registered = false; /* SPC-4 5.12.11.6: every registration is removed */
+		break;
+	case SGPR_PROUT_REGISTER_AND_MOVE:
+		if (p->unreg)
+			d->registered = false;
+		break;
+	default:
+		break;
+	}
+}
+
+int sgpr_prout(struct sgpr_dev *d, const struct sgpr_prout_params *p, struct sgpr_status *reterr)
+{
+	uint8_t cdb[SGPR_PROUT_CDB_LEN];
+	uint8_t *param;
+	int len, r;
+
+	if (!d || !p || (unsigned)p->sa >= _SGPR_PROUT_SA_MAX)
+		return -EINVAL;
+	if (sgpr_dev_prout_unsupported(d, p->sa))
+		return -EOPNOTSUPP;
+	param = calloc(1, SGPR_PROUT_PARAM_MAX);
+	if (!param)
+		return -ENOMEM;
+	len = sgpr_prout_encode(p, cdb, param, SGPR_PROUT_PARAM_MAX);
+	if (len < 0) {
+		free(param);
+		return len;
+	}
+	r = sgpr_dev_execute(d, cdb, sizeof(cdb), len ? SGPR_DIR_OUT : SGPR_DIR_NONE,
+			     len ? param : NULL, (size_t)len, reterr);
+	free(param);
+	if (r == -EOPNOTSUPP && !p->spec_i_pt && !p->all_tg_pt && !p->aptpl &&
+	    (p->sa == SGPR_PROUT_PREEMPT_AND_ABORT || p->sa == SGPR_PROUT_REGISTER_AND_MOVE))
+		/* The service action itself is missing (tgt: 24/00), not one of its bits. */
+		d->prout_unsupported |= 1u << p->sa;
+	if (r == 0)
+		note_registration(d, p);
+	return r;
+}
+
+/* Read one PR IN service action; returns the bytes received in *ret_buf (caller frees). */
+static int prin_read(struct sgpr_dev *d, enum sgpr_prin_sa sa, uint16_t alloc, uint8_t **ret_buf,
+		     size_t *ret_len, struct sgpr_status *reterr)
+{
+	uint8_t cdb[SGPR_PRIN_CDB_LEN];
+	struct sgpr_status st;
+	uint8_t *buf;
+	int r;
+
+	if (sgpr_dev_prin_unsupported(d, sa))
+		return -EOPNOTSUPP;
+	buf = calloc(1, alloc);
+	if (!buf)
+		return -ENOMEM;
+	sgpr_prin_encode(sa, alloc, cdb);
+	r = sgpr_dev_execute(d, cdb, sizeof(cdb), SGPR_DIR_IN, buf, alloc, &st);
+	if (reterr)
+		*reterr = st;
+	if (r < 0) {
+		if (r == -EOPNOTSUPP)
+			d->prin_unsupported |= 1u << sa;
+		free(buf);
+		return r;
+	}
+	*ret_buf = buf;
+	*ret_len = st.resid <= alloc ? alloc - st.resid : 0;
+	return 0;
+}
+
+/*
+ * Read a variable-length PR IN list: start with PRIN_ALLOC_FIRST and read
+ * again with the announced length when the target had more to say
+ * (SPC-4 6.15.2: the list is truncated to the allocation length).
+ */
+static int prin_read_list(struct sgpr_dev *d, enum sgpr_prin_sa sa, void **ret,
+			  struct sgpr_status *reterr)
+{
+	size_t alloc = PRIN_ALLOC_FIRST;
+
+	for (int pass = 0; pass < 3; pass++) {
+		size_t len, needed = 0;
+		uint8_t *buf;
+		int r;
+
+		r = prin_read(d, sa, (uint16_t)alloc, &buf, &len, reterr);
+		if (r < 0)
+			return r;
+		if (sa == SGPR_PRIN_READ_KEYS)
+			r = sgpr_parse_read_keys(buf, len, (struct sgpr_keys **)ret, &needed);
+		else
+			r = sgpr_parse_full_status(buf, len, (struct sgpr_full_status **)ret,
+						   &needed);
+		free(buf);
+		if (r != -ENOBUFS)
+			return r;
+		if (needed > PRIN_ALLOC_MAX)
+			return -EOVERFLOW; /* more than a 16-bit allocation length can carry */
+		if (needed <= alloc && len >= alloc)
+			return -EBADMSG; /* asks for what it was already given */
+		alloc = needed > alloc ? needed : PRIN_ALLOC_MAX;
+	}
+	return -EBADMSG; /* the list keeps growing between reads */
+}
+
+int sgpr_read_keys(struct sgpr_dev *d, struct sgpr_keys **ret, struct sgpr_status *reterr)
+{
+	if (!d || !ret)
+		return -EINVAL;
+	return prin_read_list(d, SGPR_PRIN_READ_KEYS, (void **)ret, reterr);
+}
+
+int sgpr_read_full_status(struct sgpr_dev *d, struct sgpr_full_status **ret,
+			  struct sgpr_status *reterr)
+{
+	if (!d || !ret)
+		return -EINVAL;
+	return prin_read_list(d, SGPR_PRIN_READ_FULL_STATUS, (void **)ret, reterr);
+}
+
+int sgpr_read_reservation(struct sgpr_dev *d, struct sgpr_reservation *ret,
+			  struct sgpr_status *reterr)
+{
+	uint8_t *buf;
+	size_t len;
+	int r;
+
+	if (!d || !ret)
+		return -EINVAL;
+	/* 8 header + 16 descriptor (SPC-4 6.15.3.2); ask for more to see oversize answers. */
+	r = prin_read(d, SGPR_PRIN_READ_RESERVATION, 64, &buf, &len, reterr);
+	if (r < 0)
+		return r;
+	r = sgpr_parse_read_reservation(buf, len, ret);
+	free(buf);
+	return r;
+}
+
+int sgpr_report_caps(struct sgpr_dev *d, struct sgpr_caps *ret, struct sgpr_status *reterr)
+{
+	uint8_t *buf;
+	size_t len;
+	int r;
+
+	if (!d || !ret)
+		return -EINVAL;
+	r = prin_read(d, SGPR_PRIN_REPORT_CAPABILITIES, 64, &buf, &len, reterr);
+	if (r < 0)
+		return r;
+	r = sgpr_parse_report_caps(buf, len, ret);
+	free(buf);
+	return r;
+}
+
+int sgpr_register(struct sgpr_dev *d, uint64_t old_key, uint64_t new_key, bool ignore,
+		  struct sgpr_status *reterr)
+{
+	struct sgpr_prout_params p = {
+		.sa = ignore ? SGPR_PROUT_REGISTER_AND_IGNORE : SGPR_PROUT_REGISTER,
+		.key = ignore ? 0 : old_key,
+		.sa_key = new_key,
+	};
+
+	return sgpr_prout(d, &p, reterr);
+}
+
+int sgpr_reserve(struct sgpr_dev *d, uint64_t key, int type, struct sgpr_status *reterr)
+{
+	struct sgpr_prout_params p = { .sa = SGPR_PROUT_RESERVE, .type = type, .key = key };
+
+	return sgpr_prout(d, &p, reterr);
+}
+
+int sgpr_release(struct sgpr_dev *d, uint64_t key, int type, struct sgpr_status *reterr)
+{
+	struct sgpr_prout_params p = { .sa = SGPR_PROUT_RELEASE, .type = type, .key = key };
+
+	return sgpr_prout(d, &p, reterr);
+}
+
+int sgpr_clear(struct sgpr_dev *d, uint64_t key, struct sgpr_status *reterr)
+{
+	struct sgpr_prout_params p = { .sa = SGPR_PROUT_CLEAR, .key = key };
+
+	return sgpr_prout(d, &p, reterr);
+}
+
+int sgpr_preempt(struct sgpr_dev *d, uint64_t key, uint64_t victim, int type, bool abort,
+		 bool *ret_aborted, struct sgpr_status *reterr)
+{
+	struct sgpr_prout_params p = {
+		.sa = SGPR_PROUT_PREEMPT_AND_ABORT,
+		.type = type,
+		.key = key,
+		.sa_key = victim,
+	};
+	int r = -EOPNOTSUPP;
+
+	if (!d)
+		return -EINVAL;
+	if (abort && !sgpr_dev_prout_unsupported(d, SGPR_PROUT_PREEMPT_AND_ABORT)) {
+		r = sgpr_prout(d, &p, reterr);
+		if (r != -EOPNOTSUPP) {
+			if (r == 0 && ret_aborted)
+				*ret_aborted = true;
+			return r;
+		}
+		/* SPC-4 5.12.11.4.4 is optional; tgt answers 24/00. Plain PREEMPT still fences. */
+		d->prout_unsupported |= 1u << SGPR_PROUT_PREEMPT_AND_ABORT;
+	}
+	p.sa = SGPR_PROUT_PREEMPT;
+	r = sgpr_prout(d, &p, reterr);
+	if (r == 0 && ret_aborted)
+		*ret_aborted = false;
+	return r;
+}
+
+int sgpr_adopt_key(struct sgpr_dev *d, uint64_t key, struct sgpr_status *reterr)
+{
+	struct sgpr_reservation res;
+	struct sgpr_keys *keys = NULL;
+	bool listed = false;
+	int r;
+
+	if (!d || !key)
+		return -EINVAL;
+	r = sgpr_read_keys(d, &keys, reterr);
+	if (r < 0)
+		return r;
+	for (uint32_t i = 0; i < keys->count; i++)
+		listed |= keys->keys[i] == key;
+	free(keys);
+	if (!listed)
+		return -ENOENT;
+
+	/* SPC-4 5.12.7: register this nexus with key whatever it had before. */
+	r = sgpr_register(d, 0, key, true, reterr);
+	if (r < 0)
+		return r;
+	r = sgpr_read_reservation(d, &res, reterr);
+	if (r < 0)
+		return r;
+	if (res.held && res.key == key && !sgpr_type_is_all_registrants(res.type)) {
+		/*
+		 * SPC-4 5.12.11.4.3: PREEMPT naming the holder's key releases the
+		 * reservation, removes the other registrations with that key (the
+		 * stale nexus) and reserves for this nexus with the given type.
+		 */
+		r = sgpr_preempt(d, key, key, res.type, false, NULL, reterr);
+		if (r < 0)
+			return r;
+	}
+	/* Confirm: the key is registered (and still the holder if it was). */
+	r = sgpr_read_reservation(d, &res, reterr);
+	if (r < 0)
+		return r;
+	r = sgpr_read_keys(d, &keys, reterr);
+	if (r < 0)
+		return r;
+	listed = false;
+	for (uint32_t i = 0; i < keys->count; i++)
+		listed |= keys->keys[i] == key;
+	free(keys);
+	return listed ? 0 : -EIO;
+}
+
+int sgpr_dev_probe(struct sgpr_dev *d)
+{
+	struct sgpr_full_status *fs = NULL;
+	struct sgpr_prout_params p = {
+		.sa = SGPR_PROUT_PREEMPT_AND_ABORT,
+		.type = SGPR_TYPE_WE,
+		.key = 0,
+		.sa_key = ~0ull,
+	};
+	int r;
+
+	if (!d)
+		return -EINVAL;
+	r = sgpr_read_full_status(d, &fs, NULL);
+	free(fs);
+	if (r < 0 && r != -EOPNOTSUPP)
+		return r;
+	r = sgpr_prout(d, &p, NULL);
+	if (r == 0)
+		return -EIO; /* a PREEMPT with key 0 must never succeed */
+	if (r == -EBADE || r == -EOPNOTSUPP)
+		return 0;
+	return r;
+}

@@ -347,6 +347,16 @@ SGPR_PUBLIC int sgpr_preempt(struct sgpr_dev *d, uint64_t key, uint64_t victim, 
  */
 SGPR_PUBLIC int sgpr_adopt_key(struct sgpr_dev *d, uint64_t key, struct sgpr_status *reterr);
 
+/*
+ * Learn which optional service actions the device lacks without changing any
+ * state: READ FULL STATUS is read, and PREEMPT AND ABORT is sent with
+ * RESERVATION KEY 0, which no registration can match, so a device that
+ * implements it answers RESERVATION CONFLICT (SPC-4 5.12.11.1, 5.12.11.4) and
+ * one that does not answers ILLEGAL REQUEST. Results through
+ * sgpr_dev_prout_unsupported()/sgpr_dev_prin_unsupported().
+ */
+SGPR_PUBLIC int sgpr_dev_probe(struct sgpr_dev *d);
+
 /* Service actions this device answered as unsupported (-EOPNOTSUPP), remembered per handle. */
 SGPR_PUBLIC bool sgpr_dev_prout_unsupported(const struct sgpr_dev *d, enum sgpr_prout_sa sa);
 SGPR_PUBLIC bool sgpr_dev_prin_unsupported(const struct sgpr_dev *d, enum sgpr_prin_sa sa);

@@ -1,0 +1,290 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* prlock: option parsing, identity, and the verb table (wg.c style). */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "prlock.h"
+
+static const struct verb verbs[] = {
+	{ "status", verb_status, 1, -1, 0, "DEV...",
+	  "registrations, reservation, capabilities and owners" },
+	{ "keys", verb_keys, 1, 1, 0, "DEV", "registered keys (READ KEYS)" },
+	{ "caps", verb_caps, 1, 1, 0, "DEV", "PR capabilities and unsupported service actions" },
+	{ "register", verb_register, 1, -1, 0, "DEV...", "register this host's key" },
+	{ "unregister", verb_unregister, 1, -1, 0, "DEV...", "remove this host's key" },
+	{ "acquire", verb_acquire, 1, -1, OPT_TYPE | OPT_STATIC | OPT_WAIT,
+	  "DEV... [--type T] [--static]", "register and reserve" },
+	{ "release", verb_release, 1, -1, OPT_KEEP_REG, "DEV... [--keep-registration]",
+	  "release the reservation and unregister" },
+	{ "check", verb_check, 1, 1, 0, "DEV",
+	  "exit 0 if this host holds DEV, 3 if another key does, 6 if nobody" },
+	{ "preempt", verb_preempt, 1, 1, OPT_TYPE | OPT_VICTIM | OPT_HOST | OPT_FORCE | OPT_NO_ABORT,
+	  "DEV [--victim KEY | --host ID] [--force] [--type T] [--no-abort]",
+	  "take the reservation from another key (PREEMPT AND ABORT, else PREEMPT)" },
+	{ "clear", verb_clear, 1, 1, OPT_FORCE, "DEV --force",
+	  "remove every registration and the reservation" },
+};
+
+static void help(FILE *f)
+{
+	fprintf(f, "Usage: prlock [OPTIONS] VERB [VERB OPTIONS] DEV...\n\n"
+		   "SCSI-3 persistent reservations for hosts that share storage.\n"
+		   "DEV is iscsi://PORTAL[:PORT]/TARGET-IQN/LUN (or a /dev path, see prlock(8)).\n\n"
+		   "Verbs:\n");
+	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+		fprintf(f, "  %-11s %-30s %s\n", verbs[i].name, verbs[i].usage, verbs[i].summary);
+	fprintf(f, "\nOptions:\n"
+		   "  --json[=pretty|short]  machine-readable output (schema version 1)\n"
+		   "  --config FILE          configuration file (default " SGPR_CONFIG_DEFAULT ")\n"
+		   "  --host-id N            this host's id, 1..65535\n"
+		   "  --cluster NAME         key namespace (default \"" SGPR_CLUSTER_DEFAULT "\")\n"
+		   "  --initiator IQN        iSCSI initiator name of this host\n"
+		   "  --type T               write-exclusive, exclusive-access, write-exclusive-reg-only,\n"
+		   "                         exclusive-access-reg-only, write-exclusive-all-regs,\n"
+		   "                         exclusive-access-all-regs (default write-exclusive-reg-only)\n"
+		   "  --timeout MS           per-command timeout (default 10000)\n"
+		   "  -h, --help             this help\n"
+		   "\nExit status: 0 ok, 1 error, 2 usage, 3 conflict, 4 PR not supported,\n"
+		   "5 device or transport unreachable, 6 no reservation (check).\n");
+}
+
+enum {
+	ARG_JSON = 0x100,
+	ARG_CONFIG,
+	ARG_HOST_ID,
+	ARG_CLUSTER,
+	ARG_INITIATOR,
+	ARG_TYPE,
+	ARG_TIMEOUT,
+	ARG_STATIC,
+	ARG_WAIT,
+	ARG_VICTIM,
+	ARG_HOST,
+	ARG_FORCE,
+	ARG_NO_ABORT,
+	ARG_KEEP_REG,
+};
+
+/* Command-line values, applied over the config file. */
+struct cmdline {
+	const char *config;
+	const char *host_id, *cluster, *initiator, *type, *timeout, *victim, *victim_host;
+	unsigned used; /* OPT_* seen */
+};
+
+static int parse_argv(int argc, char **argv, struct prlock *p, struct cmdline *c)
+{
+	static const struct option options[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "json", optional_argument, NULL, ARG_JSON },
+		{ "config", required_argument, NULL, ARG_CONFIG },
+		{ "host-id", required_argument, NULL, ARG_HOST_ID },
+		{ "cluster", required_argument, NULL, ARG_CLUSTER },
+		{ "initiator", required_argument, NULL, ARG_INITIATOR },
+		{ "type", required_argument, NULL, ARG_TYPE },
+		{ "timeout", required_argument, NULL, ARG_TIMEOUT },
+		{ "static", no_argument, NULL, ARG_STATIC },
+		{ "wait", optional_argument, NULL, ARG_WAIT },
+		{ "victim", required_argument, NULL, ARG_VICTIM },
+		{ "host", required_argument, NULL, ARG_HOST },
+		{ "force", no_argument, NULL, ARG_FORCE },
+		{ "no-abort", no_argument, NULL, ARG_NO_ABORT },
+		{ "keep-registration", no_argument, NULL, ARG_KEEP_REG },
+		{}
+	};
+	int o;
+
+	opterr = 0;
+	while ((o = getopt_long(argc, argv, ":h", options, NULL)) >= 0) {
+		switch (o) {
+		case 'h':
+			help(stdout);
+			return 0;
+		case ARG_JSON:
+			p->json = true;
+			if (!optarg || strcmp(optarg, "short") == 0)
+				p->pretty = false;
+			else if (strcmp(optarg, "pretty") == 0)
+				p->pretty = true;
+			else
+				return usage_error("--json=%s: expected 'pretty' or 'short'", optarg), -1;
+			break;
+		case ARG_CONFIG:
+			c->config = optarg;
+			break;
+		case ARG_HOST_ID:
+			c->host_id = optarg;
+			break;
+		case ARG_CLUSTER:
+			c->cluster = optarg;
+			break;
+		case ARG_INITIATOR:
+			c->initiator = optarg;
+			break;
+		case ARG_TYPE:
+			c->type = optarg;
+			c->used |= OPT_TYPE;
+			break;
+		case ARG_TIMEOUT:
+			c->timeout = optarg;
+			break;
+		case ARG_STATIC:
+			p->static_lease = true;
+			c->used |= OPT_STATIC;
+			break;
+		case ARG_WAIT:
+			c->used |= OPT_WAIT;
+			break;
+		case ARG_VICTIM:
+			c->victim = optarg;
+			c->used |= OPT_VICTIM;
+			break;
+		case ARG_HOST:
+			c->victim_host = optarg;
+			c->used |= OPT_HOST;
+			break;
+		case ARG_FORCE:
+			p->force = true;
+			c->used |= OPT_FORCE;
+			break;
+		case ARG_NO_ABORT:
+			p->no_abort = true;
+			c->used |= OPT_NO_ABORT;
+			break;
+		case ARG_KEEP_REG:
+			p->keep_registration = true;
+			c->used |= OPT_KEEP_REG;
+			break;
+		case ':':
+			return usage_error("option '%s' needs a value", argv[optind - 1]), -1;
+		default:
+			return usage_error("unknown option '%s'", argv[optind - 1]), -1;
+		}
+	}
+	return 1;
+}
+
+/* Merge defaults, the config file and the command line into p. Returns 0 or an exit code. */
+static int resolve_identity(struct prlock *p, const struct cmdline *c)
+{
+	const char *config = c->config ? c->config : SGPR_CONFIG_DEFAULT;
+	char err[512];
+	unsigned timeout;
+	int r;
+
+	strcpy(p->cfg.cluster, SGPR_CLUSTER_DEFAULT);
+	r = config_load(config, &p->cfg, err, sizeof(err));
+	if (r < 0 && !(r == -ENOENT && !c->config)) {
+		fprintf(stderr, "prlock: config %s\n", err);
+		return r == -EINVAL ? EXIT_USAGE : EXIT_RUNTIME;
+	}
+	if (c->host_id && parse_host_id(c->host_id, &p->cfg.host_id) < 0)
+		return usage_error("--host-id '%s': expected a number 1..65535", c->host_id);
+	if (c->cluster) {
+		if (!*c->cluster || strlen(c->cluster) >= sizeof(p->cfg.cluster))
+			return usage_error("--cluster '%s': expected 1..63 characters", c->cluster);
+		strcpy(p->cfg.cluster, c->cluster);
+	}
+	if (c->initiator) {
+		if (!iscsi_name_valid(c->initiator))
+			return usage_error("--initiator '%s': not an iSCSI name (iqn.YYYY-MM.domain:id)",
+					   c->initiator);
+		strcpy(p->cfg.initiator, c->initiator);
+	}
+	if (c->type) {
+		r = sgpr_type_from_name(c->type);
+		if (r < 0)
+			return usage_error("--type '%s': unknown reservation type", c->type);
+		p->cfg.type = r;
+		p->type_set = true;
+	}
+	if (c->timeout) {
+		if (parse_uint(c->timeout, 100, 600000, &timeout) < 0)
+			return usage_error("--timeout '%s': expected 100..600000 ms", c->timeout);
+		p->cfg.timeout_ms = timeout;
+	}
+	if (c->victim && sgpr_key_parse(c->victim, &p->victim) < 0)
+		return usage_error("--victim '%s': expected a nonzero key (0x... or decimal)", c->victim);
+	if (c->victim_host && parse_host_id(c->victim_host, &p->victim_host) < 0)
+		return usage_error("--host '%s': expected a host id 1..65535", c->victim_host);
+	if (c->victim && c->victim_host)
+		return usage_error("--victim and --host exclude each other");
+
+	if (!p->cfg.host_id) {
+		r = host_id_from_machine_id("/etc/machine-id", &p->cfg.host_id);
+		if (r < 0) {
+			fprintf(stderr, "prlock: no host id: set host_id in %s or pass --host-id "
+					"(/etc/machine-id: %s)\n",
+				config, strerror(-r));
+			return EXIT_USAGE;
+		}
+		fprintf(stderr, "prlock: warning: host_id not configured, using %u derived from "
+				"/etc/machine-id; set host_id in %s\n",
+			p->cfg.host_id, config);
+	}
+	if (!p->cfg.initiator[0])
+		snprintf(p->cfg.initiator, sizeof(p->cfg.initiator), "iqn.2026-11.io.sgpr:host-%u",
+			 p->cfg.host_id);
+	p->ns = sgpr_ns_from_cluster(p->cfg.cluster);
+	p->dev_opts = (struct sgpr_dev_opts){
+		.initiator = p->cfg.initiator,
+		.host_id = p->cfg.host_id,
+		.timeout_ms = p->cfg.timeout_ms,
+	};
+	return 0;
+}
+
+static const struct verb *find_verb(const char *name)
+{
+	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+		if (strcmp(verbs[i].name, name) == 0)
+			return &verbs[i];
+	return NULL;
+}
+
+static const char *option_name(unsigned bit)
+{
+	static const char *names[] = { "--type", "--static", "--wait", "--victim", "--host",
+				       "--force", "--no-abort", "--keep-registration" };
+	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (bit == 1u << i)
+			return names[i];
+	return "?";
+}
+
+int main(int argc, char **argv)
+{
+	struct prlock p = {};
+	struct cmdline c = {};
+	const struct verb *v;
+	int r, ndev;
+
+	r = parse_argv(argc, argv, &p, &c);
+	if (r <= 0)
+		return r < 0 ? EXIT_USAGE : EXIT_OK;
+	if (optind >= argc)
+		return usage_error("no verb given (try 'prlock --help')");
+	v = find_verb(argv[optind]);
+	if (!v)
+		return usage_error("unknown verb '%s' (try 'prlock --help')", argv[optind]);
+	ndev = argc - optind - 1;
+	if (ndev < v->min_args || (v->max_args >= 0 && ndev > v->max_args))
+		return usage_error("usage: prlock %s %s", v->name, v->usage);
+	/* --type is also a global option: every verb that reserves takes it. */
+	for (unsigned bit = OPT_STATIC; bit <= OPT_KEEP_REG; bit <<= 1)
+		if ((c.used & bit) && !(v->options & bit))
+			return usage_error("%s: option %s does not apply", v->name, option_name(bit));
+	if ((c.used & OPT_WAIT))
+		return usage_error("acquire --wait needs prlockd, which this version does not have yet");
+
+	r = resolve_identity(&p, &c);
+	if (r)
+		return r;
+	json_init(&p.j, stdout, p.pretty);
+	return v->fn(&p, ndev, argv + optind + 1);
+}

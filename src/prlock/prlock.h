@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* prlock: the command line of sgpr. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "json.h"
+#include "sgpr.h"
+
+/* EXIT STATUS (prlock(8), DESIGN.md) */
+enum {
+	EXIT_OK = 0,
+	EXIT_RUNTIME = 1,
+	EXIT_USAGE = 2,
+	EXIT_CONFLICT = 3,
+	EXIT_UNSUPPORTED = 4,
+	EXIT_UNREACHABLE = 5,
+	EXIT_NO_RESERVATION = 6,
+};
+
+struct prlock {
+	bool json;
+	bool pretty;
+	struct sgpr_config cfg; /* merged: defaults < config file < command line */
+	uint16_t ns;            /* namespace of cfg.cluster */
+	struct sgpr_dev_opts dev_opts;
+	struct json j;
+
+	/* verb options */
+	bool type_set;      /* --type given (else cfg.type or the default) */
+	bool static_lease;  /* acquire --static */
+	bool force;         /* preempt/clear --force */
+	bool no_abort;      /* preempt --no-abort: plain PREEMPT */
+	bool keep_registration; /* release --keep-registration */
+	uint64_t victim;    /* preempt --victim KEY */
+	uint16_t victim_host; /* preempt --host ID */
+};
+
+struct verb {
+	const char *name;
+	int (*fn)(struct prlock *p, int ndev, char **devs);
+	int min_args, max_args; /* devices; -1: any number */
+	unsigned options;       /* OPT_* bits the verb accepts besides the global ones */
+	const char *usage;
+	const char *summary;
+};
+
+enum {
+	OPT_TYPE = 1u << 0,
+	OPT_STATIC = 1u << 1,
+	OPT_WAIT = 1u << 2,
+	OPT_VICTIM = 1u << 3,
+	OPT_HOST = 1u << 4,
+	OPT_FORCE = 1u << 5,
+	OPT_NO_ABORT = 1u << 6,
+	OPT_KEEP_REG = 1u << 7,
+};
+
+/* common.c */
+int exit_code_from_errno(int r);
+const char *errno_words(int r);
+/* "prlock: DEV: what: cause" on stderr; returns the exit code of r. */
+int fail(int r, const char *dev, const char *what, const struct sgpr_status *st);
+int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int open_dev(struct prlock *p, const char *target, struct sgpr_dev **ret);
+/* The static key of this host (epoch 0). */
+uint64_t own_static_key(const struct prlock *p);
+bool key_is_ours(const struct prlock *p, uint64_t key);
+/* First key of this host in keys (any epoch), or 0. */
+uint64_t find_own_key(const struct prlock *p, const struct sgpr_keys *keys);
+unsigned count_key(const struct sgpr_keys *keys, uint64_t key);
+/* "host 7 (this host)", "host 7", "foreign" */
+const char *owner_label(const struct prlock *p, uint64_t key, char *buf, size_t len);
+void json_owner(struct prlock *p, uint64_t key);
+/*
+ * Make sure this nexus is registered with this host's key: adopt the key if
+ * READ KEYS lists it (a previous session left it), else REGISTER the static
+ * key. Returns the key in *ret_key, or an exit code != 0 after printing.
+ */
+int ensure_registered(struct prlock *p, struct sgpr_dev *d, uint64_t *ret_key);
+/* The reservation type to use: --type, else the config file, else write-exclusive-reg-only. */
+int effective_type(const struct prlock *p);
+
+/* Outcome of a state-changing verb on one device (human line and JSON object). */
+struct result {
+	const char *action;  /* "registered", "acquired", ... */
+	const char *message; /* human line, printed after "DEV: " */
+	uint64_t key;
+	int type;
+	uint64_t victim;
+	bool has_aborted, aborted;
+};
+void results_begin(struct prlock *p);
+void result_device(struct prlock *p, const char *dev, int code, const struct result *res);
+int results_end(struct prlock *p, int ret);
+
+/* verbs */
+int verb_status(struct prlock *p, int ndev, char **devs);
+int verb_keys(struct prlock *p, int ndev, char **devs);
+int verb_caps(struct prlock *p, int ndev, char **devs);
+int verb_register(struct prlock *p, int ndev, char **devs);
+int verb_unregister(struct prlock *p, int ndev, char **devs);
+int verb_acquire(struct prlock *p, int ndev, char **devs);
+int verb_release(struct prlock *p, int ndev, char **devs);
+int verb_check(struct prlock *p, int ndev, char **devs);
+int verb_preempt(struct prlock *p, int ndev, char **devs);
+int verb_clear(struct prlock *p, int ndev, char **devs);

@@ -1,0 +1,225 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * sgpr-io: hold one I_T nexus and drive it from stdin, one command a line.
+ * On tgt a registration belongs to the session that made it, so a write that
+ * must count as a host's write has to travel on that host's session: this is
+ * the "protected workload" of the demo and the integration tests.
+ *
+ *   register | unregister | reserve [TYPE] | release [TYPE] | keys | res
+ *   write LBA TEXT | read LBA | tur | sleep MS | quit
+ *
+ * Every command answers one line: "ok [detail]" or "err <errno name>: <words>".
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "config.h"
+#include "sgpr.h"
+
+#define BLOCK 512
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct sgpr_dev *, sgpr_dev_free)
+
+static const char *err_name(int r)
+{
+	switch (r) {
+	case -EBADE:
+		return "conflict";
+	case -EOPNOTSUPP:
+		return "unsupported";
+	case -ENOTCONN:
+		return "disconnected";
+	case -ETIMEDOUT:
+		return "timeout";
+	case -EAGAIN:
+		return "again";
+	default:
+		return "error";
+	}
+}
+
+static void answer(int r, const struct sgpr_status *st, const char *detail)
+{
+	char buf[160];
+
+	if (r == 0) {
+		printf("ok%s%s\n", detail ? " " : "", detail ? detail : "");
+	} else {
+		printf("err %s: %s", err_name(r), strerror(-r));
+		if (st && st->answered)
+			printf(" [%s]", sgpr_status_describe(st, buf, sizeof(buf)));
+		printf("\n");
+	}
+	fflush(stdout);
+}
+
+/* WRITE(16) / READ(16), SBC-3 5.34 / 5.16: one block at lba. */
+static int rw16(struct sgpr_dev *d, bool write, uint64_t lba, uint8_t *block,
+		struct sgpr_status *st)
+{
+	uint8_t cdb[16] = { write ? 0x8a : 0x88 };
+
+	for (int i = 0; i < 8; i++)
+		cdb[2 + i] = (uint8_t)(lba >> (56 - 8 * i));
+	cdb[13] = 1; /* transfer length: one block */
+	return sgpr_dev_execute(d, cdb, sizeof(cdb), write ? SGPR_DIR_OUT : SGPR_DIR_IN, block,
+				BLOCK, st);
+}
+
+static int cmd_keys(struct sgpr_dev *d, struct sgpr_status *st, char *out, size_t len)
+{
+	_cleanup_free_ struct sgpr_keys *keys = NULL;
+	size_t n;
+	int r = sgpr_read_keys(d, &keys, st);
+
+	if (r < 0)
+		return r;
+	n = (size_t)snprintf(out, len, "generation=%u", keys->generation);
+	for (uint32_t i = 0; i < keys->count && n < len; i++)
+		n += (size_t)snprintf(out + n, len - n, " 0x%016" PRIx64, keys->keys[i]);
+	return 0;
+}
+
+static int run(struct sgpr_dev *d, uint64_t key, int deftype)
+{
+	char line[1024];
+
+	while (fgets(line, sizeof(line), stdin)) {
+		struct sgpr_status st = {};
+		char out[900] = "", *arg, *cmd;
+		uint8_t block[BLOCK];
+		int r, type = deftype;
+
+		line[strcspn(line, "\r\n")] = 0;
+		cmd = strtok_r(line, " ", &arg);
+		if (!cmd)
+			continue;
+		if (arg && *arg && (strcmp(cmd, "reserve") == 0 || strcmp(cmd, "release") == 0)) {
+			type = sgpr_type_from_name(arg);
+			if (type < 0) {
+				printf("err usage: unknown type '%s'\n", arg);
+				fflush(stdout);
+				continue;
+			}
+		}
+		if (strcmp(cmd, "quit") == 0) {
+			return 0;
+		} else if (strcmp(cmd, "register") == 0) {
+			r = sgpr_register(d, 0, key, true, &st);
+		} else if (strcmp(cmd, "unregister") == 0) {
+			r = sgpr_register(d, key, 0, false, &st);
+		} else if (strcmp(cmd, "reserve") == 0) {
+			r = sgpr_reserve(d, key, type, &st);
+		} else if (strcmp(cmd, "release") == 0) {
+			r = sgpr_release(d, key, type, &st);
+		} else if (strcmp(cmd, "keys") == 0) {
+			r = cmd_keys(d, &st, out, sizeof(out));
+		} else if (strcmp(cmd, "res") == 0) {
+			struct sgpr_reservation res;
+
+			r = sgpr_read_reservation(d, &res, &st);
+			if (r == 0)
+				snprintf(out, sizeof(out), "generation=%u held=%d key=0x%016" PRIx64
+							   " type=%s",
+					 res.generation, res.held, res.key,
+					 res.held ? sgpr_type_to_name(res.type) : "none");
+		} else if (strcmp(cmd, "tur") == 0) {
+			static const uint8_t tur[6];
+
+			r = sgpr_dev_execute(d, tur, sizeof(tur), SGPR_DIR_NONE, NULL, 0, &st);
+		} else if (strcmp(cmd, "write") == 0 || strcmp(cmd, "read") == 0) {
+			bool write = cmd[0] == 'w';
+			char *text = NULL, *lba_s = strtok_r(NULL, " ", &text);
+			char *end;
+			uint64_t lba;
+
+			if (!lba_s || (lba = strtoull(lba_s, &end, 10), *end)) {
+				printf("err usage: %s LBA%s\n", cmd, write ? " TEXT" : "");
+				fflush(stdout);
+				continue;
+			}
+			memset(block, 0, sizeof(block));
+			if (write)
+				snprintf((char *)block, sizeof(block), "%s", text ? text : "");
+			r = rw16(d, write, lba, block, &st);
+			if (r == 0 && !write)
+				snprintf(out, sizeof(out), "%.*s", BLOCK - 1, (char *)block);
+		} else if (strcmp(cmd, "sleep") == 0) {
+			usleep((useconds_t)strtoul(arg ? arg : "0", NULL, 10) * 1000);
+			r = 0;
+		} else {
+			printf("err usage: unknown command '%s'\n", cmd);
+			fflush(stdout);
+			continue;
+		}
+		answer(r, &st, out[0] ? out : NULL);
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "initiator", required_argument, NULL, 'i' },
+		{ "host-id", required_argument, NULL, 'H' },
+		{ "cluster", required_argument, NULL, 'c' },
+		{ "type", required_argument, NULL, 't' },
+		{}
+	};
+	_cleanup_(sgpr_dev_freep) struct sgpr_dev *d = NULL;
+	const char *initiator = NULL, *cluster = SGPR_CLUSTER_DEFAULT;
+	uint16_t host_id = 0;
+	int o, r, type = SGPR_TYPE_WERO;
+	char iqn[SGPR_IQN_MAX];
+
+	while ((o = getopt_long(argc, argv, "", options, NULL)) >= 0) {
+		switch (o) {
+		case 'i':
+			initiator = optarg;
+			break;
+		case 'H':
+			if (parse_host_id(optarg, &host_id) < 0) {
+				fprintf(stderr, "sgpr-io: --host-id '%s': expected 1..65535\n", optarg);
+				return 2;
+			}
+			break;
+		case 'c':
+			cluster = optarg;
+			break;
+		case 't':
+			type = sgpr_type_from_name(optarg);
+			if (type < 0) {
+				fprintf(stderr, "sgpr-io: --type '%s': unknown type\n", optarg);
+				return 2;
+			}
+			break;
+		default:
+			return 2;
+		}
+	}
+	if (optind != argc - 1 || !host_id) {
+		fprintf(stderr, "usage: sgpr-io --host-id N [--initiator IQN] [--cluster NAME] "
+				"[--type T] DEV\n");
+		return 2;
+	}
+	if (!initiator) {
+		snprintf(iqn, sizeof(iqn), "iqn.2026-11.io.sgpr:host-%u", host_id);
+		initiator = iqn;
+	}
+	r = sgpr_dev_open(argv[optind],
+			  &(struct sgpr_dev_opts){ .initiator = initiator, .host_id = host_id },
+			  &d);
+	if (r < 0) {
+		fprintf(stderr, "sgpr-io: %s: cannot open: %s\n", argv[optind], strerror(-r));
+		return 5;
+	}
+	printf("ready key=0x%016" PRIx64 "\n", sgpr_key_make(sgpr_ns_from_cluster(cluster), host_id, 0));
+	fflush(stdout);
+	return run(d, sgpr_key_make(sgpr_ns_from_cluster(cluster), host_id, 0), type);
+}

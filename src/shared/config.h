@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The configuration file shared by prlock and prlockd: "name = value" lines, '#' comments. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SGPR_CONFIG_DEFAULT "/etc/sgpr/sgpr.conf"
+#define SGPR_CLUSTER_DEFAULT "default"
+#define SGPR_CLUSTER_MAX 64
+#define SGPR_IQN_MAX 224
+
+struct sgpr_config {
+	uint16_t host_id; /* 0: not set */
+	char cluster[SGPR_CLUSTER_MAX];
+	char initiator[SGPR_IQN_MAX];
+	int type;                /* 0: not set */
+	unsigned timeout_ms;     /* 0: not set */
+	unsigned lease_period_s; /* 0: not set (leases: issue 4) */
+	unsigned dead_after_s;   /* 0: not set */
+};
+
+/*
+ * Read path into cfg (settings present in the file overwrite cfg). A missing
+ * file is -ENOENT. Errors are described in err ("FILE:LINE: ...").
+ */
+int config_load(const char *path, struct sgpr_config *cfg, char *err, size_t errlen);
+
+/* Parse a host id 1..65535. */
+int parse_host_id(const char *s, uint16_t *ret);
+/* Parse an unsigned decimal in [min, max]. */
+int parse_uint(const char *s, unsigned min, unsigned max, unsigned *ret);
+/* A stable host id from /etc/machine-id (1..65535). */
+int host_id_from_machine_id(const char *path, uint16_t *ret);
+/* Syntax check of an iSCSI name (RFC 3720 3.2.6.3): iqn.YYYY-MM.reversed.domain[:x] or eui.<16 hex>. */
+bool iscsi_name_valid(const char *s);
