@@ -246,22 +246,35 @@ int sgpr_preempt(struct sgpr_dev *d, uint64_t key, uint64_t victim, int type, bo
 	return r;
 }
 
-int sgpr_adopt_key(struct sgpr_dev *d, uint64_t key, struct sgpr_status *reterr)
+static int count_registrations(struct sgpr_dev *d, uint64_t key, unsigned *ret,
+			       struct sgpr_status *reterr)
 {
-	struct sgpr_reservation res;
 	struct sgpr_keys *keys = NULL;
-	bool listed = false;
+	unsigned n = 0;
 	int r;
 
-	if (!d || !key)
-		return -EINVAL;
 	r = sgpr_read_keys(d, &keys, reterr);
 	if (r < 0)
 		return r;
 	for (uint32_t i = 0; i < keys->count; i++)
-		listed |= keys->keys[i] == key;
+		n += keys->keys[i] == key;
 	free(keys);
-	if (!listed)
+	*ret = n;
+	return 0;
+}
+
+int sgpr_adopt_key(struct sgpr_dev *d, uint64_t key, struct sgpr_status *reterr)
+{
+	struct sgpr_reservation res;
+	unsigned n;
+	int r;
+
+	if (!d || !key)
+		return -EINVAL;
+	r = count_registrations(d, key, &n, reterr);
+	if (r < 0)
+		return r;
+	if (!n)
 		return -ENOENT;
 
 	/* SPC-4 5.12.7: register this nexus with key whatever it had before. */
@@ -271,28 +284,51 @@ int sgpr_adopt_key(struct sgpr_dev *d, uint64_t key, struct sgpr_status *reterr)
 	r = sgpr_read_reservation(d, &res, reterr);
 	if (r < 0)
 		return r;
-	if (res.held && res.key == key && !sgpr_type_is_all_registrants(res.type)) {
+	r = count_registrations(d, key, &n, reterr);
+	if (r < 0)
+		return r;
+	if (n > 1) {
 		/*
-		 * SPC-4 5.12.11.4.3: PREEMPT naming the holder's key releases the
-		 * reservation, removes the other registrations with that key (the
-		 * stale nexus) and reserves for this nexus with the given type.
+		 * Stale registrations of key on dead sessions. SPC-4 5.12.11.4.3:
+		 * PREEMPT naming the holder's key releases the reservation,
+		 * removes the other registrations with that key and reserves for
+		 * this nexus with the given type; naming a non-holder key only
+		 * removes its registrations. The issuing nexus keeps its own
+		 * registration on SPC targets; if a target drops it too, the
+		 * REGISTER AND IGNORE below puts it back. This is per nexus: a
+		 * caller with several paths of one host re-registers the others.
 		 */
-		r = sgpr_preempt(d, key, key, res.type, false, NULL, reterr);
+		bool holder = res.held && res.key == key && !sgpr_type_is_all_registrants(res.type);
+
+		r = sgpr_preempt(d, key, key, res.held ? res.type : SGPR_TYPE_WE, false, NULL,
+				 reterr);
 		if (r < 0)
 			return r;
+		r = count_registrations(d, key, &n, reterr);
+		if (r < 0)
+			return r;
+		if (!n) {
+			if (holder)
+				return -EIO; /* the reservation went with it: do not guess */
+			r = sgpr_register(d, 0, key, true, reterr);
+			if (r < 0)
+				return r;
+		}
 	}
-	/* Confirm: the key is registered (and still the holder if it was). */
-	r = sgpr_read_reservation(d, &res, reterr);
+	/* Confirm: key registered exactly once, and still the holder if it was. */
+	r = count_registrations(d, key, &n, reterr);
 	if (r < 0)
 		return r;
-	r = sgpr_read_keys(d, &keys, reterr);
-	if (r < 0)
-		return r;
-	listed = false;
-	for (uint32_t i = 0; i < keys->count; i++)
-		listed |= keys->keys[i] == key;
-	free(keys);
-	return listed ? 0 : -EIO;
+	if (res.held && res.key == key) {
+		struct sgpr_reservation now;
+
+		r = sgpr_read_reservation(d, &now, reterr);
+		if (r < 0)
+			return r;
+		if (!now.held || now.key != key)
+			return -EIO;
+	}
+	return n == 1 ? 0 : -EIO;
 }
 
 int sgpr_dev_probe(struct sgpr_dev *d)
@@ -301,13 +337,16 @@ int sgpr_dev_probe(struct sgpr_dev *d)
 	struct sgpr_prout_params p = {
 		.sa = SGPR_PROUT_PREEMPT_AND_ABORT,
 		.type = SGPR_TYPE_WE,
-		.key = 0,
 		.sa_key = ~0ull,
 	};
 	int r;
 
 	if (!d)
 		return -EINVAL;
+	/* A key this nexus is not registered with: never 0, never ours. */
+	p.key = d->registered ? ~d->registered_key : 1;
+	if (!p.key)
+		p.key = 1;
 	r = sgpr_read_full_status(d, &fs, NULL);
 	free(fs);
 	if (r < 0 && r != -EOPNOTSUPP)

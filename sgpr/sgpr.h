@@ -349,8 +349,8 @@ SGPR_PUBLIC int sgpr_adopt_key(struct sgpr_dev *d, uint64_t key, struct sgpr_sta
 
 /*
  * Learn which optional service actions the device lacks without changing any
- * state: READ FULL STATUS is read, and PREEMPT AND ABORT is sent with
- * RESERVATION KEY 0, which no registration can match, so a device that
+ * state: READ FULL STATUS is read, and PREEMPT AND ABORT is sent with a
+ * RESERVATION KEY this nexus is not registered with, so a device that
  * implements it answers RESERVATION CONFLICT (SPC-4 5.12.11.1, 5.12.11.4) and
  * one that does not answers ILLEGAL REQUEST. Results through
  * sgpr_dev_prout_unsupported()/sgpr_dev_prin_unsupported().
