@@ -400,7 +400,7 @@ static void connect_cb(struct iscsi_context *ctx, int status, void *command_data
 	p->connecting = false;
 	if (status != SCSI_STATUS_GOOD) {
 		p->login_done = true;
-		p->login_error = connect_errno(p->sock_err ? p->sock_err : ECONNREFUSED);
+		p->login_error = connect_errno(p->sock_err);
 		return;
 	}
 	if (iscsi_login_async(ctx, login_cb, p) != 0) {
@@ -551,8 +551,8 @@ static int session_login(struct sgpr_dev *d, uint64_t deadline)
 		 portal, (unsigned)p->isid_rnd, (unsigned)p->isid_qual);
 	return 0;
 fail:
-	sgpr_log(d, LOG_DEBUG, "iscsi: login to %s at %s failed: %s (%s)", p->target_iqn, portal,
-		 strerror(-r), p->ctx ? iscsi_get_error(p->ctx) : "");
+	sgpr_log(d, LOG_DEBUG, "iscsi: login to %s at %s failed: %s (socket error %d; %s)",
+		 p->target_iqn, portal, strerror(-r), p->sock_err, p->ctx ? iscsi_get_error(p->ctx) : "");
 	session_end(p);
 	return r;
 }
