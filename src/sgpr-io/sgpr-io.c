@@ -6,7 +6,7 @@
  * the "protected workload" of the demo and the integration tests.
  *
  *   register | unregister | reserve [TYPE] | release [TYPE] | keys | res
- *   write LBA TEXT | read LBA | tur | sleep MS | quit
+ *   write LBA TEXT | read LBA | tur | stats | sleep MS | quit
  *
  * Every command answers one line: "ok [detail]" or "err <errno name>: <words>".
  */
@@ -129,6 +129,15 @@ static int run(struct sgpr_dev *d, uint64_t key, int deftype)
 							   " type=%s",
 					 res.generation, res.held, res.key,
 					 res.held ? sgpr_type_to_name(res.type) : "none");
+		} else if (strcmp(cmd, "stats") == 0) {
+			struct sgpr_dev_stats stats;
+
+			sgpr_dev_get_stats(d, &stats);
+			snprintf(out, sizeof(out), "reconnects=%u recoveries=%u unit_attentions=%u "
+						   "last_ua=%02x/%02x",
+				 stats.reconnects, stats.recoveries, stats.unit_attentions,
+				 stats.last_ua_asc, stats.last_ua_ascq);
+			r = 0;
 		} else if (strcmp(cmd, "tur") == 0) {
 			static const uint8_t tur[6];
 

@@ -1,0 +1,150 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Every prlock verb against a real tgtd, two hosts, states read back from the target.
+. "$(dirname "$0")/lib.sh"
+start_target 2
+
+pl 1 --json keys "$URL"
+expect_rc "keys on a fresh LUN" 0
+check "fresh LUN has no registrations" json_eq 'len(d["devices"][0]["registrations"])' 0
+
+pl 1 status "$URL"
+expect_rc "status" 0 "reservation:   none"
+check "status names the fallback for PREEMPT AND ABORT" out_has "PREEMPT AND ABORT not supported"
+
+pl 1 --json caps "$URL"
+expect_rc "caps" 0
+check "caps: tgtd supports all six types" json_eq 'len(d["devices"][0]["capabilities"]["types"])' 6
+check "caps: PREEMPT AND ABORT listed unsupported" json_eq '"PREEMPT AND ABORT" in d["devices"][0]["unsupported"]' True
+check "caps: READ FULL STATUS listed unsupported" json_eq '"READ FULL STATUS" in d["devices"][0]["unsupported"]' True
+
+# register / unregister
+pl 1 --json register "$URL"
+expect_rc "host 1 register" 0
+K1=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["results"][0]["key"])' "$OUT")
+pl 2 --json keys "$URL"
+check "host 2 sees host 1's key" json_eq '[r["key"] for r in d["devices"][0]["registrations"]]' "['$K1']"
+check "key owner decoded as host 1" json_eq 'd["devices"][0]["registrations"][0]["host_id"]' 1
+pl 1 register "$URL"
+expect_rc "register again (new session, tgt orphan adopted)" 0
+pl 1 --json keys "$URL"
+check "still exactly one registration after re-register" json_eq 'len(d["devices"][0]["registrations"])' 1
+pl 1 unregister "$URL"
+expect_rc "host 1 unregister" 0 "unregistered"
+pl 2 --json keys "$URL"
+check "no key left after unregister" json_eq 'len(d["devices"][0]["registrations"])' 0
+pl 1 unregister "$URL"
+expect_rc "unregister when not registered" 0 "not registered"
+
+# acquire / check / conflict / release
+pl 1 check "$URL"
+expect_rc "check with no reservation" 6
+pl 1 acquire --type write-exclusive "$URL"
+expect_rc "host 1 acquire write-exclusive" 0 "acquired write-exclusive"
+pl 2 --json status "$URL"
+check "reservation type read back" json_eq 'd["devices"][0]["reservation"]["type"]' write-exclusive
+check "holder read back as host 1" json_eq 'd["devices"][0]["reservation"]["holder"]["host_id"]' 1
+check "holder key read back" json_eq 'd["devices"][0]["reservation"]["holder"]["key"]' "$K1"
+pl 1 check "$URL"
+expect_rc "host 1 check" 0 "this host"
+pl 2 check "$URL"
+expect_rc "host 2 check" 3 "held by host 1"
+pl 2 acquire "$URL"
+expect_rc "host 2 acquire is refused" 3 "held by host 1"
+check "conflict message is one line" err_one_line
+pl 2 --json keys "$URL"
+check "refused host 2 left no registration" json_eq 'len(d["devices"][0]["registrations"])' 1
+pl 1 acquire --type write-exclusive-reg-only "$URL"
+expect_rc "host 1 acquire with another type" 3 "another type"
+pl 1 release "$URL"
+expect_rc "host 1 release" 0 "released and unregistered"
+pl 2 --json status "$URL"
+check "no reservation after release" json_eq 'd["devices"][0]["reservation"]' None
+check "no registration after release" json_eq 'len(d["devices"][0]["registrations"])' 0
+
+# acquire of several LUNs is all or nothing
+pl 2 acquire "$URL2"
+pl 1 acquire "$URL" "$URL2"
+expect_rc "host 1 acquire LUN1+LUN2 while host 2 holds LUN2" 3
+pl 1 check "$URL"
+expect_rc "LUN 1 rolled back after LUN 2 failed" 6
+pl 2 release "$URL2"
+pl 1 --json acquire "$URL" "$URL2"
+expect_rc "host 1 acquire two LUNs" 0
+check "json: two results" json_eq '[r["action"] for r in d["results"]]' "['acquired', 'acquired']"
+pl 1 release "$URL" "$URL2"
+expect_rc "release two LUNs" 0
+
+# --static is accepted and keeps the one-shot behaviour (epoch 0)
+pl 1 --json acquire --static "$URL"
+expect_rc "acquire --static" 0
+pl 1 --json status "$URL"
+check "static key has epoch 0" json_eq 'd["devices"][0]["reservation"]["holder"]["epoch"]' 0
+
+# preempt with --host, then clear
+pl 2 register "$URL"
+pl 2 preempt --host 1 "$URL"
+expect_rc "host 2 preempt --host 1" 0 "preempted host 1"
+pl 1 check "$URL"
+expect_rc "host 1 no longer holds" 3 "held by host 2"
+pl 1 --json keys "$URL"
+check "host 1's key removed by preempt" json_eq '[r["host_id"] for r in d["devices"][0]["registrations"]]' "[2]"
+pl 2 preempt "$URL"
+expect_rc "preempt with no other holder" 1
+pl 1 clear "$URL"
+expect_rc "clear without --force is a usage error" 2 "--force"
+pl 1 clear --force "$URL"
+expect_rc "clear --force" 0 "cleared"
+pl 1 --json status "$URL"
+check "clear leaves no keys" json_eq 'len(d["devices"][0]["registrations"])' 0
+check "clear leaves no reservation" json_eq 'd["devices"][0]["reservation"]' None
+
+# bad input: one line on stderr naming the thing and the cause
+pl 1 frobnicate "$URL"
+expect_rc "unknown verb" 2 "unknown verb 'frobnicate'"
+pl 1 preempt --victim 0xZZ "$URL"
+expect_rc "malformed key" 2 "--victim '0xZZ'"
+pl 1 preempt --victim 0 "$URL"
+expect_rc "key 0" 2 "--victim '0'"
+pl 1 status "iscsi://127.0.0.1:$TEST_PORT/no-lun-here"
+expect_rc "malformed URL" 2 "malformed target"
+check "malformed URL: one line" err_one_line
+pl 1 status "iscsi://127.0.0.1:$TEST_PORT/iqn.2026-11.io.sgpr:target/9"
+expect_rc "missing LUN" 5 "no such target or LUN"
+pl 1 status "iscsi://127.0.0.1:$TEST_PORT/iqn.2026-11.io.sgpr:nosuchtarget/1"
+expect_rc "wrong target IQN" 5
+check "wrong target IQN: one line" err_one_line
+pl 1 status "iscsi://127.0.0.1:1/iqn.2026-11.io.sgpr:target/1"
+expect_rc "closed port" 5 "connection refused"
+# a portal that accepts the TCP connection and never answers the login
+python3 -c 'import socket,time,sys
+s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(4); c=[]
+while True: c.append(s.accept()[0])' $((TEST_PORT + 1)) &
+SILENT=$!
+sleep 0.5
+start=$(date +%s%N)
+pl 1 status "iscsi://127.0.0.1:$((TEST_PORT + 1))/iqn.2026-11.io.sgpr:target/1"
+elapsed_ms=$((($(date +%s%N) - start) / 1000000))
+kill $SILENT
+expect_rc "silent portal" 5 "timed out"
+check "silent portal gives up within the 5 s login bound (took ${elapsed_ms} ms)" \
+	test "$elapsed_ms" -lt 8000
+pl 1 status /dev/sdz-does-not-exist
+expect_rc "device path" 5
+check "device path: one line" err_one_line
+pl 1 --type bogus acquire "$URL"
+expect_rc "unknown type" 2 "--type 'bogus'"
+pl 1 --host-id 0 status "$URL"
+expect_rc "host id 0" 2 "--host-id '0'"
+pl 1 --initiator not-an-iqn status "$URL"
+expect_rc "bad initiator" 2 "not an iSCSI name"
+pl 1 --config /nonexistent/sgpr.conf status "$URL"
+expect_rc "missing --config file" 1 "/nonexistent/sgpr.conf"
+pl 1 status
+expect_rc "missing device" 2 "usage"
+pl 1 check "$URL" "$URL2"
+expect_rc "check takes one device" 2 "usage"
+pl 1 release --force "$URL"
+expect_rc "option that does not apply" 2 "does not apply"
+finish
