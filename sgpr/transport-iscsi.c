@@ -20,7 +20,9 @@
  *   -ETIMEDOUT     connect_timeout_ms elapsed (lookup, connect, login or probe)
  *   -ENXIO         login status 02/03 "target not found" or 02/04 "target
  *                  removed", or the LUN does not exist (INQUIRY peripheral
- *                  qualifier 011b, or CHECK CONDITION 25/00)
+ *                  qualifier 011b, or CHECK CONDITION 25/00). tgtd answers
+ *                  02/03 for an initiator its ACL refuses as well, so on tgtd
+ *                  -ENXIO means "no such target, or not allowed to see it".
  *   -EACCES        any other login status of class 02 (initiator error:
  *                  authentication/authorization failure, ...)
  *   -EIO           login status class 03 (target error) or a redirect
@@ -32,6 +34,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -42,20 +45,20 @@
 
 #define ISCSI_DEFAULT_PORT 3260
 #define ISCSI_LUN_MAX 16383
-#define ISCSI_SERVICE_MS 250      /* iscsi_service() at least this often */
-#define ISCSI_LOGOUT_MS 1000      /* close(): wait this long for the logout response */
+#define ISCSI_SERVICE_MS 250 /* iscsi_service() at least this often */
+#define ISCSI_LOGOUT_MS 1000 /* close(): wait this long for the logout response */
 #define ISCSI_CDB_MAX 16
-#define ISCSI_HOST_MAX 253        /* RFC 1035 name, or an address literal */
+#define ISCSI_HOST_MAX 253 /* RFC 1035 name, or an address literal */
 
 struct sgpr_iscsi {
 	struct iscsi_context *ctx; /* NULL: no session, execute() returns -ENOTCONN */
-	char *host;                /* as written in the URL, without brackets */
+	char *host;		   /* as written in the URL, without brackets */
 	bool host_is_v6;
 	uint16_t port;
 	char *target_iqn;
 	int lun;
-	uint32_t isid_rnd;         /* ISID bytes 1..3, see isid_from_name() */
-	uint16_t isid_qual;        /* ISID bytes 4..5 */
+	uint32_t isid_rnd;  /* ISID bytes 1..3, see isid_from_name() */
+	uint16_t isid_qual; /* ISID bytes 4..5 */
 
 	/* Login progress, written by the libiscsi callbacks. */
 	bool connecting;
@@ -416,14 +419,16 @@ static void connect_cb(struct iscsi_context *ctx, int status, void *command_data
  * passes, its request block is left to the resolver thread (a small leak on
  * that error path only, never a use after free).
  */
+struct gai_req {
+	struct gaicb cb;
+	struct gaicb *list[1];
+	struct addrinfo hints;
+	char name[];
+};
+
 static int resolve_portal(struct sgpr_iscsi *p, uint64_t deadline, char *buf, size_t len)
 {
-	struct {
-		struct gaicb cb;
-		struct gaicb *list[1];
-		struct addrinfo hints;
-		char name[];
-	} *req;
+	struct gai_req *req;
 	struct in_addr a4;
 	char addr[NI_MAXHOST];
 	int r;
@@ -507,7 +512,8 @@ static int resolve_portal(struct sgpr_iscsi *p, uint64_t deadline, char *buf, si
 static int session_login(struct sgpr_dev *d, uint64_t deadline)
 {
 	struct sgpr_iscsi *p = d->priv;
-	char portal[NI_MAXHOST + 16];
+	char portal[NI_MAXHOST + 16] = "";
+	const char *err;
 	int r;
 
 	session_end(p);
@@ -551,8 +557,11 @@ static int session_login(struct sgpr_dev *d, uint64_t deadline)
 		 portal, (unsigned)p->isid_rnd, (unsigned)p->isid_qual);
 	return 0;
 fail:
-	sgpr_log(d, LOG_DEBUG, "iscsi: login to %s at %s failed: %s (socket error %d; %s)",
-		 p->target_iqn, portal, strerror(-r), p->sock_err, p->ctx ? iscsi_get_error(p->ctx) : "");
+	err = p->ctx ? iscsi_get_error(p->ctx) : NULL;
+	if (!err)
+		err = "";
+	sgpr_log(d, LOG_DEBUG, "iscsi: login to %s at %s failed: %s (socket error %d; %.*s)",
+		 p->target_iqn, portal, strerror(-r), p->sock_err, (int)strcspn(err, "\n"), err);
 	session_end(p);
 	return r;
 }
@@ -608,7 +617,7 @@ static void fill_status(const struct sgpr_cmd *cmd, struct scsi_task *task, int 
 
 /* One round trip on the current session, bounded by deadline. */
 static int roundtrip(struct sgpr_iscsi *p, const struct sgpr_cmd *cmd, uint64_t deadline,
-			   struct sgpr_status *ret)
+		     struct sgpr_status *ret)
 {
 	static const int xfer[] = {
 		[SGPR_DIR_NONE] = SCSI_XFER_NONE,
@@ -678,11 +687,14 @@ static int roundtrip(struct sgpr_iscsi *p, const struct sgpr_cmd *cmd, uint64_t 
  */
 static int probe_lun(struct sgpr_iscsi *p, uint64_t deadline)
 {
-	uint8_t cdb[6] = { 0x12, 0, 0, 0, 96, 0 };
+	uint8_t cdb[6] = {0x12, 0, 0, 0, 96, 0};
 	uint8_t buf[96] = {};
 	struct sgpr_cmd cmd = {
-		.cdb = cdb, .cdb_len = sizeof(cdb), .dir = SGPR_DIR_IN,
-		.data = buf, .data_len = sizeof(buf),
+		.cdb = cdb,
+		.cdb_len = sizeof(cdb),
+		.dir = SGPR_DIR_IN,
+		.data = buf,
+		.data_len = sizeof(buf),
 	};
 	struct sgpr_status st = {};
 	int r;
@@ -756,10 +768,10 @@ fail:
 static int tr_execute(struct sgpr_dev *d, const struct sgpr_cmd *cmd, struct sgpr_status *ret)
 {
 	struct sgpr_iscsi *p = d->priv;
-	unsigned ms = cmd->timeout_ms ? cmd->timeout_ms
-				      : d->opts.timeout_ms ? d->opts.timeout_ms
-							   : SGPR_DEFAULT_TIMEOUT_MS;
+	unsigned ms = cmd->timeout_ms ? cmd->timeout_ms : d->opts.timeout_ms;
 
+	if (!ms)
+		ms = SGPR_DEFAULT_TIMEOUT_MS;
 	if (!p || !p->ctx)
 		return -ENOTCONN;
 	return roundtrip(p, cmd, mono_ms() + ms, ret);
@@ -777,8 +789,7 @@ static int tr_reconnect(struct sgpr_dev *d)
 	return session_login(d, mono_ms() + ms);
 }
 
-static void logout_cb(struct iscsi_context *ctx, int status, void *command_data,
-		      void *private_data)
+static void logout_cb(struct iscsi_context *ctx, int status, void *command_data, void *private_data)
 {
 	struct sgpr_iscsi *p = private_data;
 
