@@ -144,7 +144,7 @@ static int run(struct sgpr_dev *d, uint64_t key, int deftype)
 			r = sgpr_dev_execute(d, tur, sizeof(tur), SGPR_DIR_NONE, NULL, 0, &st);
 		} else if (strcmp(cmd, "write") == 0 || strcmp(cmd, "read") == 0) {
 			bool write = cmd[0] == 'w';
-			char *text = NULL, *lba_s = strtok_r(NULL, " ", &text);
+			char *text = NULL, *lba_s = strtok_r(arg, " ", &text);
 			char *end;
 			uint64_t lba;
 
