@@ -39,8 +39,8 @@ struct sgpr_sim_lun *sgpr_sim_lun_free(struct sgpr_sim_lun *lun);
  * Open a handle as a new session of I_T nexus nexus_name ("iqn.x" or "iqn.x,i,0x<12 hex ISID>",
  * the form READ FULL STATUS reports). Free it with sgpr_dev_free().
  */
-int sgpr_sim_open(struct sgpr_sim_lun *lun, const char *nexus_name, const struct sgpr_dev_opts *opts,
-		  struct sgpr_dev **ret);
+int sgpr_sim_open(struct sgpr_sim_lun *lun, const char *nexus_name,
+		  const struct sgpr_dev_opts *opts, struct sgpr_dev **ret);
 
 /* ---- inspection ------------------------------------------------------- */
 

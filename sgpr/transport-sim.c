@@ -1247,8 +1247,8 @@ const struct sgpr_transport_ops sgpr_transport_sim = {
 	.close = sim_close,
 };
 
-int sgpr_sim_open(struct sgpr_sim_lun *lun, const char *nexus_name, const struct sgpr_dev_opts *opts,
-		  struct sgpr_dev **ret)
+int sgpr_sim_open(struct sgpr_sim_lun *lun, const char *nexus_name,
+		  const struct sgpr_dev_opts *opts, struct sgpr_dev **ret)
 {
 	struct sgpr_dev *d = NULL;
 	struct sim_nexus *n;
