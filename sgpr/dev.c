@@ -168,6 +168,8 @@ static int recover_registration(struct sgpr_dev *d)
 	r = sgpr_read_keys(d, &keys, NULL);
 	if (r < 0)
 		return r;
+	if (!key_listed(keys, key) && d->pending_key && key_listed(keys, d->pending_key))
+		key = d->pending_key; /* the key change in flight took effect before the loss */
 	if (!key_listed(keys, key)) {
 		free(keys);
 		sgpr_log(d, LOG_WARNING, "%s: key 0x%llx no longer registered after reconnect, not re-registering",
@@ -234,11 +236,12 @@ static int execute_cmd(struct sgpr_dev *d, const struct sgpr_cmd *cmd, struct sg
 		switch (sgpr_status_disposition(&st)) {
 		case SGPR_DISP_RETRY_UA:
 			/* SAM-5 5.14: the command was not executed; the UA is now cleared. */
-			d->stats.unit_attentions++;
 			d->stats.last_ua_asc = st.asc;
 			d->stats.last_ua_ascq = st.ascq;
-			if (uas++ < d->opts.ua_retries)
+			if (uas++ < d->opts.ua_retries) {
+				d->stats.unit_attentions++;
 				continue;
+			}
 			break;
 		case SGPR_DISP_RETRY_BUSY:
 			if (busy < d->opts.busy_retries) {

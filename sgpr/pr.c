@@ -40,10 +40,20 @@ static void note_registration(struct sgpr_dev *d, const struct sgpr_prout_params
 	}
 }
 
+/* ILLEGAL REQUEST 20/00 or 24/00: the opcode or service action itself is refused (SPC-4 4.5.6). */
+static bool service_action_refused(const struct sgpr_status *st)
+{
+	return st->answered && st->sense_valid && st->sense_key == 0x05 &&
+	       (st->asc == 0x20 || st->asc == 0x24) && st->ascq == 0;
+}
+
 int sgpr_prout(struct sgpr_dev *d, const struct sgpr_prout_params *p, struct sgpr_status *reterr)
 {
 	uint8_t cdb[SGPR_PROUT_CDB_LEN];
+	struct sgpr_status st = {};
+	unsigned reconnects;
 	uint8_t *param;
+	bool track;
 	int len, r;
 
 	if (!d || !p || (unsigned)p->sa >= _SGPR_PROUT_SA_MAX)
@@ -58,12 +68,32 @@ int sgpr_prout(struct sgpr_dev *d, const struct sgpr_prout_params *p, struct sgp
 		free(param);
 		return len;
 	}
+	/* A key change whose answer is lost may be recovered under the new key (dev.c). */
+	track = !d->in_recovery &&
+		(p->sa == SGPR_PROUT_REGISTER || p->sa == SGPR_PROUT_REGISTER_AND_IGNORE);
+	if (track)
+		d->pending_key = p->sa_key;
+	reconnects = d->stats.reconnects;
 	r = sgpr_dev_execute(d, cdb, sizeof(cdb), len ? SGPR_DIR_OUT : SGPR_DIR_NONE,
-			     len ? param : NULL, (size_t)len, reterr);
+			     len ? param : NULL, (size_t)len, &st);
 	free(param);
+	if (track && r == -EBADE && d->stats.reconnects != reconnects) {
+		/*
+		 * The REGISTER ran before the connection was lost, so its resend
+		 * could only conflict: recovery found the new key and adopted it,
+		 * or, for an unregister, found the key gone. The change is done.
+		 */
+		if (p->sa_key ? d->registered && d->registered_key == p->sa_key : !d->registered)
+			r = 0;
+	}
+	if (track)
+		d->pending_key = 0;
+	if (reterr)
+		*reterr = st;
 	if (r == -EOPNOTSUPP && !p->spec_i_pt && !p->all_tg_pt && !p->aptpl &&
+	    service_action_refused(&st) &&
 	    (p->sa == SGPR_PROUT_PREEMPT_AND_ABORT || p->sa == SGPR_PROUT_REGISTER_AND_MOVE))
-		/* The service action itself is missing (tgt: 24/00), not one of its bits. */
+		/* The service action itself is missing (tgt: 24/00), not one of its fields. */
 		d->prout_unsupported |= 1u << p->sa;
 	if (r == 0)
 		note_registration(d, p);
@@ -231,13 +261,12 @@ int sgpr_preempt(struct sgpr_dev *d, uint64_t key, uint64_t victim, int type, bo
 		return -EINVAL;
 	if (abort && !sgpr_dev_prout_unsupported(d, SGPR_PROUT_PREEMPT_AND_ABORT)) {
 		r = sgpr_prout(d, &p, reterr);
-		if (r != -EOPNOTSUPP) {
+		if (!sgpr_dev_prout_unsupported(d, SGPR_PROUT_PREEMPT_AND_ABORT)) {
 			if (r == 0 && ret_aborted)
 				*ret_aborted = true;
 			return r;
 		}
 		/* SPC-4 5.12.11.4.4 is optional; tgt answers 24/00. Plain PREEMPT still fences. */
-		d->prout_unsupported |= 1u << SGPR_PROUT_PREEMPT_AND_ABORT;
 	}
 	p.sa = SGPR_PROUT_PREEMPT;
 	r = sgpr_prout(d, &p, reterr);

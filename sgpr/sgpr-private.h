@@ -55,6 +55,7 @@ struct sgpr_dev {
 	/* Our registration on this nexus, re-established after a reconnect. */
 	bool registered;
 	uint64_t registered_key;
+	uint64_t pending_key; /* new key of a REGISTER in flight, 0 if none */
 
 	uint32_t prout_unsupported; /* bit per enum sgpr_prout_sa */
 	uint32_t prin_unsupported;  /* bit per enum sgpr_prin_sa */
