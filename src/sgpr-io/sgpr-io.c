@@ -51,10 +51,11 @@ static void answer(int r, const struct sgpr_status *st, const char *detail)
 	if (r == 0) {
 		printf("ok%s%s\n", detail ? " " : "", detail ? detail : "");
 	} else {
-		printf("err %s: %s", err_name(r), strerror(-r));
 		if (st && st->answered)
-			printf(" [%s]", sgpr_status_describe(st, buf, sizeof(buf)));
-		printf("\n");
+			printf("err %s: %s\n", err_name(r),
+			       sgpr_status_describe(st, buf, sizeof(buf)));
+		else
+			printf("err %s: %s\n", err_name(r), strerror(-r));
 	}
 	fflush(stdout);
 }
