@@ -141,7 +141,7 @@ int sgpr_prout_encode(const struct sgpr_prout_params *p, uint8_t cdb[static SGPR
 		param[20] = (p->spec_i_pt ? PROUT_SPEC_I_PT : 0) |
 			    (p->all_tg_pt ? PROUT_ALL_TG_PT : 0) | (p->aptpl ? PROUT_APTPL : 0);
 		if (p->spec_i_pt) {
-			/* SPC-4 6.16.3 table 220: TRANSPORTID PARAMETER DATA LENGTH, then the list */
+			/* SPC-4 6.16.3 table 220: TRANSPORTID PARAMETER DATA LENGTH, list */
 			sgpr_put_be32(param + 24, p->tids_len);
 			memcpy(param + 28, p->tids, p->tids_len);
 		}

@@ -10,12 +10,12 @@ static const struct {
 	const char *name;
 	const char *short_name;
 } type_names[] = {
-	{ SGPR_TYPE_WE, "write-exclusive", "we" },
-	{ SGPR_TYPE_EA, "exclusive-access", "ea" },
-	{ SGPR_TYPE_WERO, "write-exclusive-reg-only", "wero" },
-	{ SGPR_TYPE_EARO, "exclusive-access-reg-only", "earo" },
-	{ SGPR_TYPE_WEAR, "write-exclusive-all-regs", "wear" },
-	{ SGPR_TYPE_EAAR, "exclusive-access-all-regs", "eaar" },
+	{SGPR_TYPE_WE, "write-exclusive", "we"},
+	{SGPR_TYPE_EA, "exclusive-access", "ea"},
+	{SGPR_TYPE_WERO, "write-exclusive-reg-only", "wero"},
+	{SGPR_TYPE_EARO, "exclusive-access-reg-only", "earo"},
+	{SGPR_TYPE_WEAR, "write-exclusive-all-regs", "wear"},
+	{SGPR_TYPE_EAAR, "exclusive-access-all-regs", "eaar"},
 };
 
 #define N_TYPES (sizeof(type_names) / sizeof(type_names[0]))
@@ -44,8 +44,7 @@ int sgpr_type_from_name(const char *name)
 		    strcasecmp(name, type_names[i].short_name) == 0)
 			return type_names[i].type;
 	/* a single decimal digit naming a valid code */
-	if (name[0] >= '1' && name[0] <= '8' && name[1] == '\0' &&
-	    sgpr_type_to_name(name[0] - '0'))
+	if (name[0] >= '1' && name[0] <= '8' && name[1] == '\0' && sgpr_type_to_name(name[0] - '0'))
 		return name[0] - '0';
 	return -EINVAL;
 }

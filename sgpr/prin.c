@@ -13,16 +13,15 @@
 #include "sgpr-private.h"
 
 #define PRIN_HDR_LEN 8
-#define PRIN_RESV_DESC_LEN 16    /* SPC-4 6.15.3 table 196: ADDITIONAL LENGTH 10h */
-#define PRIN_CAPS_LEN 8          /* SPC-4 6.15.4 table 201: LENGTH 0008h */
-#define PRIN_FS_DESC_HDR_LEN 24  /* SPC-4 6.15.5 table 205 */
+#define PRIN_RESV_DESC_LEN 16	/* SPC-4 6.15.3 table 196: ADDITIONAL LENGTH 10h */
+#define PRIN_CAPS_LEN 8		/* SPC-4 6.15.4 table 201: LENGTH 0008h */
+#define PRIN_FS_DESC_HDR_LEN 24 /* SPC-4 6.15.5 table 205 */
 
 /*
  * Common header check: fills *addl, returns 0, -EBADMSG (fewer than 8 bytes)
  * or -ENOBUFS with *needed = 8 + ADDITIONAL LENGTH.
  */
-static int prin_header(const uint8_t *buf, size_t len, uint32_t *gen, size_t *addl,
-		       size_t *needed)
+static int prin_header(const uint8_t *buf, size_t len, uint32_t *gen, size_t *addl, size_t *needed)
 {
 	uint32_t a;
 
@@ -50,8 +49,7 @@ static int prin_header(const uint8_t *buf, size_t len, uint32_t *gen, size_t *ad
  * Return: 0, -EBADMSG (fewer than 8 bytes, ADDITIONAL LENGTH not a multiple
  * of 8), -ENOBUFS (truncated), -ENOMEM.
  */
-int sgpr_parse_read_keys(const uint8_t *buf, size_t len, struct sgpr_keys **ret,
-			 size_t *ret_needed)
+int sgpr_parse_read_keys(const uint8_t *buf, size_t len, struct sgpr_keys **ret, size_t *ret_needed)
 {
 	struct sgpr_keys *k;
 	size_t addl, needed, count;
@@ -110,7 +108,7 @@ int sgpr_parse_read_reservation(const uint8_t *buf, size_t len, struct sgpr_rese
 	if (addl) {
 		if (len < PRIN_HDR_LEN + PRIN_RESV_DESC_LEN)
 			return -ENOBUFS;
-		/* table 196: key 8-15, obsolete 16-19, reserved 20, SCOPE|TYPE 21, obsolete 22-23 */
+		/* table 196: key 8-15, obsolete 16-19, reserved 20, SCOPE|TYPE 21 */
 		res.held = true;
 		res.key = sgpr_get_be64(buf + 8);
 		res.scope = buf[21] >> 4;

@@ -87,6 +87,7 @@ int sgpr_sense_parse(const uint8_t *buf, size_t len, struct sgpr_sense *ret)
  */
 const char *sgpr_sense_key_name(uint8_t key)
 {
+	/* clang-format off */
 	static const char *const names[16] = {
 		[0x0] = "NO SENSE",
 		[0x1] = "RECOVERED ERROR",
@@ -105,6 +106,7 @@ const char *sgpr_sense_key_name(uint8_t key)
 		[0xe] = "MISCOMPARE",
 		[0xf] = "COMPLETED",
 	};
+	/* clang-format on */
 
 	return key < 16 ? names[key] : "UNKNOWN SENSE KEY";
 }
@@ -114,49 +116,49 @@ static const struct {
 	uint8_t asc, ascq;
 	const char *text;
 } asc_table[] = {
-	{ 0x00, 0x00, "NO ADDITIONAL SENSE INFORMATION" },
-	{ 0x04, 0x00, "LOGICAL UNIT NOT READY, CAUSE NOT REPORTABLE" },
-	{ 0x04, 0x01, "LOGICAL UNIT IS IN PROCESS OF BECOMING READY" },
-	{ 0x04, 0x02, "LOGICAL UNIT NOT READY, INITIALIZING COMMAND REQUIRED" },
-	{ 0x04, 0x03, "LOGICAL UNIT NOT READY, MANUAL INTERVENTION REQUIRED" },
-	{ 0x04, 0x04, "LOGICAL UNIT NOT READY, FORMAT IN PROGRESS" },
-	{ 0x04, 0x07, "LOGICAL UNIT NOT READY, OPERATION IN PROGRESS" },
-	{ 0x04, 0x09, "LOGICAL UNIT NOT READY, SELF-TEST IN PROGRESS" },
-	{ 0x04, 0x0a, "LOGICAL UNIT NOT ACCESSIBLE, ASYMMETRIC ACCESS STATE TRANSITION" },
-	{ 0x04, 0x0b, "LOGICAL UNIT NOT ACCESSIBLE, TARGET PORT IN STANDBY STATE" },
-	{ 0x04, 0x0c, "LOGICAL UNIT NOT ACCESSIBLE, TARGET PORT IN UNAVAILABLE STATE" },
-	{ 0x1a, 0x00, "PARAMETER LIST LENGTH ERROR" },
-	{ 0x20, 0x00, "INVALID COMMAND OPERATION CODE" },
-	{ 0x24, 0x00, "INVALID FIELD IN CDB" },
-	{ 0x25, 0x00, "LOGICAL UNIT NOT SUPPORTED" },
-	{ 0x26, 0x00, "INVALID FIELD IN PARAMETER LIST" },
-	{ 0x26, 0x01, "PARAMETER NOT SUPPORTED" },
-	{ 0x26, 0x02, "PARAMETER VALUE INVALID" },
-	{ 0x26, 0x04, "INVALID RELEASE OF PERSISTENT RESERVATION" },
-	{ 0x27, 0x00, "WRITE PROTECTED" },
-	{ 0x28, 0x00, "NOT READY TO READY CHANGE, MEDIUM MAY HAVE CHANGED" },
-	{ 0x29, 0x00, "POWER ON, RESET, OR BUS DEVICE RESET OCCURRED" },
-	{ 0x29, 0x01, "POWER ON OCCURRED" },
-	{ 0x29, 0x02, "SCSI BUS RESET OCCURRED" },
-	{ 0x29, 0x03, "BUS DEVICE RESET FUNCTION OCCURRED" },
-	{ 0x29, 0x04, "DEVICE INTERNAL RESET" },
-	{ 0x29, 0x05, "TRANSCEIVER MODE CHANGED TO SINGLE-ENDED" },
-	{ 0x29, 0x06, "TRANSCEIVER MODE CHANGED TO LVD" },
-	{ 0x29, 0x07, "I_T NEXUS LOSS OCCURRED" },
-	{ 0x2a, 0x01, "MODE PARAMETERS CHANGED" },
-	{ 0x2a, 0x02, "LOG PARAMETERS CHANGED" },
-	{ 0x2a, 0x03, "RESERVATIONS PREEMPTED" },
-	{ 0x2a, 0x04, "RESERVATIONS RELEASED" },
-	{ 0x2a, 0x05, "REGISTRATIONS PREEMPTED" },
-	{ 0x2a, 0x06, "ASYMMETRIC ACCESS STATE CHANGED" },
-	{ 0x2a, 0x09, "CAPACITY DATA HAS CHANGED" },
-	{ 0x2c, 0x00, "COMMAND SEQUENCE ERROR" },
-	{ 0x2f, 0x00, "COMMANDS CLEARED BY ANOTHER INITIATOR" },
-	{ 0x3a, 0x00, "MEDIUM NOT PRESENT" },
-	{ 0x3f, 0x03, "INQUIRY DATA HAS CHANGED" },
-	{ 0x3f, 0x0e, "REPORTED LUNS DATA HAS CHANGED" },
-	{ 0x44, 0x00, "INTERNAL TARGET FAILURE" },
-	{ 0x55, 0x03, "INSUFFICIENT RESOURCES" },
+	{0x00, 0x00, "NO ADDITIONAL SENSE INFORMATION"},
+	{0x04, 0x00, "LOGICAL UNIT NOT READY, CAUSE NOT REPORTABLE"},
+	{0x04, 0x01, "LOGICAL UNIT IS IN PROCESS OF BECOMING READY"},
+	{0x04, 0x02, "LOGICAL UNIT NOT READY, INITIALIZING COMMAND REQUIRED"},
+	{0x04, 0x03, "LOGICAL UNIT NOT READY, MANUAL INTERVENTION REQUIRED"},
+	{0x04, 0x04, "LOGICAL UNIT NOT READY, FORMAT IN PROGRESS"},
+	{0x04, 0x07, "LOGICAL UNIT NOT READY, OPERATION IN PROGRESS"},
+	{0x04, 0x09, "LOGICAL UNIT NOT READY, SELF-TEST IN PROGRESS"},
+	{0x04, 0x0a, "LOGICAL UNIT NOT ACCESSIBLE, ASYMMETRIC ACCESS STATE TRANSITION"},
+	{0x04, 0x0b, "LOGICAL UNIT NOT ACCESSIBLE, TARGET PORT IN STANDBY STATE"},
+	{0x04, 0x0c, "LOGICAL UNIT NOT ACCESSIBLE, TARGET PORT IN UNAVAILABLE STATE"},
+	{0x1a, 0x00, "PARAMETER LIST LENGTH ERROR"},
+	{0x20, 0x00, "INVALID COMMAND OPERATION CODE"},
+	{0x24, 0x00, "INVALID FIELD IN CDB"},
+	{0x25, 0x00, "LOGICAL UNIT NOT SUPPORTED"},
+	{0x26, 0x00, "INVALID FIELD IN PARAMETER LIST"},
+	{0x26, 0x01, "PARAMETER NOT SUPPORTED"},
+	{0x26, 0x02, "PARAMETER VALUE INVALID"},
+	{0x26, 0x04, "INVALID RELEASE OF PERSISTENT RESERVATION"},
+	{0x27, 0x00, "WRITE PROTECTED"},
+	{0x28, 0x00, "NOT READY TO READY CHANGE, MEDIUM MAY HAVE CHANGED"},
+	{0x29, 0x00, "POWER ON, RESET, OR BUS DEVICE RESET OCCURRED"},
+	{0x29, 0x01, "POWER ON OCCURRED"},
+	{0x29, 0x02, "SCSI BUS RESET OCCURRED"},
+	{0x29, 0x03, "BUS DEVICE RESET FUNCTION OCCURRED"},
+	{0x29, 0x04, "DEVICE INTERNAL RESET"},
+	{0x29, 0x05, "TRANSCEIVER MODE CHANGED TO SINGLE-ENDED"},
+	{0x29, 0x06, "TRANSCEIVER MODE CHANGED TO LVD"},
+	{0x29, 0x07, "I_T NEXUS LOSS OCCURRED"},
+	{0x2a, 0x01, "MODE PARAMETERS CHANGED"},
+	{0x2a, 0x02, "LOG PARAMETERS CHANGED"},
+	{0x2a, 0x03, "RESERVATIONS PREEMPTED"},
+	{0x2a, 0x04, "RESERVATIONS RELEASED"},
+	{0x2a, 0x05, "REGISTRATIONS PREEMPTED"},
+	{0x2a, 0x06, "ASYMMETRIC ACCESS STATE CHANGED"},
+	{0x2a, 0x09, "CAPACITY DATA HAS CHANGED"},
+	{0x2c, 0x00, "COMMAND SEQUENCE ERROR"},
+	{0x2f, 0x00, "COMMANDS CLEARED BY ANOTHER INITIATOR"},
+	{0x3a, 0x00, "MEDIUM NOT PRESENT"},
+	{0x3f, 0x03, "INQUIRY DATA HAS CHANGED"},
+	{0x3f, 0x0e, "REPORTED LUNS DATA HAS CHANGED"},
+	{0x44, 0x00, "INTERNAL TARGET FAILURE"},
+	{0x55, 0x03, "INSUFFICIENT RESOURCES"},
 };
 
 static const char *asc_text(uint8_t asc, uint8_t ascq)
@@ -171,13 +173,14 @@ static const char *asc_text(uint8_t asc, uint8_t ascq)
 static bool status_sense(const struct sgpr_status *st, struct sgpr_sense *ret)
 {
 	if (st->sense_valid) {
-		*ret = (struct sgpr_sense){ .key = st->sense_key, .asc = st->asc, .ascq = st->ascq };
+		*ret = (struct sgpr_sense){.key = st->sense_key, .asc = st->asc, .ascq = st->ascq};
 		return true;
 	}
 	if (st->sense_len == 0)
 		return false;
-	return sgpr_sense_parse(st->sense, st->sense_len < SGPR_SENSE_MAX ? st->sense_len :
-					   SGPR_SENSE_MAX, ret) == 0;
+	return sgpr_sense_parse(st->sense,
+				st->sense_len < SGPR_SENSE_MAX ? st->sense_len : SGPR_SENSE_MAX,
+				ret) == 0;
 }
 
 /**
@@ -204,27 +207,27 @@ void sgpr_status_decode_sense(struct sgpr_status *st)
 }
 
 /*
- * The classification table. One row per outcome; disposition first, then the
- * errno returned once retries are exhausted or for a final outcome.
+ * The classification table: disposition of one attempt, and the errno once
+ * retries are exhausted or for a final outcome.
  *
- *  outcome                                disp        errno        why
- *  not answered                           DONE        -EIO         no status; transports report their own -errno
- *  GOOD, CONDITION MET                    DONE        0            SAM-5 5.3.1: completed
- *  RESERVATION CONFLICT                   DONE        -EBADE       SAM-5 5.3.1, SPC-4 5.12.3: not executed
- *  BUSY, TASK SET FULL                    RETRY_BUSY  -EAGAIN      SAM-5 5.3.1: not executed, resend later
- *  TASK ABORTED                           RETRY_BUSY  -EAGAIN      SAM-5 5.3.1: aborted by another nexus (TAS=1)
- *  other status (ACA ACTIVE, reserved)    DONE        -EIO
- *  CHECK CONDITION without usable sense   DONE        -EIO         SPC-4 4.5.1: nothing to act on
- *  NO SENSE, RECOVERED ERROR              DONE        0            SPC-4 4.5.6 table 47: command completed
- *  NOT READY 04/01, 04/07, 04/0a          RETRY_BUSY  -EAGAIN      becoming ready, operation in progress, ALUA transition
- *  NOT READY 3a/xx                        DONE        -ENOMEDIUM   medium not present
- *  other NOT READY                        DONE        -EIO         needs intervention
- *  ILLEGAL REQUEST 20/00, 24/00, 26/00    DONE        -EOPNOTSUPP  SPC-4 6.15/6.16: unsupported SA or bit (tgt: 24/00)
- *  other ILLEGAL REQUEST (26/04, 1a/00..) DONE        -EINVAL      the request itself is wrong
- *  UNIT ATTENTION                         RETRY_UA    -EAGAIN      SAM-5 5.14: command not executed, resend
- *  DATA PROTECT                           DONE        -EROFS       SPC-4 4.5.6 table 47: write protected
- *  ABORTED COMMAND                        RETRY_BUSY  -EAGAIN      SPC-4 4.5.6 table 47: may succeed if retried
- *  other sense keys                       DONE        -EIO         medium/hardware error, ...
+ *  outcome                              disp        errno        why
+ *  not answered                         DONE        -EIO         transports report their own -errno
+ *  GOOD, CONDITION MET                  DONE        0            SAM-5 5.3.1: completed
+ *  RESERVATION CONFLICT                 DONE        -EBADE       SPC-4 5.12.3: not executed
+ *  BUSY, TASK SET FULL                  RETRY_BUSY  -EAGAIN      SAM-5 5.3.1: not executed
+ *  TASK ABORTED                         RETRY_BUSY  -EAGAIN      SAM-5 5.3.1: another nexus aborted
+ * it other status (ACA ACTIVE, ...)       DONE        -EIO CHECK CONDITION, no usable sense DONE
+ * -EIO         SPC-4 4.5.1: nothing to act on NO SENSE, RECOVERED ERROR            DONE        0
+ * SPC-4 4.5.6 table 47: completed NOT READY 04/01, 04/07, 04/0a        RETRY_BUSY  -EAGAIN becoming
+ * ready, op in progress, ALUA NOT READY 3a/xx                      DONE        -ENOMEDIUM   medium
+ * not present other NOT READY                      DONE        -EIO         needs intervention
+ *  ILLEGAL REQUEST 20/00, 24/00, 26/00  DONE        -EOPNOTSUPP  unsupported SA or bit (tgt: 24/00)
+ *  other ILLEGAL REQUEST (26/04, ...)   DONE        -EINVAL      the request itself is wrong
+ *  UNIT ATTENTION                       RETRY_UA    -EAGAIN      SAM-5 5.14: not executed, resend
+ *  DATA PROTECT                         DONE        -EROFS       SPC-4 4.5.6 table 47
+ *  ABORTED COMMAND                      RETRY_BUSY  -EAGAIN      SPC-4 4.5.6: may succeed if
+ * retried other sense keys                     DONE        -EIO         medium or hardware error,
+ * ...
  */
 static enum sgpr_disposition classify(const struct sgpr_status *st, int *ret_errno)
 {

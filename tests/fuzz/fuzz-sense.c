@@ -11,7 +11,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct sgpr_status st = { .answered = true };
+	struct sgpr_status st = {.answered = true};
 	struct sgpr_sense s;
 	char text[128];
 	int r;

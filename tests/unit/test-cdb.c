@@ -16,14 +16,17 @@
 #define K_SA 0x1122334455667788ull
 
 /* iSCSI format 00b, "iqn.2024-01.test:a": 18 chars + NUL -> 19, padded to 20 (= the minimum) */
+/* clang-format off */
 static const uint8_t tid_iscsi_a[24] = {
 	0x05, 0x00, 0x00, 0x14,
 	'i', 'q', 'n', '.', '2', '0', '2', '4',
 	'-', '0', '1', '.', 't', 'e', 's', 't',
 	':', 'a', 0x00, 0x00,
 };
+/* clang-format on */
 
 /* iSCSI format 01b, "iqn.2024-01.test:b,i,0x400001020304": 35 chars + NUL = 36 */
+/* clang-format off */
 static const uint8_t tid_iscsi_b_isid[40] = {
 	0x45, 0x00, 0x00, 0x24,
 	'i', 'q', 'n', '.', '2', '0', '2', '4',
@@ -32,22 +35,27 @@ static const uint8_t tid_iscsi_b_isid[40] = {
 	'0', '0', '0', '0', '1', '0', '2', '0',
 	'3', '0', '4', 0x00,
 };
+/* clang-format on */
 
 /* FC, N_Port name 21:00:00:24:ff:3b:5a:6c in bytes 8-15 */
+/* clang-format off */
 static const uint8_t tid_fc[24] = {
 	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
 	0x21, 0x00, 0x00, 0x24, 0xff, 0x3b, 0x5a, 0x6c,
 	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
 };
+/* clang-format on */
 
 /* SAS, address 0x5000c50012345678 in bytes 4-11 */
+/* clang-format off */
 static const uint8_t tid_sas[24] = {
 	0x06, 0x00, 0x00, 0x00,
 	0x50, 0x00, 0xc5, 0x00, 0x12, 0x34, 0x56, 0x78,
 	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
 };
+/* clang-format on */
 
-/* Encode p into buffers prefilled with 0xee, compare CDB and list, check nothing else was written. */
+/* Encode p into buffers prefilled with 0xee; compare CDB and list; nothing else written. */
 static void check_encode(const struct sgpr_prout_params *p, const uint8_t *want_cdb,
 			 const uint8_t *want_param, size_t want_len)
 {
@@ -65,40 +73,49 @@ static void check_encode(const struct sgpr_prout_params *p, const uint8_t *want_
 
 static void test_register(void **state)
 {
-	static const uint8_t cdb[10] = { 0x5f, 0x00, 0x00, 0, 0, 0x00, 0x00, 0x00, 0x18, 0x00 };
+	static const uint8_t cdb[10] = {0x5f, 0x00, 0x00, 0, 0, 0x00, 0x00, 0x00, 0x18, 0x00};
+	/* clang-format off */
 	static const uint8_t param[24] = {
 		0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, /* RESERVATION KEY */
 		0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, /* SERVICE ACTION RESERVATION KEY */
 		0x00, 0x00, 0x00, 0x00,                         /* obsolete */
 		0x00, 0x00, 0x00, 0x00,                         /* flags, reserved, obsolete */
 	};
+	/* clang-format on */
 	/* type is ignored by REGISTER (SPC-4 6.16.2): byte 2 stays 0 */
-	struct sgpr_prout_params p = { .sa = SGPR_PROUT_REGISTER, .sa_key = K_SA, .type = 5 };
+	struct sgpr_prout_params p = {.sa = SGPR_PROUT_REGISTER, .sa_key = K_SA, .type = 5};
 
 	check_encode(&p, cdb, param, sizeof(param));
 }
 
 static void test_register_change_key_aptpl_all_tg_pt(void **state)
 {
-	static const uint8_t cdb[10] = { 0x5f, 0x00, 0x00, 0, 0, 0x00, 0x00, 0x00, 0x18, 0x00 };
+	static const uint8_t cdb[10] = {0x5f, 0x00, 0x00, 0, 0, 0x00, 0x00, 0x00, 0x18, 0x00};
+	/* clang-format off */
 	static const uint8_t param[24] = {
 		0xa1, 0xa2, 0xa3, 0xa4, 0xa5, 0xa6, 0xa7, 0xa8,
 		0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88,
 		0x00, 0x00, 0x00, 0x00,
 		0x05, 0x00, 0x00, 0x00, /* ALL_TG_PT (bit 2) | APTPL (bit 0) */
 	};
+	/* clang-format on */
 	struct sgpr_prout_params p = {
-		.sa = SGPR_PROUT_REGISTER, .key = K_RES, .sa_key = K_SA,
-		.all_tg_pt = true, .aptpl = true,
+		.sa = SGPR_PROUT_REGISTER,
+		.key = K_RES,
+		.sa_key = K_SA,
+		.all_tg_pt = true,
+		.aptpl = true,
 	};
 
 	check_encode(&p, cdb, param, sizeof(param));
 
 	/* unregister: SA key 0 */
+	/* clang-format off */
 	static const uint8_t param_unreg[24] = {
 		0xa1, 0xa2, 0xa3, 0xa4, 0xa5, 0xa6, 0xa7, 0xa8,
 	};
-	struct sgpr_prout_params u = { .sa = SGPR_PROUT_REGISTER, .key = K_RES };
+	/* clang-format on */
+	struct sgpr_prout_params u = {.sa = SGPR_PROUT_REGISTER, .key = K_RES};
 
 	check_encode(&u, cdb, param_unreg, sizeof(param_unreg));
 }
@@ -106,7 +123,8 @@ static void test_register_change_key_aptpl_all_tg_pt(void **state)
 static void test_register_spec_i_pt(void **state)
 {
 	/* 24 + 4 + 24 + 40 = 92 = 0x5c */
-	static const uint8_t cdb[10] = { 0x5f, 0x00, 0x00, 0, 0, 0x00, 0x00, 0x00, 0x5c, 0x00 };
+	static const uint8_t cdb[10] = {0x5f, 0x00, 0x00, 0, 0, 0x00, 0x00, 0x00, 0x5c, 0x00};
+	/* clang-format off */
 	static const uint8_t param[92] = {
 		0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
 		0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88,
@@ -126,10 +144,14 @@ static void test_register_spec_i_pt(void **state)
 		'0', '0', '0', '0', '1', '0', '2', '0',
 		'3', '0', '4', 0x00,
 	};
+	/* clang-format on */
 	uint8_t tids[64];
 	struct sgpr_prout_params p = {
-		.sa = SGPR_PROUT_REGISTER, .sa_key = K_SA, .spec_i_pt = true,
-		.tids = tids, .tids_len = sizeof(tids),
+		.sa = SGPR_PROUT_REGISTER,
+		.sa_key = K_SA,
+		.spec_i_pt = true,
+		.tids = tids,
+		.tids_len = sizeof(tids),
 	};
 
 	memcpy(tids, tid_iscsi_a, sizeof(tid_iscsi_a));
@@ -139,58 +161,69 @@ static void test_register_spec_i_pt(void **state)
 
 static void test_register_and_ignore(void **state)
 {
-	static const uint8_t cdb[10] = { 0x5f, 0x06, 0x00, 0, 0, 0x00, 0x00, 0x00, 0x18, 0x00 };
+	static const uint8_t cdb[10] = {0x5f, 0x06, 0x00, 0, 0, 0x00, 0x00, 0x00, 0x18, 0x00};
+	/* clang-format off */
 	static const uint8_t param[24] = {
 		0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
 		0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88,
 		0x00, 0x00, 0x00, 0x00,
 		0x04, 0x00, 0x00, 0x00, /* ALL_TG_PT */
 	};
+	/* clang-format on */
 	struct sgpr_prout_params p = {
-		.sa = SGPR_PROUT_REGISTER_AND_IGNORE, .sa_key = K_SA, .all_tg_pt = true,
+		.sa = SGPR_PROUT_REGISTER_AND_IGNORE,
+		.sa_key = K_SA,
+		.all_tg_pt = true,
 	};
 
 	check_encode(&p, cdb, param, sizeof(param));
 }
 
+/* clang-format off */
 static const uint8_t param_res_only[24] = {
 	0xa1, 0xa2, 0xa3, 0xa4, 0xa5, 0xa6, 0xa7, 0xa8,
 };
+/* clang-format on */
 
 static void test_reserve(void **state)
 {
 	/* byte 2: SCOPE 0 (LU) << 4 | TYPE 5 (WERO) */
-	static const uint8_t cdb[10] = { 0x5f, 0x01, 0x05, 0, 0, 0x00, 0x00, 0x00, 0x18, 0x00 };
-	struct sgpr_prout_params p = { .sa = SGPR_PROUT_RESERVE, .key = K_RES, .type = 5 };
+	static const uint8_t cdb[10] = {0x5f, 0x01, 0x05, 0, 0, 0x00, 0x00, 0x00, 0x18, 0x00};
+	struct sgpr_prout_params p = {.sa = SGPR_PROUT_RESERVE, .key = K_RES, .type = 5};
 
 	check_encode(&p, cdb, param_res_only, sizeof(param_res_only));
 }
 
 static void test_release(void **state)
 {
-	static const uint8_t cdb[10] = { 0x5f, 0x02, 0x03, 0, 0, 0x00, 0x00, 0x00, 0x18, 0x00 };
-	struct sgpr_prout_params p = { .sa = SGPR_PROUT_RELEASE, .key = K_RES, .type = 3 };
+	static const uint8_t cdb[10] = {0x5f, 0x02, 0x03, 0, 0, 0x00, 0x00, 0x00, 0x18, 0x00};
+	struct sgpr_prout_params p = {.sa = SGPR_PROUT_RELEASE, .key = K_RES, .type = 3};
 
 	check_encode(&p, cdb, param_res_only, sizeof(param_res_only));
 }
 
 static void test_clear(void **state)
 {
-	static const uint8_t cdb[10] = { 0x5f, 0x03, 0x00, 0, 0, 0x00, 0x00, 0x00, 0x18, 0x00 };
-	struct sgpr_prout_params p = { .sa = SGPR_PROUT_CLEAR, .key = K_RES, .type = 1 };
+	static const uint8_t cdb[10] = {0x5f, 0x03, 0x00, 0, 0, 0x00, 0x00, 0x00, 0x18, 0x00};
+	struct sgpr_prout_params p = {.sa = SGPR_PROUT_CLEAR, .key = K_RES, .type = 1};
 
 	check_encode(&p, cdb, param_res_only, sizeof(param_res_only));
 }
 
 static void test_preempt(void **state)
 {
-	static const uint8_t cdb[10] = { 0x5f, 0x04, 0x01, 0, 0, 0x00, 0x00, 0x00, 0x18, 0x00 };
+	static const uint8_t cdb[10] = {0x5f, 0x04, 0x01, 0, 0, 0x00, 0x00, 0x00, 0x18, 0x00};
+	/* clang-format off */
 	static const uint8_t param[24] = {
 		0xa1, 0xa2, 0xa3, 0xa4, 0xa5, 0xa6, 0xa7, 0xa8,
 		0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88,
 	};
+	/* clang-format on */
 	struct sgpr_prout_params p = {
-		.sa = SGPR_PROUT_PREEMPT, .key = K_RES, .sa_key = K_SA, .type = 1,
+		.sa = SGPR_PROUT_PREEMPT,
+		.key = K_RES,
+		.sa_key = K_SA,
+		.type = 1,
 	};
 
 	check_encode(&p, cdb, param, sizeof(param));
@@ -198,9 +231,9 @@ static void test_preempt(void **state)
 
 static void test_preempt_and_abort(void **state)
 {
-	static const uint8_t cdb[10] = { 0x5f, 0x05, 0x08, 0, 0, 0x00, 0x00, 0x00, 0x18, 0x00 };
+	static const uint8_t cdb[10] = {0x5f, 0x05, 0x08, 0, 0, 0x00, 0x00, 0x00, 0x18, 0x00};
 	/* SA key 0: allowed, it is how all-registrants reservations are preempted (5.12.11.4.4) */
-	struct sgpr_prout_params p = { .sa = SGPR_PROUT_PREEMPT_AND_ABORT, .key = K_RES, .type = 8 };
+	struct sgpr_prout_params p = {.sa = SGPR_PROUT_PREEMPT_AND_ABORT, .key = K_RES, .type = 8};
 
 	check_encode(&p, cdb, param_res_only, sizeof(param_res_only));
 }
@@ -208,7 +241,8 @@ static void test_preempt_and_abort(void **state)
 static void test_register_and_move_iscsi(void **state)
 {
 	/* 24 + 40 = 64 */
-	static const uint8_t cdb[10] = { 0x5f, 0x07, 0x01, 0, 0, 0x00, 0x00, 0x00, 0x40, 0x00 };
+	static const uint8_t cdb[10] = {0x5f, 0x07, 0x01, 0, 0, 0x00, 0x00, 0x00, 0x40, 0x00};
+	/* clang-format off */
 	static const uint8_t param[64] = {
 		0xa1, 0xa2, 0xa3, 0xa4, 0xa5, 0xa6, 0xa7, 0xa8,
 		0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88,
@@ -223,10 +257,16 @@ static void test_register_and_move_iscsi(void **state)
 		'0', '0', '0', '0', '1', '0', '2', '0',
 		'3', '0', '4', 0x00,
 	};
+	/* clang-format on */
 	struct sgpr_prout_params p = {
-		.sa = SGPR_PROUT_REGISTER_AND_MOVE, .key = K_RES, .sa_key = K_SA, .type = 1,
-		.unreg = true, .rel_tgt_port = 2,
-		.tids = tid_iscsi_b_isid, .tids_len = sizeof(tid_iscsi_b_isid),
+		.sa = SGPR_PROUT_REGISTER_AND_MOVE,
+		.key = K_RES,
+		.sa_key = K_SA,
+		.type = 1,
+		.unreg = true,
+		.rel_tgt_port = 2,
+		.tids = tid_iscsi_b_isid,
+		.tids_len = sizeof(tid_iscsi_b_isid),
 	};
 
 	check_encode(&p, cdb, param, sizeof(param));
@@ -234,7 +274,8 @@ static void test_register_and_move_iscsi(void **state)
 
 static void test_register_and_move_fc(void **state)
 {
-	static const uint8_t cdb[10] = { 0x5f, 0x07, 0x05, 0, 0, 0x00, 0x00, 0x00, 0x30, 0x00 };
+	static const uint8_t cdb[10] = {0x5f, 0x07, 0x05, 0, 0, 0x00, 0x00, 0x00, 0x30, 0x00};
+	/* clang-format off */
 	static const uint8_t param[48] = {
 		0xa1, 0xa2, 0xa3, 0xa4, 0xa5, 0xa6, 0xa7, 0xa8,
 		0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88,
@@ -245,9 +286,16 @@ static void test_register_and_move_fc(void **state)
 		0x21, 0x00, 0x00, 0x24, 0xff, 0x3b, 0x5a, 0x6c,
 		0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
 	};
+	/* clang-format on */
 	struct sgpr_prout_params p = {
-		.sa = SGPR_PROUT_REGISTER_AND_MOVE, .key = K_RES, .sa_key = K_SA, .type = 5,
-		.aptpl = true, .rel_tgt_port = 0x0102, .tids = tid_fc, .tids_len = sizeof(tid_fc),
+		.sa = SGPR_PROUT_REGISTER_AND_MOVE,
+		.key = K_RES,
+		.sa_key = K_SA,
+		.type = 5,
+		.aptpl = true,
+		.rel_tgt_port = 0x0102,
+		.tids = tid_fc,
+		.tids_len = sizeof(tid_fc),
 	};
 
 	check_encode(&p, cdb, param, sizeof(param));
@@ -255,7 +303,8 @@ static void test_register_and_move_fc(void **state)
 
 static void test_register_and_move_sas(void **state)
 {
-	static const uint8_t cdb[10] = { 0x5f, 0x07, 0x06, 0, 0, 0x00, 0x00, 0x00, 0x30, 0x00 };
+	static const uint8_t cdb[10] = {0x5f, 0x07, 0x06, 0, 0, 0x00, 0x00, 0x00, 0x30, 0x00};
+	/* clang-format off */
 	static const uint8_t param[48] = {
 		0xa1, 0xa2, 0xa3, 0xa4, 0xa5, 0xa6, 0xa7, 0xa8,
 		0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88,
@@ -266,10 +315,17 @@ static void test_register_and_move_sas(void **state)
 		0x50, 0x00, 0xc5, 0x00, 0x12, 0x34, 0x56, 0x78,
 		0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
 	};
+	/* clang-format on */
 	struct sgpr_prout_params p = {
-		.sa = SGPR_PROUT_REGISTER_AND_MOVE, .key = K_RES, .sa_key = K_SA, .type = 6,
-		.unreg = true, .aptpl = true, .rel_tgt_port = 0xffff,
-		.tids = tid_sas, .tids_len = sizeof(tid_sas),
+		.sa = SGPR_PROUT_REGISTER_AND_MOVE,
+		.key = K_RES,
+		.sa_key = K_SA,
+		.type = 6,
+		.unreg = true,
+		.aptpl = true,
+		.rel_tgt_port = 0xffff,
+		.tids = tid_sas,
+		.tids_len = sizeof(tid_sas),
 	};
 
 	check_encode(&p, cdb, param, sizeof(param));
@@ -287,10 +343,10 @@ static void test_reject_inconsistent(void **state)
 {
 	struct sgpr_prout_params p;
 
-#define REJECT(...)                                                        \
-	do {                                                               \
-		p = (struct sgpr_prout_params){ __VA_ARGS__ };             \
-		assert_int_equal(enc(&p), -EINVAL);                        \
+#define REJECT(...)                                                                                \
+	do {                                                                                       \
+		p = (struct sgpr_prout_params){__VA_ARGS__};                                       \
+		assert_int_equal(enc(&p), -EINVAL);                                                \
 	} while (0)
 
 	REJECT(.sa = _SGPR_PROUT_SA_MAX, .key = K_RES);
@@ -316,8 +372,8 @@ static void test_reject_inconsistent(void **state)
 	/* SPEC_I_PT only for REGISTER, and only with TransportIDs */
 	REJECT(.sa = SGPR_PROUT_REGISTER_AND_IGNORE, .sa_key = K_SA, .spec_i_pt = true,
 	       .tids = tid_fc, .tids_len = 24);
-	REJECT(.sa = SGPR_PROUT_RESERVE, .key = K_RES, .type = 1, .spec_i_pt = true,
-	       .tids = tid_fc, .tids_len = 24);
+	REJECT(.sa = SGPR_PROUT_RESERVE, .key = K_RES, .type = 1, .spec_i_pt = true, .tids = tid_fc,
+	       .tids_len = 24);
 	REJECT(.sa = SGPR_PROUT_REGISTER, .sa_key = K_SA, .spec_i_pt = true);
 	REJECT(.sa = SGPR_PROUT_REGISTER, .sa_key = K_SA, .tids = tid_fc, .tids_len = 24);
 	/* TransportID list length not a multiple of 4, or no buffer */
@@ -336,8 +392,7 @@ static void test_reject_inconsistent(void **state)
 	       .rel_tgt_port = 1);
 #undef REJECT
 
-	assert_int_equal(sgpr_prout_encode(NULL, (uint8_t[10]){ 0 }, (uint8_t[24]){ 0 }, 24),
-			 -EINVAL);
+	assert_int_equal(sgpr_prout_encode(NULL, (uint8_t[10]){0}, (uint8_t[24]){0}, 24), -EINVAL);
 }
 
 static void test_buffers_and_max(void **state)
@@ -345,13 +400,19 @@ static void test_buffers_and_max(void **state)
 	static uint8_t big[SGPR_PROUT_PARAM_MAX];
 	static uint8_t param[SGPR_PROUT_PARAM_MAX];
 	uint8_t cdb[SGPR_PROUT_CDB_LEN];
-	struct sgpr_prout_params p = { .sa = SGPR_PROUT_RESERVE, .key = K_RES, .type = 1 };
+	struct sgpr_prout_params p = {.sa = SGPR_PROUT_RESERVE, .key = K_RES, .type = 1};
 	struct sgpr_prout_params s = {
-		.sa = SGPR_PROUT_REGISTER, .sa_key = K_SA, .spec_i_pt = true,
-		.tids = tid_iscsi_b_isid, .tids_len = sizeof(tid_iscsi_b_isid),
+		.sa = SGPR_PROUT_REGISTER,
+		.sa_key = K_SA,
+		.spec_i_pt = true,
+		.tids = tid_iscsi_b_isid,
+		.tids_len = sizeof(tid_iscsi_b_isid),
 	};
 	struct sgpr_prout_params m = {
-		.sa = SGPR_PROUT_REGISTER_AND_MOVE, .key = K_RES, .sa_key = K_SA, .type = 1,
+		.sa = SGPR_PROUT_REGISTER_AND_MOVE,
+		.key = K_RES,
+		.sa_key = K_SA,
+		.type = 1,
 		.tids = big,
 	};
 
@@ -383,10 +444,10 @@ static void test_buffers_and_max(void **state)
 
 static void test_prin_cdb(void **state)
 {
-	static const uint8_t keys[10] = { 0x5e, 0x00, 0, 0, 0, 0, 0, 0x12, 0x34, 0x00 };
-	static const uint8_t resv[10] = { 0x5e, 0x01, 0, 0, 0, 0, 0, 0x00, 0x18, 0x00 };
-	static const uint8_t caps[10] = { 0x5e, 0x02, 0, 0, 0, 0, 0, 0x00, 0x08, 0x00 };
-	static const uint8_t full[10] = { 0x5e, 0x03, 0, 0, 0, 0, 0, 0xff, 0xff, 0x00 };
+	static const uint8_t keys[10] = {0x5e, 0x00, 0, 0, 0, 0, 0, 0x12, 0x34, 0x00};
+	static const uint8_t resv[10] = {0x5e, 0x01, 0, 0, 0, 0, 0, 0x00, 0x18, 0x00};
+	static const uint8_t caps[10] = {0x5e, 0x02, 0, 0, 0, 0, 0, 0x00, 0x08, 0x00};
+	static const uint8_t full[10] = {0x5e, 0x03, 0, 0, 0, 0, 0, 0xff, 0xff, 0x00};
 	uint8_t cdb[SGPR_PRIN_CDB_LEN];
 
 	memset(cdb, 0xee, sizeof(cdb));
@@ -406,13 +467,17 @@ static void test_prin_cdb(void **state)
 /* The TransportIDs used above, as sgpr_tid_encode() produces them. */
 static void test_tids_match_encoder(void **state)
 {
-	struct sgpr_transport_id a = { .proto = SGPR_PROTO_ISCSI, .iscsi_name = "iqn.2024-01.test:a" };
+	struct sgpr_transport_id a = {.proto = SGPR_PROTO_ISCSI,
+				      .iscsi_name = "iqn.2024-01.test:a"};
 	struct sgpr_transport_id b = {
-		.proto = SGPR_PROTO_ISCSI, .iscsi_name = "iqn.2024-01.test:b", .has_isid = true,
-		.isid = { 0x40, 0x00, 0x01, 0x02, 0x03, 0x04 },
+		.proto = SGPR_PROTO_ISCSI,
+		.iscsi_name = "iqn.2024-01.test:b",
+		.has_isid = true,
+		.isid = {0x40, 0x00, 0x01, 0x02, 0x03, 0x04},
 	};
-	struct sgpr_transport_id fc = { .proto = SGPR_PROTO_FC, .port_name = 0x21000024ff3b5a6cull };
-	struct sgpr_transport_id sas = { .proto = SGPR_PROTO_SAS, .port_name = 0x5000c50012345678ull };
+	struct sgpr_transport_id fc = {.proto = SGPR_PROTO_FC, .port_name = 0x21000024ff3b5a6cull};
+	struct sgpr_transport_id sas = {.proto = SGPR_PROTO_SAS,
+					.port_name = 0x5000c50012345678ull};
 	uint8_t buf[64];
 
 	assert_int_equal(sgpr_tid_encode(&a, buf, sizeof(buf)), 24);

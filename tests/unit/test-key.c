@@ -11,11 +11,11 @@
 static void test_make_split(void **state)
 {
 	static const struct sgpr_key_parts cases[] = {
-		{ 0x1cd9, 7, 0x10 },
-		{ 0, 0, 0 },
-		{ 0xffff, 0xffff, 0xffffffff },
-		{ 0x8000, 0x0001, 0x80000000 },
-		{ 0x0001, 0x8000, 1 },
+		{0x1cd9, 7, 0x10},
+		{0, 0, 0},
+		{0xffff, 0xffff, 0xffffffff},
+		{0x8000, 0x0001, 0x80000000},
+		{0x0001, 0x8000, 1},
 	};
 
 	assert_true(sgpr_key_make(0x1cd9, 7, 0x10) == 0x1cd9000700000010ull);
@@ -37,8 +37,8 @@ static void test_make_split(void **state)
 static void test_ns_from_cluster(void **state)
 {
 	/* FNV-1a 32 folded: fixed forever, these are on-storage values */
-	assert_int_equal(sgpr_ns_from_cluster(""), 0x1cd9);     /* 0x811c9dc5 */
-	assert_int_equal(sgpr_ns_from_cluster("a"), 0xcd20);    /* 0xe40c292c */
+	assert_int_equal(sgpr_ns_from_cluster(""), 0x1cd9);	  /* 0x811c9dc5 */
+	assert_int_equal(sgpr_ns_from_cluster("a"), 0xcd20);	  /* 0xe40c292c */
 	assert_int_equal(sgpr_ns_from_cluster("foobar"), 0x46f4); /* 0xbf9cf968 */
 	assert_int_equal(sgpr_ns_from_cluster("prod"), 0xdc4a);
 	assert_int_equal(sgpr_ns_from_cluster(NULL), 0x1cd9);
@@ -53,9 +53,9 @@ static void test_key_in_ns(void **state)
 
 	assert_true(sgpr_key_in_ns(sgpr_key_make(ns, 1, 0), ns));
 	assert_true(sgpr_key_in_ns(sgpr_key_make(ns, 0xffff, 0xffffffff), ns));
-	assert_false(sgpr_key_in_ns(sgpr_key_make(ns, 0, 5), ns));  /* no host id */
+	assert_false(sgpr_key_in_ns(sgpr_key_make(ns, 0, 5), ns)); /* no host id */
 	assert_false(sgpr_key_in_ns(sgpr_key_make(ns + 1, 1, 5), ns));
-	assert_false(sgpr_key_in_ns(0xa, 0));                        /* foreign, ns 0 */
+	assert_false(sgpr_key_in_ns(0xa, 0)); /* foreign, ns 0 */
 	assert_false(sgpr_key_in_ns(sgpr_key_make(0, 1, 1), 0));
 	assert_false(sgpr_key_in_ns(0, ns));
 }
@@ -139,12 +139,12 @@ static void test_type_names(void **state)
 		int type;
 		const char *name, *short_name, *num;
 	} t[] = {
-		{ 1, "write-exclusive", "we", "1" },
-		{ 3, "exclusive-access", "ea", "3" },
-		{ 5, "write-exclusive-reg-only", "wero", "5" },
-		{ 6, "exclusive-access-reg-only", "earo", "6" },
-		{ 7, "write-exclusive-all-regs", "wear", "7" },
-		{ 8, "exclusive-access-all-regs", "eaar", "8" },
+		{1, "write-exclusive", "we", "1"},
+		{3, "exclusive-access", "ea", "3"},
+		{5, "write-exclusive-reg-only", "wero", "5"},
+		{6, "exclusive-access-reg-only", "earo", "6"},
+		{7, "write-exclusive-all-regs", "wear", "7"},
+		{8, "exclusive-access-all-regs", "eaar", "8"},
 	};
 
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
@@ -161,7 +161,19 @@ static void test_type_names(void **state)
 	assert_null(sgpr_type_to_name(9));
 	assert_null(sgpr_type_to_name(-1));
 	static const char *const bad[] = {
-		"", "0", "2", "4", "9", "10", "01", " 1", "1 ", "w", "write", "we ", "write-exclusive-",
+		"",
+		"0",
+		"2",
+		"4",
+		"9",
+		"10",
+		"01",
+		" 1",
+		"1 ",
+		"w",
+		"write",
+		"we ",
+		"write-exclusive-",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_int_equal(sgpr_type_from_name(bad[i]), -EINVAL);
@@ -200,12 +212,9 @@ static void test_sa_names(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_make_split),
-		cmocka_unit_test(test_ns_from_cluster),
-		cmocka_unit_test(test_key_in_ns),
-		cmocka_unit_test(test_parse),
-		cmocka_unit_test(test_format),
-		cmocka_unit_test(test_type_names),
+		cmocka_unit_test(test_make_split), cmocka_unit_test(test_ns_from_cluster),
+		cmocka_unit_test(test_key_in_ns),  cmocka_unit_test(test_parse),
+		cmocka_unit_test(test_format),	   cmocka_unit_test(test_type_names),
 		cmocka_unit_test(test_sa_names),
 	};
 

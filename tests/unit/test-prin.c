@@ -10,12 +10,14 @@
 
 /* ---- READ KEYS, SPC-4 6.15.2 table 194 ---------------------------------- */
 
+/* clang-format off */
 static const uint8_t keys2[24] = {
 	0x00, 0x00, 0x00, 0x07,                         /* PRGENERATION */
 	0x00, 0x00, 0x00, 0x10,                         /* ADDITIONAL LENGTH 16 */
 	0x1c, 0xd9, 0x00, 0x01, 0x00, 0x00, 0x00, 0x05, /* key 1 */
 	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x0b, /* key 2 */
 };
+/* clang-format on */
 
 static void test_read_keys(void **state)
 {
@@ -39,7 +41,7 @@ static void test_read_keys(void **state)
 	assert_int_equal(k->count, 1);
 	free(k);
 
-	static const uint8_t empty[8] = { 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0 };
+	static const uint8_t empty[8] = {0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0};
 	assert_int_equal(sgpr_parse_read_keys(empty, sizeof(empty), &k, NULL), 0);
 	assert_int_equal(k->generation, 0xffffffffu);
 	assert_int_equal(k->count, 0);
@@ -99,6 +101,7 @@ static void test_read_keys_malformed(void **state)
 
 /* ---- READ RESERVATION, SPC-4 6.15.3 tables 195/196 ---------------------- */
 
+/* clang-format off */
 static const uint8_t resv_held[24] = {
 	0x00, 0x00, 0x01, 0x00,                         /* PRGENERATION 256 */
 	0x00, 0x00, 0x00, 0x10,                         /* ADDITIONAL LENGTH 16 */
@@ -108,6 +111,7 @@ static const uint8_t resv_held[24] = {
 	0x05,                                           /* SCOPE 0 | TYPE 5 */
 	0x00, 0x00,                                     /* obsolete */
 };
+/* clang-format on */
 
 static void test_read_reservation(void **state)
 {
@@ -123,7 +127,7 @@ static void test_read_reservation(void **state)
 	assert_int_equal(r.type, 5);
 
 	/* no reservation: ADDITIONAL LENGTH 0 */
-	static const uint8_t none[8] = { 0, 0, 0, 5, 0, 0, 0, 0 };
+	static const uint8_t none[8] = {0, 0, 0, 5, 0, 0, 0, 0};
 	memset(&r, 0xaa, sizeof(r));
 	assert_int_equal(sgpr_parse_read_reservation(none, sizeof(none), &r), 0);
 	assert_int_equal(r.generation, 5);
@@ -176,8 +180,8 @@ static void test_read_reservation_bad(void **state)
 static void test_report_caps_tgt(void **state)
 {
 	/* tgt 1.0.85, captured (shared/refs/targets-tgt-libiscsi-sgutils.md 1.1) */
-	static const uint8_t tgt[8] = { 0x00, 0x08, 0x00, 0x80, 0xea, 0x01, 0x00, 0x00 };
-	static const int types[] = { 1, 3, 5, 6, 7, 8 };
+	static const uint8_t tgt[8] = {0x00, 0x08, 0x00, 0x80, 0xea, 0x01, 0x00, 0x00};
+	static const int types[] = {1, 3, 5, 6, 7, 8};
 	struct sgpr_caps c;
 
 	memset(&c, 0xaa, sizeof(c));
@@ -206,9 +210,9 @@ static void test_report_caps_tgt(void **state)
 static void test_report_caps_bits(void **state)
 {
 	/* CRH|SIP_C|ATP_C|PTPL_C, TMV|ALLOW COMMANDS 7|PTPL_A, only WE; RLR_C (bit 7) not mapped */
-	static const uint8_t all[8] = { 0x00, 0x08, 0x9d, 0xf1, 0x02, 0x00, 0x00, 0x00 };
-	static const uint8_t no_tmv[8] = { 0x00, 0x08, 0x00, 0x20, 0x00, 0x00, 0x00, 0x00 };
-	static const uint8_t longer[8] = { 0x00, 0x10, 0x01, 0x80, 0x08, 0x00, 0x00, 0x00 };
+	static const uint8_t all[8] = {0x00, 0x08, 0x9d, 0xf1, 0x02, 0x00, 0x00, 0x00};
+	static const uint8_t no_tmv[8] = {0x00, 0x08, 0x00, 0x20, 0x00, 0x00, 0x00, 0x00};
+	static const uint8_t longer[8] = {0x00, 0x10, 0x01, 0x80, 0x08, 0x00, 0x00, 0x00};
 	struct sgpr_caps c;
 
 	assert_int_equal(sgpr_parse_report_caps(all, sizeof(all), &c), 0);
@@ -233,8 +237,8 @@ static void test_report_caps_bits(void **state)
 
 static void test_report_caps_bad(void **state)
 {
-	static const uint8_t tgt[8] = { 0x00, 0x08, 0x00, 0x80, 0xea, 0x01, 0x00, 0x00 };
-	static const uint8_t shortlen[8] = { 0x00, 0x04, 0x00, 0x80, 0xea, 0x01, 0x00, 0x00 };
+	static const uint8_t tgt[8] = {0x00, 0x08, 0x00, 0x80, 0xea, 0x01, 0x00, 0x00};
+	static const uint8_t shortlen[8] = {0x00, 0x04, 0x00, 0x80, 0xea, 0x01, 0x00, 0x00};
 	struct sgpr_caps c, ref;
 
 	memset(&c, 0xaa, sizeof(c));
@@ -249,9 +253,10 @@ static void test_report_caps_bad(void **state)
 
 /* ---- READ FULL STATUS, SPC-4 6.15.5 tables 204/205 ---------------------- */
 
-#define FS_D1 8        /* offset of descriptor 1 */
+#define FS_D1 8	       /* offset of descriptor 1 */
 #define FS_D2 (8 + 64) /* offset of descriptor 2 */
 
+/* clang-format off */
 static const uint8_t fs2[120] = {
 	0x00, 0x00, 0x00, 0x2a, /* PRGENERATION 42 */
 	0x00, 0x00, 0x00, 0x70, /* ADDITIONAL LENGTH 112 */
@@ -281,10 +286,11 @@ static const uint8_t fs2[120] = {
 	0x21, 0x00, 0x00, 0x24, 0xff, 0x3b, 0x5a, 0x6c,
 	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
 };
+/* clang-format on */
 
 static void test_full_status(void **state)
 {
-	static const uint8_t isid[6] = { 0x40, 0x00, 0x01, 0x02, 0x03, 0x04 };
+	static const uint8_t isid[6] = {0x40, 0x00, 0x01, 0x02, 0x03, 0x04};
 	struct sgpr_full_status *fs = NULL;
 	size_t needed = 7;
 

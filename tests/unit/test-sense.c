@@ -25,15 +25,19 @@ static void check_sense(const uint8_t *b, size_t len, uint8_t rc, uint8_t key, u
 static void test_fixed(void **state)
 {
 	/* fixed format, ILLEGAL REQUEST 24/00, ADDITIONAL SENSE LENGTH 10 */
+	/* clang-format off */
 	static const uint8_t ir[18] = {
 		0x70, 0x00, 0x05, 0x00, 0x00, 0x00, 0x00, 0x0a,
 		0x00, 0x00, 0x00, 0x00, 0x24, 0x00, 0x00, 0x00, 0x00, 0x00,
 	};
+	/* clang-format on */
 	/* VALID bit set, deferred, UNIT ATTENTION 2a/03; upper nibble of byte 2 holds flags */
+	/* clang-format off */
 	static const uint8_t ua[18] = {
 		0xf1, 0x00, 0xe6, 0x00, 0x00, 0x00, 0x00, 0x0a,
 		0x00, 0x00, 0x00, 0x00, 0x2a, 0x03, 0x00, 0x00, 0x00, 0x00,
 	};
+	/* clang-format on */
 	uint8_t b[18];
 
 	check_sense(ir, sizeof(ir), 0x70, 5, 0x24, 0x00, false);
@@ -60,8 +64,8 @@ static void test_fixed(void **state)
 
 static void test_descriptor(void **state)
 {
-	static const uint8_t ua[8] = { 0x72, 0x06, 0x2a, 0x03, 0x00, 0x00, 0x00, 0x00 };
-	static const uint8_t nr[4] = { 0xf3, 0xf2, 0x04, 0x01 };
+	static const uint8_t ua[8] = {0x72, 0x06, 0x2a, 0x03, 0x00, 0x00, 0x00, 0x00};
+	static const uint8_t nr[4] = {0xf3, 0xf2, 0x04, 0x01};
 
 	check_sense(ua, sizeof(ua), 0x72, 6, 0x2a, 0x03, false);
 	check_sense(nr, sizeof(nr), 0x73, 2, 0x04, 0x01, true);
@@ -71,9 +75,9 @@ static void test_descriptor(void **state)
 
 static void test_bad_sense(void **state)
 {
-	static const uint8_t fixed[18] = { 0x70, 0x00, 0x05 };
-	static const uint8_t desc[8] = { 0x72, 0x06 };
-	static const uint8_t other[][18] = { { 0x00 }, { 0x7f }, { 0x74 }, { 0x6f }, { 0x80 } };
+	static const uint8_t fixed[18] = {0x70, 0x00, 0x05};
+	static const uint8_t desc[8] = {0x72, 0x06};
+	static const uint8_t other[][18] = {{0x00}, {0x7f}, {0x74}, {0x6f}, {0x80}};
 	struct sgpr_sense s, ref;
 
 	memset(&s, 0xaa, sizeof(s));
@@ -104,7 +108,7 @@ static void test_key_names(void **state)
 /* A status with fixed-format sense; decoded through sgpr_status_decode_sense(). */
 static struct sgpr_status cc(uint8_t key, uint8_t asc, uint8_t ascq)
 {
-	struct sgpr_status st = { .answered = true, .status = SGPR_STATUS_CHECK_CONDITION };
+	struct sgpr_status st = {.answered = true, .status = SGPR_STATUS_CHECK_CONDITION};
 
 	st.sense[0] = 0x70;
 	st.sense[2] = key;
@@ -118,7 +122,7 @@ static struct sgpr_status cc(uint8_t key, uint8_t asc, uint8_t ascq)
 
 static struct sgpr_status plain(uint8_t status)
 {
-	return (struct sgpr_status){ .answered = true, .status = status };
+	return (struct sgpr_status){.answered = true, .status = status};
 }
 
 static void row(struct sgpr_status st, enum sgpr_disposition disp, int err)
@@ -132,8 +136,8 @@ static void test_classification(void **state)
 	struct sgpr_status st;
 
 	/* not answered */
-	row((struct sgpr_status){ .answered = false }, SGPR_DISP_DONE, -EIO);
-	row((struct sgpr_status){ .answered = false, .status = SGPR_STATUS_BUSY }, SGPR_DISP_DONE,
+	row((struct sgpr_status){.answered = false}, SGPR_DISP_DONE, -EIO);
+	row((struct sgpr_status){.answered = false, .status = SGPR_STATUS_BUSY}, SGPR_DISP_DONE,
 	    -EIO);
 	/* statuses */
 	row(plain(SGPR_STATUS_GOOD), SGPR_DISP_DONE, 0);
@@ -142,8 +146,8 @@ static void test_classification(void **state)
 	row(plain(SGPR_STATUS_BUSY), SGPR_DISP_RETRY_BUSY, -EAGAIN);
 	row(plain(SGPR_STATUS_TASK_SET_FULL), SGPR_DISP_RETRY_BUSY, -EAGAIN);
 	row(plain(0x40), SGPR_DISP_RETRY_BUSY, -EAGAIN); /* TASK ABORTED */
-	row(plain(0x30), SGPR_DISP_DONE, -EIO);          /* ACA ACTIVE */
-	row(plain(0x22), SGPR_DISP_DONE, -EIO);          /* obsolete COMMAND TERMINATED */
+	row(plain(0x30), SGPR_DISP_DONE, -EIO);		 /* ACA ACTIVE */
+	row(plain(0x22), SGPR_DISP_DONE, -EIO);		 /* obsolete COMMAND TERMINATED */
 	/* CHECK CONDITION without sense, or with undecodable sense */
 	row(plain(SGPR_STATUS_CHECK_CONDITION), SGPR_DISP_DONE, -EIO);
 	st = plain(SGPR_STATUS_CHECK_CONDITION);
@@ -189,14 +193,14 @@ static void test_classification(void **state)
 
 	/* descriptor-format sense works the same */
 	st = plain(SGPR_STATUS_CHECK_CONDITION);
-	memcpy(st.sense, (uint8_t[]){ 0x72, 0x05, 0x24, 0x00 }, 4);
+	memcpy(st.sense, (uint8_t[]){0x72, 0x05, 0x24, 0x00}, 4);
 	st.sense_len = 8;
 	sgpr_status_decode_sense(&st);
 	row(st, SGPR_DISP_DONE, -EOPNOTSUPP);
 
 	/* raw sense not yet decoded is used as well */
 	st = plain(SGPR_STATUS_CHECK_CONDITION);
-	memcpy(st.sense, (uint8_t[]){ 0x72, 0x06, 0x29, 0x00 }, 4);
+	memcpy(st.sense, (uint8_t[]){0x72, 0x06, 0x29, 0x00}, 4);
 	st.sense_len = 4;
 	row(st, SGPR_DISP_RETRY_UA, -EAGAIN);
 
@@ -247,7 +251,7 @@ static void test_describe(void **state)
 	struct sgpr_status st;
 	char small[8];
 
-	check_describe((struct sgpr_status){ .answered = false },
+	check_describe((struct sgpr_status){.answered = false},
 		       "no status (command did not complete)");
 	check_describe(plain(SGPR_STATUS_GOOD), "GOOD");
 	check_describe(plain(SGPR_STATUS_RESERVATION_CONFLICT), "RESERVATION CONFLICT");
@@ -265,7 +269,8 @@ static void test_describe(void **state)
 	check_describe(cc(0x6, 0x2a, 0x05), "UNIT ATTENTION: REGISTRATIONS PREEMPTED (2a/05)");
 	check_describe(cc(0x6, 0x29, 0x00),
 		       "UNIT ATTENTION: POWER ON, RESET, OR BUS DEVICE RESET OCCURRED (29/00)");
-	check_describe(cc(0x6, 0x3f, 0x0e), "UNIT ATTENTION: REPORTED LUNS DATA HAS CHANGED (3f/0e)");
+	check_describe(cc(0x6, 0x3f, 0x0e),
+		       "UNIT ATTENTION: REPORTED LUNS DATA HAS CHANGED (3f/0e)");
 	check_describe(cc(0x2, 0x04, 0x0a),
 		       "NOT READY: LOGICAL UNIT NOT ACCESSIBLE, ASYMMETRIC ACCESS STATE "
 		       "TRANSITION (04/0a)");
@@ -275,7 +280,7 @@ static void test_describe(void **state)
 
 	/* deferred, from raw descriptor sense */
 	st = plain(SGPR_STATUS_CHECK_CONDITION);
-	memcpy(st.sense, (uint8_t[]){ 0x73, 0x0b, 0x47, 0x00 }, 4);
+	memcpy(st.sense, (uint8_t[]){0x73, 0x0b, 0x47, 0x00}, 4);
 	st.sense_len = 4;
 	check_describe(st, "ABORTED COMMAND (47/00) (deferred)");
 
@@ -291,12 +296,9 @@ static void test_describe(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_fixed),
-		cmocka_unit_test(test_descriptor),
-		cmocka_unit_test(test_bad_sense),
-		cmocka_unit_test(test_key_names),
-		cmocka_unit_test(test_classification),
-		cmocka_unit_test(test_decode_sense),
+		cmocka_unit_test(test_fixed),	       cmocka_unit_test(test_descriptor),
+		cmocka_unit_test(test_bad_sense),      cmocka_unit_test(test_key_names),
+		cmocka_unit_test(test_classification), cmocka_unit_test(test_decode_sense),
 		cmocka_unit_test(test_describe),
 	};
 

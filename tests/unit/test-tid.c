@@ -8,34 +8,43 @@
 
 #include "sgpr-private.h"
 
+/* clang-format off */
 static const uint8_t fc[24] = {
 	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
 	0x21, 0x00, 0x00, 0x24, 0xff, 0x3b, 0x5a, 0x6c,
 	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
 };
+/* clang-format on */
 
+/* clang-format off */
 static const uint8_t sas[24] = {
 	0x06, 0x00, 0x00, 0x00,
 	0x50, 0x00, 0xc5, 0x00, 0x12, 0x34, 0x56, 0x78,
 	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
 };
+/* clang-format on */
 
 /* "iqn.a": 5 + NUL = 6, padded to 8, raised to the minimum ADDITIONAL LENGTH 20 */
+/* clang-format off */
 static const uint8_t iscsi_short[24] = {
 	0x05, 0x00, 0x00, 0x14,
 	'i', 'q', 'n', '.', 'a', 0x00, 0x00, 0x00,
 	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
 };
+/* clang-format on */
 
 /* 20 chars + NUL = 21 -> 24 */
+/* clang-format off */
 static const uint8_t iscsi_24[28] = {
 	0x05, 0x00, 0x00, 0x18,
 	'i', 'q', 'n', '.', '2', '0', '2', '4',
 	'-', '0', '1', '.', 't', 'e', 's', 't',
 	':', 'a', 'b', 'c', 0x00, 0x00, 0x00, 0x00,
 };
+/* clang-format on */
 
 /* format 01b, ISID 40 00 01 02 03 04 */
+/* clang-format off */
 static const uint8_t iscsi_isid[40] = {
 	0x45, 0x00, 0x00, 0x24,
 	'i', 'q', 'n', '.', '2', '0', '2', '4',
@@ -44,6 +53,7 @@ static const uint8_t iscsi_isid[40] = {
 	'0', '0', '0', '0', '1', '0', '2', '0',
 	'3', '0', '4', 0x00,
 };
+/* clang-format on */
 
 static void check_encode(const struct sgpr_transport_id *t, const uint8_t *want, size_t n)
 {
@@ -61,25 +71,27 @@ static void test_encode_golden(void **state)
 {
 	struct sgpr_transport_id t;
 
-	t = (struct sgpr_transport_id){ .proto = SGPR_PROTO_FC, .port_name = 0x21000024ff3b5a6cull };
+	t = (struct sgpr_transport_id){.proto = SGPR_PROTO_FC, .port_name = 0x21000024ff3b5a6cull};
 	check_encode(&t, fc, sizeof(fc));
-	t = (struct sgpr_transport_id){ .proto = SGPR_PROTO_SAS, .port_name = 0x5000c50012345678ull };
+	t = (struct sgpr_transport_id){.proto = SGPR_PROTO_SAS, .port_name = 0x5000c50012345678ull};
 	check_encode(&t, sas, sizeof(sas));
-	t = (struct sgpr_transport_id){ .proto = SGPR_PROTO_ISCSI, .iscsi_name = "iqn.a" };
+	t = (struct sgpr_transport_id){.proto = SGPR_PROTO_ISCSI, .iscsi_name = "iqn.a"};
 	check_encode(&t, iscsi_short, sizeof(iscsi_short));
-	t = (struct sgpr_transport_id){ .proto = SGPR_PROTO_ISCSI,
-					.iscsi_name = "iqn.2024-01.test:abc" };
+	t = (struct sgpr_transport_id){.proto = SGPR_PROTO_ISCSI,
+				       .iscsi_name = "iqn.2024-01.test:abc"};
 	check_encode(&t, iscsi_24, sizeof(iscsi_24));
 	t = (struct sgpr_transport_id){
-		.proto = SGPR_PROTO_ISCSI, .iscsi_name = "iqn.2024-01.test:b", .has_isid = true,
-		.isid = { 0x40, 0x00, 0x01, 0x02, 0x03, 0x04 },
+		.proto = SGPR_PROTO_ISCSI,
+		.iscsi_name = "iqn.2024-01.test:b",
+		.has_isid = true,
+		.isid = {0x40, 0x00, 0x01, 0x02, 0x03, 0x04},
 	};
 	check_encode(&t, iscsi_isid, sizeof(iscsi_isid));
 }
 
 static void test_encode_lengths(void **state)
 {
-	struct sgpr_transport_id t = { .proto = SGPR_PROTO_ISCSI };
+	struct sgpr_transport_id t = {.proto = SGPR_PROTO_ISCSI};
 	uint8_t buf[300];
 
 	/* 19 chars + NUL = 20: exactly the minimum, no padding */
@@ -100,7 +112,7 @@ static void test_encode_lengths(void **state)
 
 static void test_encode_reject(void **state)
 {
-	struct sgpr_transport_id t = { .proto = SGPR_PROTO_ISCSI };
+	struct sgpr_transport_id t = {.proto = SGPR_PROTO_ISCSI};
 	uint8_t buf[300];
 
 	assert_int_equal(sgpr_tid_encode(&t, buf, sizeof(buf)), -EINVAL); /* empty name */
@@ -111,7 +123,7 @@ static void test_encode_reject(void **state)
 	memset(t.iscsi_name, 'a', sizeof(t.iscsi_name));
 	assert_int_equal(sgpr_tid_encode(&t, buf, sizeof(buf)), -EINVAL); /* unterminated */
 
-	t = (struct sgpr_transport_id){ .proto = 0x4, .port_name = 1 };
+	t = (struct sgpr_transport_id){.proto = 0x4, .port_name = 1};
 	assert_int_equal(sgpr_tid_encode(&t, buf, sizeof(buf)), -EINVAL);
 	assert_int_equal(sgpr_tid_encode(NULL, buf, sizeof(buf)), -EINVAL);
 	t.proto = SGPR_PROTO_FC;
@@ -137,18 +149,20 @@ static void test_decode_golden(void **state)
 	struct sgpr_transport_id w;
 	uint8_t buf[64];
 
-	w = (struct sgpr_transport_id){ .proto = SGPR_PROTO_FC, .port_name = 0x21000024ff3b5a6cull };
+	w = (struct sgpr_transport_id){.proto = SGPR_PROTO_FC, .port_name = 0x21000024ff3b5a6cull};
 	check_decode(fc, sizeof(fc), 24, &w);
-	w = (struct sgpr_transport_id){ .proto = SGPR_PROTO_SAS, .port_name = 0x5000c50012345678ull };
+	w = (struct sgpr_transport_id){.proto = SGPR_PROTO_SAS, .port_name = 0x5000c50012345678ull};
 	check_decode(sas, sizeof(sas), 24, &w);
-	w = (struct sgpr_transport_id){ .proto = SGPR_PROTO_ISCSI, .iscsi_name = "iqn.a" };
+	w = (struct sgpr_transport_id){.proto = SGPR_PROTO_ISCSI, .iscsi_name = "iqn.a"};
 	check_decode(iscsi_short, sizeof(iscsi_short), 24, &w);
-	w = (struct sgpr_transport_id){ .proto = SGPR_PROTO_ISCSI,
-					.iscsi_name = "iqn.2024-01.test:abc" };
+	w = (struct sgpr_transport_id){.proto = SGPR_PROTO_ISCSI,
+				       .iscsi_name = "iqn.2024-01.test:abc"};
 	check_decode(iscsi_24, sizeof(iscsi_24), 28, &w);
 	w = (struct sgpr_transport_id){
-		.proto = SGPR_PROTO_ISCSI, .iscsi_name = "iqn.2024-01.test:b", .has_isid = true,
-		.isid = { 0x40, 0x00, 0x01, 0x02, 0x03, 0x04 },
+		.proto = SGPR_PROTO_ISCSI,
+		.iscsi_name = "iqn.2024-01.test:b",
+		.has_isid = true,
+		.isid = {0x40, 0x00, 0x01, 0x02, 0x03, 0x04},
 	};
 	check_decode(iscsi_isid, sizeof(iscsi_isid), 40, &w);
 
@@ -166,17 +180,20 @@ static void test_decode_golden(void **state)
 	check_decode(buf, sizeof(iscsi_isid), 40, &w);
 
 	/* lenient: ADDITIONAL LENGTH 8 (< 20) still decodes */
-	static const uint8_t short_addl[12] = { 0x05, 0, 0, 0x08, 'i', 'q', 'n', '.', 'a', 0, 0, 0 };
-	w = (struct sgpr_transport_id){ .proto = SGPR_PROTO_ISCSI, .iscsi_name = "iqn.a" };
+	static const uint8_t short_addl[12] = {0x05, 0, 0, 0x08, 'i', 'q', 'n', '.', 'a', 0, 0, 0};
+	w = (struct sgpr_transport_id){.proto = SGPR_PROTO_ISCSI, .iscsi_name = "iqn.a"};
 	check_decode(short_addl, sizeof(short_addl), 12, &w);
 }
 
 static void test_round_trip(void **state)
 {
-	struct sgpr_transport_id in = {
-		.proto = SGPR_PROTO_ISCSI, .has_isid = true,
-		.isid = { 0x80, 0x12, 0x34, 0x56, 0x78, 0x9a },
-	}, out;
+	struct sgpr_transport_id in =
+					 {
+						 .proto = SGPR_PROTO_ISCSI,
+						 .has_isid = true,
+						 .isid = {0x80, 0x12, 0x34, 0x56, 0x78, 0x9a},
+					 },
+				 out;
 	uint8_t buf[300];
 	int n;
 
@@ -296,16 +313,20 @@ static void test_decode_hostile(void **state)
 	memcpy(b, iscsi_isid, 40);
 	b[39] = '5'; /* 13 digits, no NUL */
 	bad(b, 40, -EBADMSG);
+	/* clang-format off */
 	static const uint8_t noname[24] = {
 		0x45, 0, 0, 0x14, ',', 'i', ',', '0', 'x', '4', '0', '0', '0', '0', '1',
 		'0', '2', '0', '3', '0', '4', 0, 0, 0,
 	};
+	/* clang-format on */
 	bad(noname, 24, -EBADMSG);
 	/* tgt's non-standard form: name NUL ",i,0x" + 6 raw bytes */
+	/* clang-format off */
 	static const uint8_t tgt_style[24] = {
 		0x45, 0, 0, 0x14, 'i', 'q', 'n', '.', 'a', 0, ',', 'i', ',', '0', 'x',
 		0x40, 0x00, 0x01, 0x02, 0x03, 0x04, 0, 0, 0,
 	};
+	/* clang-format on */
 	bad(tgt_style, 24, -EBADMSG);
 	/* a 00b name followed by garbage after the NUL is fine */
 	memcpy(b, iscsi_short, 24);
@@ -330,24 +351,24 @@ static void test_format(void **state)
 	struct sgpr_transport_id t;
 	char buf[300];
 
-	t = (struct sgpr_transport_id){ .proto = SGPR_PROTO_FC, .port_name = 0x21000024ff3b5a6cull };
+	t = (struct sgpr_transport_id){.proto = SGPR_PROTO_FC, .port_name = 0x21000024ff3b5a6cull};
 	assert_string_equal(sgpr_tid_format(&t, buf, sizeof(buf)), "fc:0x21000024ff3b5a6c");
-	t = (struct sgpr_transport_id){ .proto = SGPR_PROTO_SAS, .port_name = 0x5000c50012345678ull };
+	t = (struct sgpr_transport_id){.proto = SGPR_PROTO_SAS, .port_name = 0x5000c50012345678ull};
 	assert_string_equal(sgpr_tid_format(&t, buf, sizeof(buf)), "sas:0x5000c50012345678");
-	t = (struct sgpr_transport_id){ .proto = SGPR_PROTO_ISCSI, .iscsi_name = "iqn.x" };
+	t = (struct sgpr_transport_id){.proto = SGPR_PROTO_ISCSI, .iscsi_name = "iqn.x"};
 	assert_string_equal(sgpr_tid_format(&t, buf, sizeof(buf)), "iqn.x");
 	t.has_isid = true;
-	memcpy(t.isid, (uint8_t[]){ 0x40, 0x00, 0x01, 0x02, 0x03, 0x04 }, 6);
+	memcpy(t.isid, (uint8_t[]){0x40, 0x00, 0x01, 0x02, 0x03, 0x04}, 6);
 	assert_string_equal(sgpr_tid_format(&t, buf, sizeof(buf)), "iqn.x,i,0x400001020304");
 	/* exactly fits: 22 chars + NUL */
 	assert_non_null(sgpr_tid_format(&t, buf, 23));
 	assert_null(sgpr_tid_format(&t, buf, 22));
 	assert_null(sgpr_tid_format(&t, buf, 0));
 	assert_null(sgpr_tid_format(NULL, buf, sizeof(buf)));
-	t = (struct sgpr_transport_id){ .proto = 0x4 };
+	t = (struct sgpr_transport_id){.proto = 0x4};
 	assert_string_equal(sgpr_tid_format(&t, buf, sizeof(buf)), "proto:0x4");
 	/* unterminated name is bounded */
-	t = (struct sgpr_transport_id){ .proto = SGPR_PROTO_ISCSI };
+	t = (struct sgpr_transport_id){.proto = SGPR_PROTO_ISCSI};
 	memset(t.iscsi_name, 'n', sizeof(t.iscsi_name));
 	assert_non_null(sgpr_tid_format(&t, buf, sizeof(buf)));
 	assert_int_equal(strlen(buf), SGPR_ISCSI_NAME_MAX);
@@ -356,12 +377,9 @@ static void test_format(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_encode_golden),
-		cmocka_unit_test(test_encode_lengths),
-		cmocka_unit_test(test_encode_reject),
-		cmocka_unit_test(test_decode_golden),
-		cmocka_unit_test(test_round_trip),
-		cmocka_unit_test(test_decode_hostile),
+		cmocka_unit_test(test_encode_golden), cmocka_unit_test(test_encode_lengths),
+		cmocka_unit_test(test_encode_reject), cmocka_unit_test(test_decode_golden),
+		cmocka_unit_test(test_round_trip),    cmocka_unit_test(test_decode_hostile),
 		cmocka_unit_test(test_format),
 	};
 
