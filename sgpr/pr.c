@@ -382,7 +382,7 @@ int sgpr_dev_probe(struct sgpr_dev *d)
 		return r;
 	r = sgpr_prout(d, &p, NULL);
 	if (r == 0)
-		return -EIO; /* a PREEMPT with key 0 must never succeed */
+		return -EIO; /* a PREEMPT with a key not ours must never succeed */
 	if (r == -EBADE || r == -EOPNOTSUPP)
 		return 0;
 	return r;

@@ -149,7 +149,7 @@ struct sgpr_prout_params {
 	uint8_t type;          /* RESERVE, RELEASE, PREEMPT*, REGISTER AND MOVE */
 	uint64_t key;          /* RESERVATION KEY */
 	uint64_t sa_key;       /* SERVICE ACTION RESERVATION KEY */
-	bool spec_i_pt;        /* REGISTER / REGISTER AND IGNORE only */
+	bool spec_i_pt;        /* REGISTER only (SPC-4 5.12.7) */
 	bool all_tg_pt;
 	bool aptpl;
 	bool unreg;            /* REGISTER AND MOVE */
