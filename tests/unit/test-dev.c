@@ -16,9 +16,11 @@
 
 #define KA 0x1111000100000001ull
 #define KB 0x1111000200000001ull
+#define KA2 0x1111000100000002ull /* A's key after a key change */
 
 #define NAME_A "iqn.2024-01.test:a,i,0x400000000001"
 #define NAME_B "iqn.2024-01.test:b,i,0x400000000002"
+#define NAME_C "iqn.2024-01.test:c,i,0x400000000003"
 
 struct fx {
 	struct sgpr_sim_lun *lun;
@@ -554,6 +556,174 @@ static void test_adopt_key_spc(void **state)
 	f->a = a2;
 }
 
+/* ---- regressions of "libsgpr: fixes found by the sim tests" ---------- */
+
+/*
+ * SPC: a PREEMPT AND ABORT refused for one field (SA key 0 against a WE holder: 26/00) is an
+ * error of that request, not a missing service action: no fallback to PREEMPT, nothing
+ * remembered, and the next valid one still aborts.
+ */
+static void test_preempt_abort_invalid_field_spc(void **state)
+{
+	struct fx *f = *state;
+	struct sgpr_status st;
+	bool aborted = false;
+	uint64_t holder = 0;
+	int r;
+
+	a_holds_we(f);
+	r = sgpr_preempt(f->b, KB, 0, SGPR_TYPE_WE, true, &aborted, &st);
+	assert_true(r < 0);
+	assert_int_equal(st.status, SGPR_STATUS_CHECK_CONDITION);
+	assert_true(st.sense_valid && st.sense_key == 0x5 && st.asc == 0x26 && st.ascq == 0);
+	assert_false(aborted);
+	assert_false(sgpr_dev_prout_unsupported(f->b, SGPR_PROUT_PREEMPT_AND_ABORT));
+	assert_int_equal(sgpr_sim_last_cdb(f->b, NULL)[1] & 0x1f, SGPR_PROUT_PREEMPT_AND_ABORT);
+	assert_int_equal(sgpr_sim_lun_reservation(f->lun, &holder), SGPR_TYPE_WE);
+	assert_true(holder == KA);
+
+	assert_int_equal(sgpr_preempt(f->b, KB, KA, SGPR_TYPE_WE, true, &aborted, &st), 0);
+	assert_true(aborted);
+	assert_int_equal(sgpr_sim_last_cdb(f->b, NULL)[1] & 0x1f, SGPR_PROUT_PREEMPT_AND_ABORT);
+	assert_false(sgpr_dev_prout_unsupported(f->b, SGPR_PROUT_PREEMPT_AND_ABORT));
+	assert_int_equal(sgpr_sim_lun_reservation(f->lun, &holder), SGPR_TYPE_WE);
+	assert_true(holder == KB);
+	assert_int_equal(key_count(f->b, KA), 0);
+}
+
+/* The DISCONNECT fault of the next PR OUT, after the command took effect. */
+static void lose_answer_of_next_prout(struct sgpr_dev *d)
+{
+	struct sgpr_sim_fault flt = {
+		.kind = SGPR_SIM_FAULT_DISCONNECT,
+		.match_opcode = true,
+		.opcode = 0x5f,
+		.executed = true,
+	};
+
+	assert_int_equal(sgpr_sim_set_fault(d, &flt), 0);
+}
+
+/*
+ * A key change KA -> KA2 that ran on the target but whose answer was lost: the resend can only
+ * conflict, and the change is done. The reconnect must find KA2, keep it (tgt: once, no orphan)
+ * with the reservation, and report success.
+ */
+static void test_key_change_lost(void **state)
+{
+	struct fx *f = *state;
+	struct sgpr_reservation res;
+	struct sgpr_dev_stats stats;
+	struct sgpr_status st;
+	unsigned s0;
+
+	a_holds_we(f);
+	s0 = sgpr_sim_session(f->a);
+	lose_answer_of_next_prout(f->a);
+	assert_int_equal(sgpr_register(f->a, KA, KA2, false, &st), 0);
+	assert_int_not_equal(sgpr_sim_session(f->a), s0);
+	sgpr_dev_get_stats(f->a, &stats);
+	assert_int_equal(stats.reconnects, 1);
+	assert_int_equal(key_count(f->b, KA2), 1);
+	assert_int_equal(key_count(f->b, KA), 0);
+	assert_int_equal(key_count(f->b, KB), 1);
+	assert_int_equal(sgpr_sim_lun_registrations(f->lun), 2);
+	assert_int_equal(sgpr_read_reservation(f->b, &res, NULL), 0);
+	assert_true(res.held && res.key == KA2 && res.type == SGPR_TYPE_WE);
+	assert_int_equal(write16(f->a, &st), 0);
+	assert_int_equal(write16(f->b, &st), -EBADE);
+	/* the handle goes on under KA2 */
+	assert_int_equal(sgpr_release(f->a, KA2, SGPR_TYPE_WE, &st), 0);
+	assert_int_equal(sgpr_register(f->a, KA2, 0, false, &st), 0);
+	assert_int_equal(key_count(f->b, KA2), 0);
+}
+
+static void test_key_change_lost_spc(void **state)
+{
+	test_key_change_lost(state);
+}
+
+/* An unregister that ran before the answer was lost is a success, and stays done. */
+static void test_unregister_lost(void **state)
+{
+	struct fx *f = *state;
+	struct sgpr_dev_stats stats;
+	struct sgpr_status st;
+
+	/* no reservation: a release would queue 2A/04 on tgt, and a UA stops the command */
+	assert_int_equal(sgpr_register(f->a, 0, KA, false, NULL), 0);
+	assert_int_equal(sgpr_register(f->b, 0, KB, false, NULL), 0);
+	lose_answer_of_next_prout(f->a);
+	assert_int_equal(sgpr_register(f->a, KA, 0, false, &st), 0);
+	sgpr_dev_get_stats(f->a, &stats);
+	assert_int_equal(stats.reconnects, 1);
+	assert_int_equal(stats.recoveries, 0);
+	assert_int_equal(key_count(f->b, KA), 0);
+	assert_int_equal(key_count(f->b, KB), 1);
+	assert_int_equal(sgpr_sim_lun_registrations(f->lun), 1);
+}
+
+static void test_unregister_lost_spc(void **state)
+{
+	test_unregister_lost(state);
+}
+
+/*
+ * Safety: the session is lost before a key change KA -> KA2 ran, and another host preempts KA
+ * before the reconnect. Neither key may come back: the change fails with the conflict.
+ */
+static void test_key_change_lost_after_preempt(void **state)
+{
+	struct fx *f = *state;
+	struct sgpr_dev_stats stats;
+	struct sgpr_status st;
+	bool aborted;
+
+	a_holds_we(f);
+	assert_int_equal(sgpr_sim_disconnect(f->a), 0);
+	assert_int_equal(sgpr_preempt(f->b, KB, KA, SGPR_TYPE_WE, true, &aborted, NULL), 0);
+	assert_int_equal(sgpr_register(f->a, KA, KA2, false, &st), -EBADE);
+	assert_int_equal(st.status, SGPR_STATUS_RESERVATION_CONFLICT);
+	sgpr_dev_get_stats(f->a, &stats);
+	assert_int_equal(stats.reconnects, 1);
+	assert_int_equal(stats.recoveries, 0);
+	assert_int_equal(key_count(f->b, KA), 0);
+	assert_int_equal(key_count(f->b, KA2), 0);
+	assert_int_equal(sgpr_sim_lun_registrations(f->lun), 1);
+	assert_int_equal(write16(f->a, &st), -EBADE);
+	assert_int_equal(st.status, SGPR_STATUS_RESERVATION_CONFLICT);
+	assert_int_equal(key_count(f->b, KA), 0);
+	assert_int_equal(key_count(f->b, KA2), 0);
+}
+
+static void test_key_change_lost_after_preempt_spc(void **state)
+{
+	test_key_change_lost_after_preempt(state);
+}
+
+/* stats.unit_attentions counts the UAs a retry absorbed, not the final one that was returned. */
+static void test_ua_count_only_retries(void **state)
+{
+	struct fx *f = *state;
+	struct sgpr_dev_opts opts = f->opts;
+	struct sgpr_dev_stats stats;
+	struct sgpr_status st;
+	struct sgpr_dev *c;
+
+	opts.ua_retries = 3;
+	assert_int_equal(sgpr_sim_open(f->lun, NAME_C, &opts, &c), 0);
+	assert_int_equal(sgpr_sim_fail_next(c, UINT_MAX, SGPR_STATUS_CHECK_CONDITION, 0x6, 0x2a,
+					    0x03), 0);
+	assert_int_equal(do_tur(c, &st), -EAGAIN);
+	assert_int_equal(st.attempts, 4);
+	assert_int_equal(st.sense_key, 0x6);
+	sgpr_dev_get_stats(c, &stats);
+	assert_int_equal(stats.unit_attentions, 3);
+	assert_int_equal(stats.last_ua_asc, 0x2a);
+	assert_int_equal(stats.last_ua_ascq, 0x03);
+	sgpr_dev_free(c);
+}
+
 #define SPC(t) cmocka_unit_test_setup_teardown(t, setup_spc, teardown)
 #define TGT(t) cmocka_unit_test_setup_teardown(t, setup_tgt, teardown)
 
@@ -584,6 +754,14 @@ int main(void)
 		TGT(test_adopt_key_tgt),
 		TGT(test_adopt_key_unreserved_tgt),
 		SPC(test_adopt_key_spc),
+		SPC(test_preempt_abort_invalid_field_spc),
+		TGT(test_key_change_lost),
+		SPC(test_key_change_lost_spc),
+		TGT(test_unregister_lost),
+		SPC(test_unregister_lost_spc),
+		TGT(test_key_change_lost_after_preempt),
+		SPC(test_key_change_lost_after_preempt_spc),
+		SPC(test_ua_count_only_retries),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
