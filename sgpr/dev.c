@@ -162,18 +162,21 @@ static bool key_listed(const struct sgpr_keys *keys, uint64_t key)
 static int recover_registration(struct sgpr_dev *d)
 {
 	struct sgpr_keys *keys = NULL;
-	uint64_t key = d->registered_key;
+	uint64_t key = d->registered ? d->registered_key : 0;
 	int r;
 
 	r = sgpr_read_keys(d, &keys, NULL);
 	if (r < 0)
 		return r;
-	if (!key_listed(keys, key) && d->pending_key && key_listed(keys, d->pending_key))
-		key = d->pending_key; /* the key change in flight took effect before the loss */
-	if (!key_listed(keys, key)) {
+	/* A REGISTER in flight may have taken effect before the loss: its key is ours too. */
+	if ((!key || !key_listed(keys, key)) && d->pending_key && key_listed(keys, d->pending_key))
+		key = d->pending_key;
+	if (!key || !key_listed(keys, key)) {
 		free(keys);
-		sgpr_log(d, LOG_WARNING, "%s: key 0x%llx no longer registered after reconnect, not re-registering",
-			 d->target, (unsigned long long)key);
+		if (d->registered)
+			sgpr_log(d, LOG_WARNING,
+				 "%s: key 0x%llx no longer registered after reconnect, not re-registering",
+				 d->target, (unsigned long long)d->registered_key);
 		d->registered = false;
 		return 0;
 	}
@@ -195,7 +198,7 @@ static int reconnect_and_recover(struct sgpr_dev *d)
 	r = d->ops->reconnect(d);
 	if (r >= 0) {
 		d->stats.reconnects++;
-		if (d->registered)
+		if (d->registered || d->pending_key)
 			r = recover_registration(d);
 	}
 	d->in_recovery = false;

@@ -668,6 +668,32 @@ static void test_unregister_lost_spc(void **state)
 	test_unregister_lost(state);
 }
 
+/* A first REGISTER 0 -> KA ran, its answer was lost: KA is adopted once, and the call succeeds. */
+static void test_first_register_lost(void **state)
+{
+	struct fx *f = *state;
+	struct sgpr_dev_stats stats;
+	struct sgpr_status st;
+
+	assert_int_equal(sgpr_register(f->b, 0, KB, false, NULL), 0);
+	assert_int_equal(key_count(f->a, KA), 0); /* takes the login UA out of the way */
+	lose_answer_of_next_prout(f->a);
+	assert_int_equal(sgpr_register(f->a, 0, KA, false, &st), 0);
+	sgpr_dev_get_stats(f->a, &stats);
+	assert_int_equal(stats.reconnects, 1);
+	assert_int_equal(stats.recoveries, 1);
+	assert_int_equal(key_count(f->b, KA), 1);
+	assert_int_equal(sgpr_sim_lun_registrations(f->lun), 2);
+	/* this nexus really holds KA: it can reserve with it */
+	assert_int_equal(sgpr_reserve(f->a, KA, SGPR_TYPE_WE, NULL), 0);
+	assert_int_equal(write16(f->a, &st), 0);
+}
+
+static void test_first_register_lost_spc(void **state)
+{
+	test_first_register_lost(state);
+}
+
 /*
  * Safety: the session is lost before a key change KA -> KA2 ran, and another host preempts KA
  * before the reconnect. Neither key may come back: the change fails with the conflict.
@@ -759,6 +785,8 @@ int main(void)
 		SPC(test_key_change_lost_spc),
 		TGT(test_unregister_lost),
 		SPC(test_unregister_lost_spc),
+		TGT(test_first_register_lost),
+		SPC(test_first_register_lost_spc),
 		TGT(test_key_change_lost_after_preempt),
 		SPC(test_key_change_lost_after_preempt_spc),
 		SPC(test_ua_count_only_retries),
