@@ -19,7 +19,7 @@ static uint64_t real_now_ms(void *userdata)
 
 static void real_sleep_ms(void *userdata, unsigned ms)
 {
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000 };
+	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000};
 
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
@@ -175,7 +175,8 @@ static int recover_registration(struct sgpr_dev *d)
 		free(keys);
 		if (d->registered)
 			sgpr_log(d, LOG_WARNING,
-				 "%s: key 0x%llx no longer registered after reconnect, not re-registering",
+				 "%s: key 0x%llx no longer registered after reconnect, not "
+				 "re-registering",
 				 d->target, (unsigned long long)d->registered_key);
 		d->registered = false;
 		return 0;
@@ -248,7 +249,8 @@ static int execute_cmd(struct sgpr_dev *d, const struct sgpr_cmd *cmd, struct sg
 			break;
 		case SGPR_DISP_RETRY_BUSY:
 			if (busy < d->opts.busy_retries) {
-				d->opts.clock->sleep_ms(d->opts.clock->userdata, busy_backoff_ms(busy));
+				d->opts.clock->sleep_ms(d->opts.clock->userdata,
+							busy_backoff_ms(busy));
 				busy++;
 				continue;
 			}

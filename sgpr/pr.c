@@ -227,21 +227,21 @@ int sgpr_register(struct sgpr_dev *d, uint64_t old_key, uint64_t new_key, bool i
 
 int sgpr_reserve(struct sgpr_dev *d, uint64_t key, int type, struct sgpr_status *reterr)
 {
-	struct sgpr_prout_params p = { .sa = SGPR_PROUT_RESERVE, .type = type, .key = key };
+	struct sgpr_prout_params p = {.sa = SGPR_PROUT_RESERVE, .type = type, .key = key};
 
 	return sgpr_prout(d, &p, reterr);
 }
 
 int sgpr_release(struct sgpr_dev *d, uint64_t key, int type, struct sgpr_status *reterr)
 {
-	struct sgpr_prout_params p = { .sa = SGPR_PROUT_RELEASE, .type = type, .key = key };
+	struct sgpr_prout_params p = {.sa = SGPR_PROUT_RELEASE, .type = type, .key = key};
 
 	return sgpr_prout(d, &p, reterr);
 }
 
 int sgpr_clear(struct sgpr_dev *d, uint64_t key, struct sgpr_status *reterr)
 {
-	struct sgpr_prout_params p = { .sa = SGPR_PROUT_CLEAR, .key = key };
+	struct sgpr_prout_params p = {.sa = SGPR_PROUT_CLEAR, .key = key};
 
 	return sgpr_prout(d, &p, reterr);
 }

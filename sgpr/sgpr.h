@@ -73,15 +73,15 @@ enum sgpr_type {
 
 /* Outcome of the last attempt of one command. */
 struct sgpr_status {
-	bool answered;      /* the target returned a status byte */
-	uint8_t status;     /* SAM status byte */
+	bool answered;	    /* the target returned a status byte */
+	uint8_t status;	    /* SAM status byte */
 	bool sense_valid;   /* sense_key/asc/ascq were decoded */
 	uint8_t sense_key;  /* SPC-4 4.5.6 */
 	uint8_t asc, ascq;  /* SPC-4 4.5.6 table 48 */
 	uint16_t sense_len; /* raw bytes in sense[] */
 	uint8_t sense[SGPR_SENSE_MAX];
-	uint32_t resid;     /* data-in residual */
-	unsigned attempts;  /* times the command was sent */
+	uint32_t resid;	   /* data-in residual */
+	unsigned attempts; /* times the command was sent */
 };
 
 /* ---- pure helpers: names, keys ---------------------------------------- */
@@ -120,18 +120,18 @@ SGPR_PUBLIC char *sgpr_key_format(uint64_t key, char buf[static SGPR_KEY_STRLEN]
 /* ---- TransportIDs, SPC-4 7.6.4 ---------------------------------------- */
 
 enum sgpr_proto {
-	SGPR_PROTO_FC = 0x0,    /* SPC-4 7.6.4.2 */
+	SGPR_PROTO_FC = 0x0,	/* SPC-4 7.6.4.2 */
 	SGPR_PROTO_ISCSI = 0x5, /* SPC-4 7.6.4.6 */
-	SGPR_PROTO_SAS = 0x6,   /* SPC-4 7.6.4.7 */
+	SGPR_PROTO_SAS = 0x6,	/* SPC-4 7.6.4.7 */
 };
 
 #define SGPR_ISCSI_NAME_MAX 224 /* RFC 3720 3.2.6.1 */
 
 struct sgpr_transport_id {
 	enum sgpr_proto proto;
-	uint64_t port_name;                     /* FC N_Port name or SAS address */
-	char iscsi_name[SGPR_ISCSI_NAME_MAX];   /* NUL-terminated */
-	bool has_isid;                          /* format 01b: name,i,0x<isid> */
+	uint64_t port_name;		      /* FC N_Port name or SAS address */
+	char iscsi_name[SGPR_ISCSI_NAME_MAX]; /* NUL-terminated */
+	bool has_isid;			      /* format 01b: name,i,0x<isid> */
 	uint8_t isid[6];
 };
 
@@ -146,15 +146,15 @@ SGPR_PUBLIC char *sgpr_tid_format(const struct sgpr_transport_id *tid, char *buf
 
 struct sgpr_prout_params {
 	enum sgpr_prout_sa sa;
-	uint8_t type;          /* RESERVE, RELEASE, PREEMPT*, REGISTER AND MOVE */
-	uint64_t key;          /* RESERVATION KEY */
-	uint64_t sa_key;       /* SERVICE ACTION RESERVATION KEY */
-	bool spec_i_pt;        /* REGISTER only (SPC-4 5.12.7) */
+	uint8_t type;	 /* RESERVE, RELEASE, PREEMPT*, REGISTER AND MOVE */
+	uint64_t key;	 /* RESERVATION KEY */
+	uint64_t sa_key; /* SERVICE ACTION RESERVATION KEY */
+	bool spec_i_pt;	 /* REGISTER only (SPC-4 5.12.7) */
 	bool all_tg_pt;
 	bool aptpl;
-	bool unreg;            /* REGISTER AND MOVE */
+	bool unreg;	       /* REGISTER AND MOVE */
 	uint16_t rel_tgt_port; /* REGISTER AND MOVE */
-	const uint8_t *tids;   /* encoded TransportIDs: SPEC_I_PT list or the REGISTER AND MOVE one */
+	const uint8_t *tids; /* encoded TransportIDs: SPEC_I_PT list or the REGISTER AND MOVE one */
 	size_t tids_len;
 };
 
@@ -257,20 +257,20 @@ struct sgpr_dev;
 typedef void (*sgpr_log_fn)(void *userdata, int priority, const char *msg);
 
 struct sgpr_clock {
-	uint64_t (*now_ms)(void *userdata);              /* CLOCK_MONOTONIC */
+	uint64_t (*now_ms)(void *userdata); /* CLOCK_MONOTONIC */
 	void (*sleep_ms)(void *userdata, unsigned ms);
 	void *userdata;
 };
 
 struct sgpr_dev_opts {
-	const char *initiator;  /* iSCSI initiator IQN (iscsi:// targets) */
-	uint16_t host_id;       /* selects the fixed ISID */
-	unsigned timeout_ms;    /* per command, default 10000 */
-	unsigned ua_retries;    /* UNIT ATTENTION resends, default 8 */
-	unsigned busy_retries;  /* BUSY/TASK SET FULL/NOT READY resends, default 6 */
-	unsigned connect_timeout_ms; /* login, default 5000 */
+	const char *initiator;		/* iSCSI initiator IQN (iscsi:// targets) */
+	uint16_t host_id;		/* selects the fixed ISID */
+	unsigned timeout_ms;		/* per command, default 10000 */
+	unsigned ua_retries;		/* UNIT ATTENTION resends, default 8 */
+	unsigned busy_retries;		/* BUSY/TASK SET FULL/NOT READY resends, default 6 */
+	unsigned connect_timeout_ms;	/* login, default 5000 */
 	const struct sgpr_clock *clock; /* NULL: the real monotonic clock */
-	sgpr_log_fn log_fn;     /* debug messages, may be NULL */
+	sgpr_log_fn log_fn;		/* debug messages, may be NULL */
 	void *log_userdata;
 };
 
@@ -287,9 +287,9 @@ SGPR_PUBLIC const char *sgpr_dev_transport_name(const struct sgpr_dev *d);
 SGPR_PUBLIC const char *sgpr_dev_target(const struct sgpr_dev *d);
 
 struct sgpr_dev_stats {
-	unsigned reconnects;     /* transport sessions re-established */
-	unsigned recoveries;     /* own registration re-established after a reconnect */
-	unsigned unit_attentions;/* UAs absorbed by retries */
+	unsigned reconnects;	  /* transport sessions re-established */
+	unsigned recoveries;	  /* own registration re-established after a reconnect */
+	unsigned unit_attentions; /* UAs absorbed by retries */
 	uint8_t last_ua_asc, last_ua_ascq;
 };
 SGPR_PUBLIC void sgpr_dev_get_stats(const struct sgpr_dev *d, struct sgpr_dev_stats *ret);
@@ -324,11 +324,14 @@ SGPR_PUBLIC int sgpr_report_caps(struct sgpr_dev *d, struct sgpr_caps *ret,
 SGPR_PUBLIC int sgpr_read_full_status(struct sgpr_dev *d, struct sgpr_full_status **ret,
 				      struct sgpr_status *reterr);
 
-/* REGISTER (old_key -> new_key), or REGISTER AND IGNORE EXISTING KEY when ignore. new_key 0 unregisters. */
+/* REGISTER (old_key -> new_key), or REGISTER AND IGNORE EXISTING KEY when ignore. new_key 0
+ * unregisters. */
 SGPR_PUBLIC int sgpr_register(struct sgpr_dev *d, uint64_t old_key, uint64_t new_key, bool ignore,
 			      struct sgpr_status *reterr);
-SGPR_PUBLIC int sgpr_reserve(struct sgpr_dev *d, uint64_t key, int type, struct sgpr_status *reterr);
-SGPR_PUBLIC int sgpr_release(struct sgpr_dev *d, uint64_t key, int type, struct sgpr_status *reterr);
+SGPR_PUBLIC int sgpr_reserve(struct sgpr_dev *d, uint64_t key, int type,
+			     struct sgpr_status *reterr);
+SGPR_PUBLIC int sgpr_release(struct sgpr_dev *d, uint64_t key, int type,
+			     struct sgpr_status *reterr);
 SGPR_PUBLIC int sgpr_clear(struct sgpr_dev *d, uint64_t key, struct sgpr_status *reterr);
 /*
  * PREEMPT AND ABORT (abort=true) or PREEMPT. When the device does not support

@@ -15,15 +15,17 @@
 #define SGPR_SIM_DEFAULT_BLOCKS 64u
 
 struct sgpr_sim_config {
-	unsigned blocks;            /* 0: SGPR_SIM_DEFAULT_BLOCKS */
-	uint8_t unsupported_prout;  /* bit per PR OUT service action answered ILLEGAL REQUEST 24/00 */
+	unsigned blocks;	    /* 0: SGPR_SIM_DEFAULT_BLOCKS */
+	uint8_t unsupported_prout;  /* bit per PR OUT service action answered ILLEGAL REQUEST 24/00
+				     */
 	uint8_t unsupported_prin;   /* bit per PR IN service action answered 24/00 */
-	bool session_registrations; /* tgt: registrations belong to the session, not the nexus name */
-	bool ua_on_login;           /* 29/00 queued on every new session */
-	bool tgt_uas;               /* 2A/03 on preempt, 2A/04 to the releaser, REQUEST SENSE keeps UA */
-	bool tgt_generation;        /* +1 on every REGISTER (no-ops too), +2 if it drops the reservation */
-	bool tgt_checks;            /* SPEC_I_PT/ALL_TG_PT/APTPL and PREEMPT of key 0 get 24/00 */
-	bool descriptor_sense;      /* sense in descriptor format (0x72) instead of fixed (0x70) */
+	bool session_registrations; /* tgt: registrations belong to the session, not the nexus name
+				     */
+	bool ua_on_login;	    /* 29/00 queued on every new session */
+	bool tgt_uas;	     /* 2A/03 on preempt, 2A/04 to the releaser, REQUEST SENSE keeps UA */
+	bool tgt_generation; /* +1 on every REGISTER (no-ops too), +2 if it drops the reservation */
+	bool tgt_checks;     /* SPEC_I_PT/ALL_TG_PT/APTPL and PREEMPT of key 0 get 24/00 */
+	bool descriptor_sense; /* sense in descriptor format (0x72) instead of fixed (0x70) */
 };
 
 /* A compliant target: registrations per nexus name, SPC unit attentions, APTPL, ALL_TG_PT. */
@@ -77,18 +79,18 @@ unsigned sgpr_sim_pending_uas(const struct sgpr_dev *d);
 
 enum sgpr_sim_fault_kind {
 	SGPR_SIM_FAULT_NONE,
-	SGPR_SIM_FAULT_STATUS,     /* answer status (+ sense key/ASC/ASCQ for CHECK CONDITION) */
-	SGPR_SIM_FAULT_TIMEOUT,    /* execute() returns -ETIMEDOUT */
+	SGPR_SIM_FAULT_STATUS,	   /* answer status (+ sense key/ASC/ASCQ for CHECK CONDITION) */
+	SGPR_SIM_FAULT_TIMEOUT,	   /* execute() returns -ETIMEDOUT */
 	SGPR_SIM_FAULT_DISCONNECT, /* session lost: -ENOTCONN until reconnect() */
 };
 
 struct sgpr_sim_fault {
 	enum sgpr_sim_fault_kind kind;
-	unsigned skip;     /* let this many matching commands through first */
-	unsigned count;    /* then fault this many (0 means 1; UINT_MAX: forever) */
+	unsigned skip;	   /* let this many matching commands through first */
+	unsigned count;	   /* then fault this many (0 means 1; UINT_MAX: forever) */
 	bool match_opcode; /* only commands whose first CDB byte is opcode */
 	uint8_t opcode;
-	bool executed;     /* TIMEOUT, DISCONNECT: the command took effect before it was lost */
+	bool executed; /* TIMEOUT, DISCONNECT: the command took effect before it was lost */
 	uint8_t status, sense_key, asc, ascq;
 };
 

@@ -37,7 +37,7 @@ struct sim_reg {
 	unsigned owner; /* identity (SPC) or session (tgt) */
 	unsigned ident; /* index + 1 into lun->idents, for READ FULL STATUS */
 	bool all_tg_pt;
-	bool holder;    /* holds a non all-registrants reservation */
+	bool holder; /* holds a non all-registrants reservation */
 };
 
 struct sim_nexus {
@@ -76,7 +76,7 @@ struct sgpr_sim_lun {
 
 struct sgpr_sim_config sgpr_sim_config_spc(void)
 {
-	return (struct sgpr_sim_config){ .ua_on_login = true };
+	return (struct sgpr_sim_config){.ua_on_login = true};
 }
 
 struct sgpr_sim_config sgpr_sim_config_tgt(void)
@@ -235,7 +235,7 @@ static struct sim_reg *reg_add(struct sgpr_sim_lun *lun, unsigned owner, unsigne
 		lun->regs = v;
 		lun->regs_cap = cap;
 	}
-	lun->regs[lun->nregs] = (struct sim_reg){ .key = key, .owner = owner, .ident = ident };
+	lun->regs[lun->nregs] = (struct sim_reg){.key = key, .owner = owner, .ident = ident};
 	return &lun->regs[lun->nregs++];
 }
 
@@ -293,7 +293,7 @@ static bool ua_reachable(const struct sim_nexus *n)
 }
 
 enum ua_to {
-	UA_REGISTERED_OTHERS,   /* every registered nexus except the issuer */
+	UA_REGISTERED_OTHERS,	/* every registered nexus except the issuer */
 	UA_UNREGISTERED_AND_ME, /* tgt release: the issuer and every unregistered nexus */
 };
 
@@ -522,10 +522,10 @@ static void prin(struct sim_nexus *n, const struct sgpr_cmd *cmd, struct sgpr_st
 		/* SPC-4 6.15.4 */
 		sgpr_put_be16(buf, 8);
 		if (!lun->cfg.tgt_checks)
-			buf[2] = 0x04 | 0x01; /* ATP_C, PTPL_C */
+			buf[2] = 0x04 | 0x01;		    /* ATP_C, PTPL_C */
 		buf[3] = 0x80 | (lun->aptpl ? 0x01 : 0x00); /* TMV, PTPL_A */
-		buf[4] = 0x80 | 0x40 | 0x20 | 0x08 | 0x02; /* WEAR EARO WERO EA WE */
-		buf[5] = 0x01;                             /* EAAR */
+		buf[4] = 0x80 | 0x40 | 0x20 | 0x08 | 0x02;  /* WEAR EARO WERO EA WE */
+		buf[5] = 0x01;				    /* EAAR */
 		len = 8;
 		break;
 	case SGPR_PRIN_READ_FULL_STATUS: {
@@ -979,7 +979,7 @@ static void rw16(struct sim_nexus *n, const struct sgpr_cmd *cmd, struct sgpr_st
 /* SPC-4 6.4.2: standard INQUIRY data only */
 static void inquiry(struct sim_nexus *n, const struct sgpr_cmd *cmd, struct sgpr_status *st)
 {
-	uint8_t buf[36] = { 0x00, 0x00, 0x06, 0x02, 31, 0x00, 0x00, 0x02 };
+	uint8_t buf[36] = {0x00, 0x00, 0x06, 0x02, 31, 0x00, 0x00, 0x02};
 
 	if (cmd->cdb[1] & 0x01 || cmd->cdb[2])
 		return invalid_cdb(n, st);
@@ -991,7 +991,7 @@ static void inquiry(struct sim_nexus *n, const struct sgpr_cmd *cmd, struct sgpr
 /* SPC-4 6.29: GOOD with the pending UA, which it clears; tgt answers CHECK CONDITION instead. */
 static void request_sense(struct sim_nexus *n, const struct sgpr_cmd *cmd, struct sgpr_status *st)
 {
-	struct sgpr_status tmp = { 0 };
+	struct sgpr_status tmp = {0};
 
 	if (n->nua && n->lun->cfg.tgt_uas)
 		return check_condition(n, st, SK_UNIT_ATTENTION, n->ua[0].asc, n->ua[0].ascq);
@@ -1013,13 +1013,13 @@ struct sim_op {
 };
 
 static const struct sim_op sim_ops[] = {
-	{ OP_TEST_UNIT_READY, 6, SGPR_DIR_NONE, false },
-	{ OP_REQUEST_SENSE, 6, SGPR_DIR_IN, true },
-	{ OP_INQUIRY, 6, SGPR_DIR_IN, true },
-	{ OP_PR_IN, 10, SGPR_DIR_IN, false },
-	{ OP_PR_OUT, 10, SGPR_DIR_OUT, false },
-	{ OP_READ_16, 16, SGPR_DIR_IN, false },
-	{ OP_WRITE_16, 16, SGPR_DIR_OUT, false },
+	{OP_TEST_UNIT_READY, 6, SGPR_DIR_NONE, false},
+	{OP_REQUEST_SENSE, 6, SGPR_DIR_IN, true},
+	{OP_INQUIRY, 6, SGPR_DIR_IN, true},
+	{OP_PR_IN, 10, SGPR_DIR_IN, false},
+	{OP_PR_OUT, 10, SGPR_DIR_OUT, false},
+	{OP_READ_16, 16, SGPR_DIR_IN, false},
+	{OP_WRITE_16, 16, SGPR_DIR_OUT, false},
 };
 
 /* Bytes the CDB moves; a buffer of another size or direction is the initiator's bug. */
@@ -1116,7 +1116,7 @@ static void sim_clock_sleep(void *userdata, unsigned ms)
 void sgpr_sim_clock_init(struct sgpr_sim_clock *c)
 {
 	*c = (struct sgpr_sim_clock){
-		.clock = { .now_ms = sim_clock_now, .sleep_ms = sim_clock_sleep, .userdata = c },
+		.clock = {.now_ms = sim_clock_now, .sleep_ms = sim_clock_sleep, .userdata = c},
 		.now = 1000000,
 	};
 }
@@ -1146,7 +1146,7 @@ static int sim_execute(struct sgpr_dev *d, const struct sgpr_cmd *cmd, struct sg
 {
 	struct sim_nexus *n = nexus(d);
 	struct sgpr_sim_fault *f;
-	struct sgpr_status scratch = { 0 };
+	struct sgpr_status scratch = {0};
 	int r;
 
 	if (!n)
@@ -1175,7 +1175,8 @@ static int sim_execute(struct sgpr_dev *d, const struct sgpr_cmd *cmd, struct sg
 			f->skip--;
 		} else {
 			enum sgpr_sim_fault_kind kind = f->kind;
-			uint8_t status = f->status, key = f->sense_key, asc = f->asc, ascq = f->ascq;
+			uint8_t status = f->status, key = f->sense_key, asc = f->asc,
+				ascq = f->ascq;
 			bool executed = f->executed;
 
 			if (f->count <= 1)
@@ -1323,7 +1324,7 @@ int sgpr_sim_set_fault(struct sgpr_dev *d, const struct sgpr_sim_fault *f)
 	if (f)
 		n->fault = *f;
 	else
-		n->fault = (struct sgpr_sim_fault){ .kind = SGPR_SIM_FAULT_NONE };
+		n->fault = (struct sgpr_sim_fault){.kind = SGPR_SIM_FAULT_NONE};
 	return 0;
 }
 

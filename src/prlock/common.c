@@ -79,7 +79,8 @@ int fail(int r, const char *dev, const char *what, const struct sgpr_status *st)
 	if (st && st->answered && st->status != SGPR_STATUS_GOOD && r != -EBADE) {
 		char buf[128];
 
-		snprintf(detail, sizeof(detail), " [%s]", sgpr_status_describe(st, buf, sizeof(buf)));
+		snprintf(detail, sizeof(detail), " [%s]",
+			 sgpr_status_describe(st, buf, sizeof(buf)));
 	}
 	fprintf(stderr, "prlock: %s: %s: %s%s\n", dev, what, errno_words(r), detail);
 	return exit_code_from_errno(r);
@@ -101,9 +102,11 @@ static const char *open_words(int r)
 {
 	switch (r) {
 	case -EINVAL:
-		return "malformed target (expected iscsi://PORTAL[:PORT]/TARGET-IQN/LUN or /dev/...)";
+		return "malformed target (expected iscsi://PORTAL[:PORT]/TARGET-IQN/LUN or "
+		       "/dev/...)";
 	case -EPROTONOSUPPORT:
-		return "transport not available in this build (the SG_IO transport arrives with /dev support)";
+		return "transport not available in this build (the SG_IO transport arrives with "
+		       "/dev support)";
 	default:
 		return errno_words(r);
 	}

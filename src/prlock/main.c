@@ -11,31 +11,32 @@
 #include "prlock.h"
 
 static const struct verb verbs[] = {
-	{ "status", verb_status, 1, -1, 0, "DEV...",
-	  "registrations, reservation, capabilities and owners" },
-	{ "keys", verb_keys, 1, 1, 0, "DEV", "registered keys (READ KEYS)" },
-	{ "caps", verb_caps, 1, 1, 0, "DEV", "PR capabilities and unsupported service actions" },
-	{ "register", verb_register, 1, -1, 0, "DEV...", "register this host's key" },
-	{ "unregister", verb_unregister, 1, -1, 0, "DEV...", "remove this host's key" },
-	{ "acquire", verb_acquire, 1, -1, OPT_TYPE | OPT_STATIC | OPT_WAIT,
-	  "DEV... [--type T] [--static]", "register and reserve" },
-	{ "release", verb_release, 1, -1, OPT_KEEP_REG, "DEV... [--keep-registration]",
-	  "release the reservation and unregister" },
-	{ "check", verb_check, 1, 1, 0, "DEV",
-	  "exit 0 if this host holds DEV, 3 if another key does, 6 if nobody" },
-	{ "preempt", verb_preempt, 1, 1, OPT_TYPE | OPT_VICTIM | OPT_HOST | OPT_FORCE | OPT_NO_ABORT,
-	  "DEV [--victim KEY | --host ID] [--force] [--type T] [--no-abort]",
-	  "take the reservation from another key (PREEMPT AND ABORT, else PREEMPT)" },
-	{ "clear", verb_clear, 1, 1, OPT_FORCE, "DEV --force",
-	  "remove every registration and the reservation" },
+	{"status", verb_status, 1, -1, 0, "DEV...",
+	 "registrations, reservation, capabilities and owners"},
+	{"keys", verb_keys, 1, 1, 0, "DEV", "registered keys (READ KEYS)"},
+	{"caps", verb_caps, 1, 1, 0, "DEV", "PR capabilities and unsupported service actions"},
+	{"register", verb_register, 1, -1, 0, "DEV...", "register this host's key"},
+	{"unregister", verb_unregister, 1, -1, 0, "DEV...", "remove this host's key"},
+	{"acquire", verb_acquire, 1, -1, OPT_TYPE | OPT_STATIC | OPT_WAIT,
+	 "DEV... [--type T] [--static]", "register and reserve"},
+	{"release", verb_release, 1, -1, OPT_KEEP_REG, "DEV... [--keep-registration]",
+	 "release the reservation and unregister"},
+	{"check", verb_check, 1, 1, 0, "DEV",
+	 "exit 0 if this host holds DEV, 3 if another key does, 6 if nobody"},
+	{"preempt", verb_preempt, 1, 1, OPT_TYPE | OPT_VICTIM | OPT_HOST | OPT_FORCE | OPT_NO_ABORT,
+	 "DEV [--victim KEY | --host ID] [--force] [--type T] [--no-abort]",
+	 "take the reservation from another key (PREEMPT AND ABORT, else PREEMPT)"},
+	{"clear", verb_clear, 1, 1, OPT_FORCE, "DEV --force",
+	 "remove every registration and the reservation"},
 };
 
 static void help(FILE *f)
 {
-	fprintf(f, "Usage: prlock [OPTIONS] VERB [VERB OPTIONS] DEV...\n\n"
-		   "SCSI-3 persistent reservations for hosts that share storage.\n"
-		   "DEV is iscsi://PORTAL[:PORT]/TARGET-IQN/LUN (or a /dev path, see prlock(8)).\n\n"
-		   "Verbs:\n");
+	fprintf(f,
+		"Usage: prlock [OPTIONS] VERB [VERB OPTIONS] DEV...\n\n"
+		"SCSI-3 persistent reservations for hosts that share storage.\n"
+		"DEV is iscsi://PORTAL[:PORT]/TARGET-IQN/LUN (or a /dev path, see prlock(8)).\n\n"
+		"Verbs:\n");
 	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
 		fprintf(f, "  %-11s %-30s %s\n", verbs[i].name, verbs[i].usage, verbs[i].summary);
 	fprintf(f, "\nOptions:\n"
@@ -44,9 +45,11 @@ static void help(FILE *f)
 		   "  --host-id N            this host's id, 1..65535\n"
 		   "  --cluster NAME         key namespace (default \"" SGPR_CLUSTER_DEFAULT "\")\n"
 		   "  --initiator IQN        iSCSI initiator name of this host\n"
-		   "  --type T               write-exclusive, exclusive-access, write-exclusive-reg-only,\n"
+		   "  --type T               write-exclusive, exclusive-access, "
+		   "write-exclusive-reg-only,\n"
 		   "                         exclusive-access-reg-only, write-exclusive-all-regs,\n"
-		   "                         exclusive-access-all-regs (default write-exclusive-reg-only)\n"
+		   "                         exclusive-access-all-regs (default "
+		   "write-exclusive-reg-only)\n"
 		   "  --timeout MS           per-command timeout (default 10000)\n"
 		   "  -h, --help             this help\n"
 		   "\nExit status: 0 ok, 1 error, 2 usage, 3 conflict, 4 PR not supported,\n"
@@ -80,23 +83,22 @@ struct cmdline {
 static int parse_argv(int argc, char **argv, struct prlock *p, struct cmdline *c)
 {
 	static const struct option options[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ "json", optional_argument, NULL, ARG_JSON },
-		{ "config", required_argument, NULL, ARG_CONFIG },
-		{ "host-id", required_argument, NULL, ARG_HOST_ID },
-		{ "cluster", required_argument, NULL, ARG_CLUSTER },
-		{ "initiator", required_argument, NULL, ARG_INITIATOR },
-		{ "type", required_argument, NULL, ARG_TYPE },
-		{ "timeout", required_argument, NULL, ARG_TIMEOUT },
-		{ "static", no_argument, NULL, ARG_STATIC },
-		{ "wait", optional_argument, NULL, ARG_WAIT },
-		{ "victim", required_argument, NULL, ARG_VICTIM },
-		{ "host", required_argument, NULL, ARG_HOST },
-		{ "force", no_argument, NULL, ARG_FORCE },
-		{ "no-abort", no_argument, NULL, ARG_NO_ABORT },
-		{ "keep-registration", no_argument, NULL, ARG_KEEP_REG },
-		{}
-	};
+		{"help", no_argument, NULL, 'h'},
+		{"json", optional_argument, NULL, ARG_JSON},
+		{"config", required_argument, NULL, ARG_CONFIG},
+		{"host-id", required_argument, NULL, ARG_HOST_ID},
+		{"cluster", required_argument, NULL, ARG_CLUSTER},
+		{"initiator", required_argument, NULL, ARG_INITIATOR},
+		{"type", required_argument, NULL, ARG_TYPE},
+		{"timeout", required_argument, NULL, ARG_TIMEOUT},
+		{"static", no_argument, NULL, ARG_STATIC},
+		{"wait", optional_argument, NULL, ARG_WAIT},
+		{"victim", required_argument, NULL, ARG_VICTIM},
+		{"host", required_argument, NULL, ARG_HOST},
+		{"force", no_argument, NULL, ARG_FORCE},
+		{"no-abort", no_argument, NULL, ARG_NO_ABORT},
+		{"keep-registration", no_argument, NULL, ARG_KEEP_REG},
+		{}};
 	int o;
 
 	opterr = 0;
@@ -112,7 +114,9 @@ static int parse_argv(int argc, char **argv, struct prlock *p, struct cmdline *c
 			else if (strcmp(optarg, "pretty") == 0)
 				p->pretty = true;
 			else
-				return usage_error("--json=%s: expected 'pretty' or 'short'", optarg), -1;
+				return usage_error("--json=%s: expected 'pretty' or 'short'",
+						   optarg),
+				       -1;
 			break;
 		case ARG_CONFIG:
 			c->config = optarg;
@@ -192,8 +196,9 @@ static int resolve_identity(struct prlock *p, const struct cmdline *c)
 	}
 	if (c->initiator) {
 		if (!iscsi_name_valid(c->initiator))
-			return usage_error("--initiator '%s': not an iSCSI name (iqn.YYYY-MM.domain:id)",
-					   c->initiator);
+			return usage_error(
+				"--initiator '%s': not an iSCSI name (iqn.YYYY-MM.domain:id)",
+				c->initiator);
 		strcpy(p->cfg.initiator, c->initiator);
 	}
 	if (c->type) {
@@ -209,7 +214,8 @@ static int resolve_identity(struct prlock *p, const struct cmdline *c)
 		p->cfg.timeout_ms = timeout;
 	}
 	if (c->victim && sgpr_key_parse(c->victim, &p->victim) < 0)
-		return usage_error("--victim '%s': expected a nonzero key (0x... or decimal)", c->victim);
+		return usage_error("--victim '%s': expected a nonzero key (0x... or decimal)",
+				   c->victim);
 	if (c->victim_host && parse_host_id(c->victim_host, &p->victim_host) < 0)
 		return usage_error("--host '%s': expected a host id 1..65535", c->victim_host);
 	if (c->victim && c->victim_host)
@@ -218,13 +224,15 @@ static int resolve_identity(struct prlock *p, const struct cmdline *c)
 	if (!p->cfg.host_id) {
 		r = host_id_from_machine_id("/etc/machine-id", &p->cfg.host_id);
 		if (r < 0) {
-			fprintf(stderr, "prlock: no host id: set host_id in %s or pass --host-id "
-					"(/etc/machine-id: %s)\n",
+			fprintf(stderr,
+				"prlock: no host id: set host_id in %s or pass --host-id "
+				"(/etc/machine-id: %s)\n",
 				config, strerror(-r));
 			return EXIT_USAGE;
 		}
-		fprintf(stderr, "prlock: warning: host_id not configured, using %u derived from "
-				"/etc/machine-id; set host_id in %s\n",
+		fprintf(stderr,
+			"prlock: warning: host_id not configured, using %u derived from "
+			"/etc/machine-id; set host_id in %s\n",
 			p->cfg.host_id, config);
 	}
 	if (!p->cfg.initiator[0])
@@ -249,8 +257,8 @@ static const struct verb *find_verb(const char *name)
 
 static const char *option_name(unsigned bit)
 {
-	static const char *names[] = { "--type", "--static", "--wait", "--victim", "--host",
-				       "--force", "--no-abort", "--keep-registration" };
+	static const char *names[] = {"--type", "--static", "--wait",	  "--victim",
+				      "--host", "--force",  "--no-abort", "--keep-registration"};
 	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (bit == 1u << i)
 			return names[i];
@@ -278,9 +286,11 @@ int main(int argc, char **argv)
 	/* --type is also a global option: every verb that reserves takes it. */
 	for (unsigned bit = OPT_STATIC; bit <= OPT_KEEP_REG; bit <<= 1)
 		if ((c.used & bit) && !(v->options & bit))
-			return usage_error("%s: option %s does not apply", v->name, option_name(bit));
+			return usage_error("%s: option %s does not apply", v->name,
+					   option_name(bit));
 	if ((c.used & OPT_WAIT))
-		return usage_error("acquire --wait needs prlockd, which this version does not have yet");
+		return usage_error(
+			"acquire --wait needs prlockd, which this version does not have yet");
 
 	r = resolve_identity(&p, &c);
 	if (r)

@@ -24,25 +24,25 @@ struct prlock {
 	bool json;
 	bool pretty;
 	struct sgpr_config cfg; /* merged: defaults < config file < command line */
-	uint16_t ns;            /* namespace of cfg.cluster */
+	uint16_t ns;		/* namespace of cfg.cluster */
 	struct sgpr_dev_opts dev_opts;
 	struct json j;
 
 	/* verb options */
-	bool type_set;      /* --type given (else cfg.type or the default) */
-	bool static_lease;  /* acquire --static */
-	bool force;         /* preempt/clear --force */
-	bool no_abort;      /* preempt --no-abort: plain PREEMPT */
+	bool type_set;		/* --type given (else cfg.type or the default) */
+	bool static_lease;	/* acquire --static */
+	bool force;		/* preempt/clear --force */
+	bool no_abort;		/* preempt --no-abort: plain PREEMPT */
 	bool keep_registration; /* release --keep-registration */
-	uint64_t victim;    /* preempt --victim KEY */
-	uint16_t victim_host; /* preempt --host ID */
+	uint64_t victim;	/* preempt --victim KEY */
+	uint16_t victim_host;	/* preempt --host ID */
 };
 
 struct verb {
 	const char *name;
 	int (*fn)(struct prlock *p, int ndev, char **devs);
 	int min_args, max_args; /* devices; -1: any number */
-	unsigned options;       /* OPT_* bits the verb accepts besides the global ones */
+	unsigned options;	/* OPT_* bits the verb accepts besides the global ones */
 	const char *usage;
 	const char *summary;
 };

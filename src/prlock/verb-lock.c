@@ -97,8 +97,8 @@ static int do_register(struct prlock *p, const char *target)
 	}
 	snprintf(msg, sizeof(msg), "registered key %s (host %u)", sgpr_key_format(key, k),
 		 p->cfg.host_id);
-	result_device(p, target, 0, &(struct result){ .action = "registered", .message = msg,
-						       .key = key });
+	result_device(p, target, 0,
+		      &(struct result){.action = "registered", .message = msg, .key = key});
 	return 0;
 }
 
@@ -176,11 +176,11 @@ int verb_unregister(struct prlock *p, int ndev, char **devs)
 			r = release_one(p, d, false, &action);
 		if (!r)
 			snprintf(msg, sizeof(msg), "%s",
-				 action[0] == 'n' ? "not registered, nothing to do"
+				 action[0] == 'n'   ? "not registered, nothing to do"
 				 : action[0] == 'r' ? "released and unregistered"
 						    : "unregistered");
-		result_device(p, devs[i], r, r ? NULL : &(struct result){ .action = action,
-									.message = msg });
+		result_device(p, devs[i], r,
+			      r ? NULL : &(struct result){.action = action, .message = msg});
 		ret = ret ?: r;
 	}
 	return results_end(p, ret);
@@ -207,8 +207,8 @@ int verb_release(struct prlock *p, int ndev, char **devs)
 					 ? (p->keep_registration ? "released (still registered)"
 								 : "released and unregistered")
 					 : "not reserved by this host; unregistered");
-		result_device(p, devs[i], r, r ? NULL : &(struct result){ .action = action,
-									.message = msg });
+		result_device(p, devs[i], r,
+			      r ? NULL : &(struct result){.action = action, .message = msg});
 		ret = ret ?: r;
 	}
 	return results_end(p, ret);
@@ -239,7 +239,8 @@ static int acquire_one(struct prlock *p, const char *target, int type, struct sg
 		if (sgpr_type_is_all_registrants(res.type) || !key_is_ours(p, res.key))
 			return conflict(target, holder_words(p, &res, words, sizeof(words)));
 		if (res.type != type)
-			return conflict(target, "held by this host with another type; release it first");
+			return conflict(target,
+					"held by this host with another type; release it first");
 	}
 	was_registered = find_own_key(p, keys) != 0;
 	r = ensure_registered(p, d, &key);
@@ -267,9 +268,7 @@ static int acquire_one(struct prlock *p, const char *target, int type, struct sg
 		return verify_failed(target, "reservation");
 	snprintf(msg, msglen, "acquired %s with key %s (host %u%s)", sgpr_type_to_name(type),
 		 sgpr_key_format(key, k), p->cfg.host_id, p->static_lease ? ", static" : "");
-	*ret = (struct result){
-		.action = "acquired", .message = msg, .key = key, .type = type
-	};
+	*ret = (struct result){.action = "acquired", .message = msg, .key = key, .type = type};
 	*ret_dev = TAKE_PTR(d);
 	return 0;
 }

@@ -64,14 +64,15 @@ static int preempt_one(struct prlock *p, const char *dev, struct sgpr_dev *d, ch
 	if (!victim)
 		return code;
 	if (key_is_ours(p, victim)) {
-		fprintf(stderr, "prlock: %s: key %s belongs to this host; nothing to preempt\n", dev,
-			sgpr_key_format(victim, k));
+		fprintf(stderr, "prlock: %s: key %s belongs to this host; nothing to preempt\n",
+			dev, sgpr_key_format(victim, k));
 		return EXIT_RUNTIME;
 	}
 	/* Safety: a key outside our namespace belongs to another tool or install. */
 	if (!sgpr_key_in_ns(victim, p->ns) && !p->force) {
-		fprintf(stderr, "prlock: %s: key %s is foreign (not of cluster '%s'); pass --force "
-				"to preempt it\n",
+		fprintf(stderr,
+			"prlock: %s: key %s is foreign (not of cluster '%s'); pass --force "
+			"to preempt it\n",
 			dev, sgpr_key_format(victim, k), p->cfg.cluster);
 		return EXIT_CONFLICT;
 	}
@@ -83,8 +84,9 @@ static int preempt_one(struct prlock *p, const char *dev, struct sgpr_dev *d, ch
 		return r;
 	r = sgpr_preempt(d, key, victim, type, !p->no_abort, &aborted, &st);
 	if (r == -EBADE) {
-		fprintf(stderr, "prlock: %s: key %s is no longer registered (its owner changed it) "
-				"or this host was preempted; nothing taken\n",
+		fprintf(stderr,
+			"prlock: %s: key %s is no longer registered (its owner changed it) "
+			"or this host was preempted; nothing taken\n",
 			dev, sgpr_key_format(victim, k));
 		return EXIT_CONFLICT;
 	}
@@ -112,12 +114,17 @@ static int preempt_one(struct prlock *p, const char *dev, struct sgpr_dev *d, ch
 	if (!aborted && !p->no_abort) {
 		size_t n = strlen(msg);
 
-		snprintf(msg + n, msglen - n, "; target lacks PREEMPT AND ABORT, used PREEMPT "
-					      "(victim's queued commands not aborted)");
+		snprintf(msg + n, msglen - n,
+			 "; target lacks PREEMPT AND ABORT, used PREEMPT "
+			 "(victim's queued commands not aborted)");
 	}
-	*ret = (struct result){ .action = "preempted", .message = msg, .key = key,
-				.type = was_holder ? type : 0, .victim = victim,
-				.has_aborted = true, .aborted = aborted };
+	*ret = (struct result){.action = "preempted",
+			       .message = msg,
+			       .key = key,
+			       .type = was_holder ? type : 0,
+			       .victim = victim,
+			       .has_aborted = true,
+			       .aborted = aborted};
 	return 0;
 }
 
@@ -170,7 +177,7 @@ int verb_clear(struct prlock *p, int ndev, char **devs)
 	}
 	result_device(p, devs[0], r,
 		      r ? NULL
-			: &(struct result){ .action = "cleared",
-					    .message = "cleared: no registrations, no reservation" });
+			: &(struct result){.action = "cleared",
+					   .message = "cleared: no registrations, no reservation"});
 	return results_end(p, r);
 }

@@ -47,8 +47,8 @@ static int read_state(struct sgpr_dev *d, bool with_caps, struct lun_state *s)
 	return 0;
 }
 
-static const int all_types[] = { SGPR_TYPE_WE,	 SGPR_TYPE_EA,	 SGPR_TYPE_WERO,
-				 SGPR_TYPE_EARO, SGPR_TYPE_WEAR, SGPR_TYPE_EAAR };
+static const int all_types[] = {SGPR_TYPE_WE,	SGPR_TYPE_EA,	SGPR_TYPE_WERO,
+				SGPR_TYPE_EARO, SGPR_TYPE_WEAR, SGPR_TYPE_EAAR};
 
 static void print_caps_human(const struct lun_state *s, struct sgpr_dev *d)
 {

@@ -64,7 +64,7 @@ static void answer(int r, const struct sgpr_status *st, const char *detail)
 static int rw16(struct sgpr_dev *d, bool write, uint64_t lba, uint8_t *block,
 		struct sgpr_status *st)
 {
-	uint8_t cdb[16] = { write ? 0x8a : 0x88 };
+	uint8_t cdb[16] = {write ? 0x8a : 0x88};
 
 	for (int i = 0; i < 8; i++)
 		cdb[2 + i] = (uint8_t)(lba >> (56 - 8 * i));
@@ -126,16 +126,17 @@ static int run(struct sgpr_dev *d, uint64_t key, int deftype)
 
 			r = sgpr_read_reservation(d, &res, &st);
 			if (r == 0)
-				snprintf(out, sizeof(out), "generation=%u held=%d key=0x%016" PRIx64
-							   " type=%s",
+				snprintf(out, sizeof(out),
+					 "generation=%u held=%d key=0x%016" PRIx64 " type=%s",
 					 res.generation, res.held, res.key,
 					 res.held ? sgpr_type_to_name(res.type) : "none");
 		} else if (strcmp(cmd, "stats") == 0) {
 			struct sgpr_dev_stats stats;
 
 			sgpr_dev_get_stats(d, &stats);
-			snprintf(out, sizeof(out), "reconnects=%u recoveries=%u unit_attentions=%u "
-						   "last_ua=%02x/%02x",
+			snprintf(out, sizeof(out),
+				 "reconnects=%u recoveries=%u unit_attentions=%u "
+				 "last_ua=%02x/%02x",
 				 stats.reconnects, stats.recoveries, stats.unit_attentions,
 				 stats.last_ua_asc, stats.last_ua_ascq);
 			r = 0;
@@ -175,13 +176,11 @@ static int run(struct sgpr_dev *d, uint64_t key, int deftype)
 
 int main(int argc, char **argv)
 {
-	static const struct option options[] = {
-		{ "initiator", required_argument, NULL, 'i' },
-		{ "host-id", required_argument, NULL, 'H' },
-		{ "cluster", required_argument, NULL, 'c' },
-		{ "type", required_argument, NULL, 't' },
-		{}
-	};
+	static const struct option options[] = {{"initiator", required_argument, NULL, 'i'},
+						{"host-id", required_argument, NULL, 'H'},
+						{"cluster", required_argument, NULL, 'c'},
+						{"type", required_argument, NULL, 't'},
+						{}};
 	_cleanup_(sgpr_dev_freep) struct sgpr_dev *d = NULL;
 	const char *initiator = NULL, *cluster = SGPR_CLUSTER_DEFAULT;
 	uint16_t host_id = 0;
@@ -195,7 +194,8 @@ int main(int argc, char **argv)
 			break;
 		case 'H':
 			if (parse_host_id(optarg, &host_id) < 0) {
-				fprintf(stderr, "sgpr-io: --host-id '%s': expected 1..65535\n", optarg);
+				fprintf(stderr, "sgpr-io: --host-id '%s': expected 1..65535\n",
+					optarg);
 				return 2;
 			}
 			break;
@@ -223,13 +223,13 @@ int main(int argc, char **argv)
 		initiator = iqn;
 	}
 	r = sgpr_dev_open(argv[optind],
-			  &(struct sgpr_dev_opts){ .initiator = initiator, .host_id = host_id },
-			  &d);
+			  &(struct sgpr_dev_opts){.initiator = initiator, .host_id = host_id}, &d);
 	if (r < 0) {
 		fprintf(stderr, "sgpr-io: %s: cannot open: %s\n", argv[optind], strerror(-r));
 		return 5;
 	}
-	printf("ready key=0x%016" PRIx64 "\n", sgpr_key_make(sgpr_ns_from_cluster(cluster), host_id, 0));
+	printf("ready key=0x%016" PRIx64 "\n",
+	       sgpr_key_make(sgpr_ns_from_cluster(cluster), host_id, 0));
 	fflush(stdout);
 	return run(d, sgpr_key_make(sgpr_ns_from_cluster(cluster), host_id, 0), type);
 }

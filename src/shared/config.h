@@ -15,10 +15,10 @@ struct sgpr_config {
 	uint16_t host_id; /* 0: not set */
 	char cluster[SGPR_CLUSTER_MAX];
 	char initiator[SGPR_IQN_MAX];
-	int type;                /* 0: not set */
-	unsigned timeout_ms;     /* 0: not set */
+	int type;		 /* 0: not set */
+	unsigned timeout_ms;	 /* 0: not set */
 	unsigned lease_period_s; /* 0: not set (leases: issue 4) */
-	unsigned dead_after_s;   /* 0: not set */
+	unsigned dead_after_s;	 /* 0: not set */
 };
 
 /*
@@ -33,5 +33,6 @@ int parse_host_id(const char *s, uint16_t *ret);
 int parse_uint(const char *s, unsigned min, unsigned max, unsigned *ret);
 /* A stable host id from /etc/machine-id (1..65535). */
 int host_id_from_machine_id(const char *path, uint16_t *ret);
-/* Syntax check of an iSCSI name (RFC 3720 3.2.6.3): iqn.YYYY-MM.reversed.domain[:x] or eui.<16 hex>. */
+/* Syntax check of an iSCSI name (RFC 3720 3.2.6.3): iqn.YYYY-MM.reversed.domain[:x] or eui.<16
+ * hex>. */
 bool iscsi_name_valid(const char *s);

@@ -5,7 +5,7 @@
 
 void json_init(struct json *j, FILE *f, bool pretty)
 {
-	*j = (struct json){ .f = f, .pretty = pretty };
+	*j = (struct json){.f = f, .pretty = pretty};
 	j->first[0] = true;
 }
 

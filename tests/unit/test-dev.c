@@ -80,7 +80,7 @@ static int do_tur(struct sgpr_dev *d, struct sgpr_status *st)
 
 static int write16(struct sgpr_dev *d, struct sgpr_status *st)
 {
-	uint8_t cdb[16] = { 0x8a }, buf[SGPR_SIM_BLOCK_SIZE] = { 0 };
+	uint8_t cdb[16] = {0x8a}, buf[SGPR_SIM_BLOCK_SIZE] = {0};
 
 	cdb[13] = 1;
 	return sgpr_dev_execute(d, cdb, sizeof(cdb), SGPR_DIR_OUT, buf, sizeof(buf), st);
@@ -134,8 +134,9 @@ static void test_ua_persistent(void **state)
 
 	/* a UA that never clears: -EAGAIN with the UA in reterr, never success or conflict */
 	assert_int_equal(do_tur(f->a, NULL), 0);
-	assert_int_equal(sgpr_sim_fail_next(f->a, UINT_MAX, SGPR_STATUS_CHECK_CONDITION, 0x6, 0x2a,
-					    0x03), 0);
+	assert_int_equal(
+		sgpr_sim_fail_next(f->a, UINT_MAX, SGPR_STATUS_CHECK_CONDITION, 0x6, 0x2a, 0x03),
+		0);
 	assert_int_equal(sgpr_register(f->a, 0, KA, false, &st), -EAGAIN);
 	assert_int_equal(st.status, SGPR_STATUS_CHECK_CONDITION);
 	assert_true(st.sense_valid);
@@ -241,8 +242,8 @@ static void test_conflict(void **state)
 static void test_illegal_request(void **state)
 {
 	struct fx *f = *state;
-	uint8_t cdb[10] = { 0x5f, SGPR_PROUT_PREEMPT_AND_ABORT, SGPR_TYPE_WE, 0, 0, 0, 0, 0, 24, 0 };
-	uint8_t p[24] = { 0 };
+	uint8_t cdb[10] = {0x5f, SGPR_PROUT_PREEMPT_AND_ABORT, SGPR_TYPE_WE, 0, 0, 0, 0, 0, 24, 0};
+	uint8_t p[24] = {0};
 	struct sgpr_full_status *fs = NULL;
 	struct sgpr_status st;
 
@@ -262,7 +263,7 @@ static void test_illegal_request(void **state)
 static void test_timeout(void **state)
 {
 	struct fx *f = *state;
-	struct sgpr_sim_fault flt = { .kind = SGPR_SIM_FAULT_TIMEOUT };
+	struct sgpr_sim_fault flt = {.kind = SGPR_SIM_FAULT_TIMEOUT};
 	struct sgpr_status st;
 
 	assert_int_equal(sgpr_sim_set_fault(f->a, &flt), 0);
@@ -375,7 +376,7 @@ static void test_read_keys_empty(void **state)
 {
 	struct fx *f = *state;
 	struct sgpr_keys *keys = NULL;
-	struct sgpr_reservation res = { .held = true };
+	struct sgpr_reservation res = {.held = true};
 
 	assert_int_equal(sgpr_read_keys(f->a, &keys, NULL), 0);
 	assert_int_equal(keys->count, 0);
@@ -389,7 +390,7 @@ static void test_read_keys_empty(void **state)
 static void test_reconnect_retry_tgt(void **state)
 {
 	struct fx *f = *state;
-	struct sgpr_sim_fault flt = { .kind = SGPR_SIM_FAULT_DISCONNECT };
+	struct sgpr_sim_fault flt = {.kind = SGPR_SIM_FAULT_DISCONNECT};
 	struct sgpr_reservation res;
 	struct sgpr_dev_stats stats;
 	struct sgpr_status st;
@@ -738,8 +739,8 @@ static void test_ua_count_only_retries(void **state)
 
 	opts.ua_retries = 3;
 	assert_int_equal(sgpr_sim_open(f->lun, NAME_C, &opts, &c), 0);
-	assert_int_equal(sgpr_sim_fail_next(c, UINT_MAX, SGPR_STATUS_CHECK_CONDITION, 0x6, 0x2a,
-					    0x03), 0);
+	assert_int_equal(
+		sgpr_sim_fail_next(c, UINT_MAX, SGPR_STATUS_CHECK_CONDITION, 0x6, 0x2a, 0x03), 0);
 	assert_int_equal(do_tur(c, &st), -EAGAIN);
 	assert_int_equal(st.attempts, 4);
 	assert_int_equal(st.sense_key, 0x6);

@@ -30,7 +30,7 @@ struct fx {
 static int fx_setup(void **state, const struct sgpr_sim_config *cfg)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	struct sgpr_dev_opts opts = { 0 };
+	struct sgpr_dev_opts opts = {0};
 
 	assert_non_null(f);
 	sgpr_sim_clock_init(&f->clock);
@@ -96,7 +96,7 @@ static uint32_t get32(const uint8_t *p)
 static int raw(struct sgpr_dev *d, const uint8_t *cdb, size_t len, enum sgpr_dir dir, void *data,
 	       size_t dlen, struct sgpr_status *st)
 {
-	struct sgpr_cmd cmd = { cdb, len, dir, data, dlen, 1000 };
+	struct sgpr_cmd cmd = {cdb, len, dir, data, dlen, 1000};
 
 	memset(st, 0, sizeof(*st));
 	return sgpr_transport_sim.execute(d, &cmd, st);
@@ -134,8 +134,8 @@ static void drain_all(struct fx *f)
 static int prout_flags(struct sgpr_dev *d, uint8_t sa, uint8_t type, uint64_t key, uint64_t sa_key,
 		       uint8_t flags, struct sgpr_status *st)
 {
-	uint8_t cdb[10] = { 0x5f, sa, type, 0, 0, 0, 0, 0, 24, 0 };
-	uint8_t p[24] = { 0 };
+	uint8_t cdb[10] = {0x5f, sa, type, 0, 0, 0, 0, 0, 24, 0};
+	uint8_t p[24] = {0};
 
 	be64(p, key);
 	be64(p + 8, sa_key);
@@ -158,7 +158,7 @@ static int prout(struct sgpr_dev *d, uint8_t sa, uint8_t type, uint64_t key, uin
 static int prin(struct sgpr_dev *d, uint8_t sa, uint16_t alloc, uint8_t *buf, size_t len,
 		struct sgpr_status *st)
 {
-	uint8_t cdb[10] = { 0x5e, sa, 0, 0, 0, 0, 0, (uint8_t)(alloc >> 8), (uint8_t)alloc, 0 };
+	uint8_t cdb[10] = {0x5e, sa, 0, 0, 0, 0, 0, (uint8_t)(alloc >> 8), (uint8_t)alloc, 0};
 
 	return sgpr_dev_execute(d, cdb, sizeof(cdb), SGPR_DIR_IN, buf, len, st);
 }
@@ -197,7 +197,7 @@ static int read_res(struct sgpr_dev *d, uint64_t *key)
 
 static int rw16(struct sgpr_dev *d, bool write, uint64_t lba, void *buf)
 {
-	uint8_t cdb[16] = { write ? 0x8a : 0x88 };
+	uint8_t cdb[16] = {write ? 0x8a : 0x88};
 	struct sgpr_status st;
 
 	be64(cdb + 2, lba);
@@ -262,7 +262,8 @@ static void test_generation_tgt(void **state)
 {
 	struct fx *f = *state;
 
-	/* tgt: +1 for every REGISTER, no-ops included, +2 when an unregister drops the reservation */
+	/* tgt: +1 for every REGISTER, no-ops included, +2 when an unregister drops the reservation
+	 */
 	assert_int_equal(prout(f->a, 0, 0, 0, 0), G);
 	assert_int_equal(sgpr_sim_lun_generation(f->lun), 1);
 	assert_int_equal(prout(f->a, 0, 0, 0, KA), G);
@@ -283,13 +284,13 @@ static void test_reserve(void **state)
 	assert_int_equal(prout(f->a, 1, SGPR_TYPE_WE, 0, 0), RC); /* not registered */
 	assert_int_equal(prout(f->a, 0, 0, 0, KA), G);
 	assert_int_equal(prout(f->b, 0, 0, 0, KB), G);
-	assert_int_equal(prout(f->a, 1, SGPR_TYPE_WE, KB, 0), RC); /* wrong key */
-	assert_int_equal(prout(f->a, 1, 2, KA, 0), CC);            /* type 2 is obsolete */
+	assert_int_equal(prout(f->a, 1, SGPR_TYPE_WE, KB, 0), RC);	  /* wrong key */
+	assert_int_equal(prout(f->a, 1, 2, KA, 0), CC);			  /* type 2 is obsolete */
 	assert_int_equal(prout(f->a, 1, 0x10 | SGPR_TYPE_WE, KA, 0), CC); /* scope not LU */
 	assert_int_equal(read_res(f->b, &key), 0);
 	assert_int_equal(prout(f->a, 1, SGPR_TYPE_WERO, KA, 0), G);
-	assert_int_equal(prout(f->a, 1, SGPR_TYPE_WERO, KA, 0), G); /* holder, same type */
-	assert_int_equal(prout(f->a, 1, SGPR_TYPE_EA, KA, 0), RC);  /* holder, other type */
+	assert_int_equal(prout(f->a, 1, SGPR_TYPE_WERO, KA, 0), G);  /* holder, same type */
+	assert_int_equal(prout(f->a, 1, SGPR_TYPE_EA, KA, 0), RC);   /* holder, other type */
 	assert_int_equal(prout(f->b, 1, SGPR_TYPE_WERO, KB, 0), RC); /* not the holder */
 	assert_int_equal(read_res(f->c, &key), SGPR_TYPE_WERO);
 	assert_true(key == KA);
@@ -307,12 +308,12 @@ static void test_access_matrix(void **state)
 		uint8_t type;
 		int ar, aw, cr, cw;
 	} m[] = {
-		{ SGPR_TYPE_WE, G, RC, G, RC },     { SGPR_TYPE_EA, RC, RC, RC, RC },
-		{ SGPR_TYPE_WERO, G, G, G, RC },    { SGPR_TYPE_EARO, G, G, RC, RC },
-		{ SGPR_TYPE_WEAR, G, G, G, RC },    { SGPR_TYPE_EAAR, G, G, RC, RC },
+		{SGPR_TYPE_WE, G, RC, G, RC},  {SGPR_TYPE_EA, RC, RC, RC, RC},
+		{SGPR_TYPE_WERO, G, G, G, RC}, {SGPR_TYPE_EARO, G, G, RC, RC},
+		{SGPR_TYPE_WEAR, G, G, G, RC}, {SGPR_TYPE_EAAR, G, G, RC, RC},
 	};
 	struct fx *f = *state;
-	uint8_t buf[SGPR_SIM_BLOCK_SIZE] = { 0 };
+	uint8_t buf[SGPR_SIM_BLOCK_SIZE] = {0};
 
 	assert_int_equal(prout(f->a, 0, 0, 0, KA), G);
 	assert_int_equal(prout(f->b, 0, 0, 0, KB), G);
@@ -343,8 +344,8 @@ static void test_access_matrix_tgt(void **state)
 static void test_block_store(void **state)
 {
 	struct fx *f = *state;
-	uint8_t w[SGPR_SIM_BLOCK_SIZE], r[SGPR_SIM_BLOCK_SIZE] = { 0 };
-	uint8_t cdb[16] = { 0x88 };
+	uint8_t w[SGPR_SIM_BLOCK_SIZE], r[SGPR_SIM_BLOCK_SIZE] = {0};
+	uint8_t cdb[16] = {0x88};
 	struct sgpr_status st;
 
 	memset(w, 0x5a, sizeof(w));
@@ -417,7 +418,7 @@ static void test_preempt(void **state)
 	struct fx *f = *state;
 	uint64_t keys[16], key = 0;
 	uint32_t gen;
-	uint8_t buf[SGPR_SIM_BLOCK_SIZE] = { 0 };
+	uint8_t buf[SGPR_SIM_BLOCK_SIZE] = {0};
 
 	assert_int_equal(prout(f->a, 0, 0, 0, KA), G);
 	assert_int_equal(prout(f->b, 0, 0, 0, KB), G);
@@ -495,7 +496,7 @@ static void test_orphan_recovery_tgt(void **state)
 {
 	struct fx *f = *state;
 	uint64_t keys[16], key = 0;
-	uint8_t buf[SGPR_SIM_BLOCK_SIZE] = { 0 };
+	uint8_t buf[SGPR_SIM_BLOCK_SIZE] = {0};
 
 	assert_int_equal(prout(f->a, 0, 0, 0, KA), G);
 	assert_int_equal(prout(f->b, 0, 0, 0, KB), G);
@@ -521,7 +522,7 @@ static void test_orphan_recovery_tgt(void **state)
 static void test_reconnect_keeps_registration_spc(void **state)
 {
 	struct fx *f = *state;
-	uint8_t buf[SGPR_SIM_BLOCK_SIZE] = { 0 };
+	uint8_t buf[SGPR_SIM_BLOCK_SIZE] = {0};
 
 	assert_int_equal(prout(f->a, 0, 0, 0, KA), G);
 	assert_int_equal(prout(f->a, 1, SGPR_TYPE_WE, KA, 0), G);
@@ -554,8 +555,8 @@ static void test_clear(void **state)
 static void test_param_checks(void **state)
 {
 	struct fx *f = *state;
-	uint8_t cdb[10] = { 0x5f, 0, 0, 0, 0, 0, 0, 0, 28, 0 };
-	uint8_t p[28] = { 0 };
+	uint8_t cdb[10] = {0x5f, 0, 0, 0, 0, 0, 0, 0, 28, 0};
+	uint8_t p[28] = {0};
 	struct sgpr_status st;
 
 	/* SPC-4 6.16.3: the basic list is 24 bytes */
@@ -604,7 +605,7 @@ static void test_tgt_unsupported(void **state)
 	/* REPORT CAPABILITIES exactly as tgtd 1.0.85 answers it */
 	assert_int_equal(prin(f->a, 2, sizeof(buf), buf, sizeof(buf), &st), 0);
 	assert_int_equal(st.resid, sizeof(buf) - 8);
-	assert_memory_equal(buf, ((uint8_t[]){ 0x00, 0x08, 0x00, 0x80, 0xea, 0x01, 0x00, 0x00 }), 8);
+	assert_memory_equal(buf, ((uint8_t[]){0x00, 0x08, 0x00, 0x80, 0xea, 0x01, 0x00, 0x00}), 8);
 }
 
 static void test_read_keys_alloc(void **state)
@@ -678,8 +679,8 @@ static void test_full_status(void **state)
 static void test_register_and_move(void **state)
 {
 	struct fx *f = *state;
-	uint8_t cdb[10] = { 0x5f, 7, SGPR_TYPE_WE, 0, 0, 0, 0, 0, 0, 0 };
-	uint8_t p[24 + 44] = { 0 };
+	uint8_t cdb[10] = {0x5f, 7, SGPR_TYPE_WE, 0, 0, 0, 0, 0, 0, 0};
+	uint8_t p[24 + 44] = {0};
 	struct sgpr_status st;
 	uint64_t key = 0;
 	const char *tid = NAME_B;
@@ -709,7 +710,7 @@ static void test_ua_queue(void **state)
 {
 	struct fx *f = *state;
 	uint8_t inq[36], rs[18];
-	uint8_t inq_cdb[6] = { 0x12, 0, 0, 0, 36, 0 }, rs_cdb[6] = { 0x03, 0, 0, 0, 18, 0 };
+	uint8_t inq_cdb[6] = {0x12, 0, 0, 0, 36, 0}, rs_cdb[6] = {0x03, 0, 0, 0, 18, 0};
 	struct sgpr_status st;
 
 	assert_int_equal(sgpr_sim_queue_ua(f->a, 0x2a, 0x05), 0);
@@ -730,7 +731,7 @@ static void test_ua_queue(void **state)
 	drain(f->b);
 	assert_int_equal(sgpr_sim_queue_ua(f->b, 0x2a, 0x03), 0);
 	{
-		uint8_t cdb[10] = { 0x5f, 0, 0, 0, 0, 0, 0, 0, 24, 0 }, p[24] = { 0 };
+		uint8_t cdb[10] = {0x5f, 0, 0, 0, 0, 0, 0, 0, 24, 0}, p[24] = {0};
 
 		be64(p + 8, KB);
 		assert_int_equal(raw(f->b, cdb, 10, SGPR_DIR_OUT, p, 24, &st), 0);
@@ -742,7 +743,7 @@ static void test_ua_queue(void **state)
 static void test_request_sense_tgt(void **state)
 {
 	struct fx *f = *state;
-	uint8_t rs[18], rs_cdb[6] = { 0x03, 0, 0, 0, 18, 0 };
+	uint8_t rs[18], rs_cdb[6] = {0x03, 0, 0, 0, 18, 0};
 	struct sgpr_status st;
 
 	/* refs 1.3: tgt answers CHECK CONDITION and keeps the UA */
@@ -809,7 +810,7 @@ static void test_disconnect_after_execute(void **state)
 		.match_opcode = true,
 		.opcode = 0x5f,
 	};
-	uint8_t cdb[10] = { 0x5f, 0, 0, 0, 0, 0, 0, 0, 24, 0 }, p[24] = { 0 };
+	uint8_t cdb[10] = {0x5f, 0, 0, 0, 0, 0, 0, 0, 24, 0}, p[24] = {0};
 	struct sgpr_status st;
 
 	/* the command took effect, the answer was lost with the session (tgt: orphan) */
