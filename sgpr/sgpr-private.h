@@ -59,7 +59,7 @@ struct sgpr_dev {
 
 	uint32_t prout_unsupported; /* bit per enum sgpr_prout_sa */
 	uint32_t prin_unsupported;  /* bit per enum sgpr_prin_sa */
-	bool in_recovery;           /* no nested reconnect handling */
+	bool in_recovery;	    /* no nested reconnect handling */
 
 	struct sgpr_dev_stats stats;
 };
@@ -74,9 +74,9 @@ int sgpr_dev_new(const struct sgpr_transport_ops *ops, const char *target,
 
 /* sense.c: what to do with a completed attempt. */
 enum sgpr_disposition {
-	SGPR_DISP_DONE,        /* final: GOOD, conflict or an error */
-	SGPR_DISP_RETRY_UA,    /* UNIT ATTENTION: the command did not run, resend */
-	SGPR_DISP_RETRY_BUSY,  /* BUSY, TASK SET FULL, NOT READY becoming ready: resend after backoff */
+	SGPR_DISP_DONE,	      /* final: GOOD, conflict or an error */
+	SGPR_DISP_RETRY_UA,   /* UNIT ATTENTION: the command did not run, resend */
+	SGPR_DISP_RETRY_BUSY, /* BUSY, TASK SET FULL, NOT READY becoming ready: back off, resend */
 };
 enum sgpr_disposition sgpr_status_disposition(const struct sgpr_status *st);
 /* Fill sense_valid/sense_key/asc/ascq from sense[] and sense_len. */
@@ -113,3 +113,26 @@ static inline uint64_t sgpr_get_be64(const uint8_t *p)
 
 /* sim transport (tests only): several nexuses on one in-memory LUN. See transport-sim.c. */
 struct sgpr_sim_lun;
+
+/*
+ * iscsi-url.c: "iscsi://portal[:port]/target-name/lun" (pure, no libiscsi).
+ * portal is an IPv4 address, a host name or a bracketed IPv6 address; no
+ * userinfo, query, fragment or trailing slash; %XX escapes in the target name.
+ */
+#define SGPR_ISCSI_DEFAULT_PORT 3260
+#define SGPR_ISCSI_LUN_MAX 16383
+
+struct sgpr_iscsi_url {
+	char *host; /* as written in the URL, without brackets; never empty */
+	bool host_is_v6;
+	uint16_t port;	  /* 1..65535, SGPR_ISCSI_DEFAULT_PORT if not given */
+	char *target_iqn; /* %XX decoded, shorter than SGPR_ISCSI_NAME_MAX */
+	int lun;	  /* 0..SGPR_ISCSI_LUN_MAX */
+};
+/*
+ * Returns 0, -EINVAL (malformed) or -ENOMEM. On failure *ret is untouched and
+ * nothing is allocated; on success free with sgpr_iscsi_url_done().
+ */
+int sgpr_iscsi_url_parse(const char *url, struct sgpr_iscsi_url *ret);
+/* Frees the strings and zeroes *u; accepts NULL and a zeroed struct. */
+void sgpr_iscsi_url_done(struct sgpr_iscsi_url *u);

@@ -34,7 +34,6 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
-#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -43,20 +42,13 @@
 
 #include "sgpr-private.h"
 
-#define ISCSI_DEFAULT_PORT 3260
-#define ISCSI_LUN_MAX 16383
 #define ISCSI_SERVICE_MS 250 /* iscsi_service() at least this often */
 #define ISCSI_LOGOUT_MS 1000 /* close(): wait this long for the logout response */
 #define ISCSI_CDB_MAX 16
-#define ISCSI_HOST_MAX 253 /* RFC 1035 name, or an address literal */
 
 struct sgpr_iscsi {
 	struct iscsi_context *ctx; /* NULL: no session, execute() returns -ENOTCONN */
-	char *host;		   /* as written in the URL, without brackets */
-	bool host_is_v6;
-	uint16_t port;
-	char *target_iqn;
-	int lun;
+	struct sgpr_iscsi_url url;
 	uint32_t isid_rnd;  /* ISID bytes 1..3, see isid_from_name() */
 	uint16_t isid_qual; /* ISID bytes 4..5 */
 
@@ -79,166 +71,6 @@ static uint64_t mono_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-/* ---- URL ---------------------------------------------------------------- */
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Strict unsigned decimal: digits only, no sign, no blanks, at most max. */
-static int parse_uint(const char *s, size_t len, unsigned long max, unsigned long *ret)
-{
-	unsigned long v = 0;
-
-	if (len == 0 || len > 10)
-		return -EINVAL;
-	for (size_t i = 0; i < len; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -EINVAL;
-		v = v * 10 + (unsigned long)(s[i] - '0');
-	}
-	if (v > max)
-		return -EINVAL;
-	*ret = v;
-	return 0;
-}
-
-static bool valid_hostname(const char *h, size_t len)
-{
-	if (len == 0 || len > ISCSI_HOST_MAX || h[0] == '-' || h[0] == '.')
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		char c = h[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '-' || c == '.' || c == '_'))
-			return false;
-	}
-	return true;
-}
-
-/*
- * Target name: RFC 3720 3.2.6 names (iqn., eui., naa.) use a restricted
- * printable set; we only refuse what cannot be part of one. "%XX" escapes
- * are decoded as libiscsi's own URL parser does ("iqn.x%3Ay" = "iqn.x:y").
- */
-static int parse_target_name(const char *s, size_t len, char **ret)
-{
-	char *out, *o;
-
-	if (len == 0)
-		return -EINVAL;
-	out = malloc(len + 1);
-	if (!out)
-		return -ENOMEM;
-	o = out;
-	for (size_t i = 0; i < len; i++) {
-		int c = (unsigned char)s[i];
-
-		if (c == '%') {
-			int hi = i + 2 < len ? hexval(s[i + 1]) : -1;
-			int lo = i + 2 < len ? hexval(s[i + 2]) : -1;
-
-			if (hi < 0 || lo < 0)
-				goto fail;
-			c = hi << 4 | lo;
-			i += 2;
-		}
-		if (c <= 0x20 || c >= 0x7f || c == '/' || c == '@' || c == '?' || c == '#')
-			goto fail;
-		*o++ = (char)c;
-	}
-	*o = '\0';
-	if (o - out >= SGPR_ISCSI_NAME_MAX)
-		goto fail;
-	*ret = out;
-	return 0;
-fail:
-	free(out);
-	return -EINVAL;
-}
-
-/*
- * "iscsi://portal[:port]/target-iqn/lun", portal an IPv4 address, a host
- * name or a bracketed IPv6 address. No userinfo (CHAP is not supported), no
- * query, no fragment, no trailing slash, LUN 0..16383 in decimal.
- */
-static int url_parse(const char *url, struct sgpr_iscsi *p)
-{
-	const char *s, *auth_end, *host, *iqn, *iqn_end;
-	size_t host_len;
-	unsigned long v;
-	int r;
-
-	if (strncasecmp(url, "iscsi://", 8) != 0)
-		return -EINVAL;
-	s = url + 8;
-	auth_end = strchr(s, '/');
-	if (!auth_end)
-		return -EINVAL;
-	if (memchr(s, '@', (size_t)(auth_end - s)))
-		return -EINVAL; /* credentials */
-
-	p->port = ISCSI_DEFAULT_PORT;
-	if (*s == '[') {
-		const char *close = memchr(s, ']', (size_t)(auth_end - s));
-		char buf[INET6_ADDRSTRLEN];
-		struct in6_addr a6;
-
-		if (!close)
-			return -EINVAL;
-		host = s + 1;
-		host_len = (size_t)(close - host);
-		if (host_len == 0 || host_len >= sizeof(buf))
-			return -EINVAL;
-		memcpy(buf, host, host_len);
-		buf[host_len] = '\0';
-		if (inet_pton(AF_INET6, buf, &a6) != 1)
-			return -EINVAL;
-		p->host_is_v6 = true;
-		s = close + 1;
-	} else {
-		const char *colon = memchr(s, ':', (size_t)(auth_end - s));
-
-		host = s;
-		host_len = (size_t)((colon ? colon : auth_end) - s);
-		if (!valid_hostname(host, host_len))
-			return -EINVAL;
-		s = host + host_len;
-	}
-	if (*s == ':') {
-		s++;
-		if (parse_uint(s, (size_t)(auth_end - s), 65535, &v) < 0 || v == 0)
-			return -EINVAL;
-		p->port = (uint16_t)v;
-	} else if (s != auth_end) {
-		return -EINVAL;
-	}
-
-	iqn = auth_end + 1;
-	iqn_end = strchr(iqn, '/');
-	if (!iqn_end)
-		return -EINVAL; /* no LUN */
-	if (parse_uint(iqn_end + 1, strlen(iqn_end + 1), ISCSI_LUN_MAX, &v) < 0)
-		return -EINVAL;
-	p->lun = (int)v;
-
-	r = parse_target_name(iqn, (size_t)(iqn_end - iqn), &p->target_iqn);
-	if (r < 0)
-		return r;
-	p->host = strndup(host, host_len);
-	if (!p->host)
-		return -ENOMEM;
-	return 0;
 }
 
 /* ---- ISID --------------------------------------------------------------- */
@@ -433,20 +265,20 @@ static int resolve_portal(struct sgpr_iscsi *p, uint64_t deadline, char *buf, si
 	char addr[NI_MAXHOST];
 	int r;
 
-	if (p->host_is_v6) {
-		snprintf(buf, len, "[%s]:%u", p->host, p->port);
+	if (p->url.host_is_v6) {
+		snprintf(buf, len, "[%s]:%u", p->url.host, p->url.port);
 		return 0;
 	}
-	if (inet_pton(AF_INET, p->host, &a4) == 1) {
-		snprintf(buf, len, "%s:%u", p->host, p->port);
+	if (inet_pton(AF_INET, p->url.host, &a4) == 1) {
+		snprintf(buf, len, "%s:%u", p->url.host, p->url.port);
 		return 0;
 	}
 
 	/* one block holding everything the resolver thread may still touch */
-	req = calloc(1, sizeof(*req) + strlen(p->host) + 1);
+	req = calloc(1, sizeof(*req) + strlen(p->url.host) + 1);
 	if (!req)
 		return -ENOMEM;
-	strcpy(req->name, p->host);
+	strcpy(req->name, p->url.host);
 	req->hints.ai_family = AF_UNSPEC;
 	req->hints.ai_socktype = SOCK_STREAM;
 	req->cb.ar_name = req->name;
@@ -492,7 +324,7 @@ static int resolve_portal(struct sgpr_iscsi *p, uint64_t deadline, char *buf, si
 		       : EAI_NONAME;
 		if (r == 0)
 			snprintf(buf, len, ai->ai_family == AF_INET6 ? "[%s]:%u" : "%s:%u", addr,
-				 p->port);
+				 p->url.port);
 		freeaddrinfo(req->cb.ar_result);
 	}
 	free(req);
@@ -527,7 +359,7 @@ static int session_login(struct sgpr_dev *d, uint64_t deadline)
 	/* LIBISCSI_DEBUG in the environment installs a stderr logger: the library stays silent */
 	iscsi_set_log_fn(p->ctx, NULL);
 	iscsi_set_log_level(p->ctx, 0);
-	if (iscsi_set_targetname(p->ctx, p->target_iqn) != 0 ||
+	if (iscsi_set_targetname(p->ctx, p->url.target_iqn) != 0 ||
 	    iscsi_set_session_type(p->ctx, ISCSI_SESSION_NORMAL) != 0 ||
 	    iscsi_set_header_digest(p->ctx, ISCSI_HEADER_DIGEST_NONE) != 0 ||
 	    iscsi_set_isid_random(p->ctx, p->isid_rnd, p->isid_qual) != 0) {
@@ -553,7 +385,7 @@ static int session_login(struct sgpr_dev *d, uint64_t deadline)
 		r = p->connecting ? connect_errno(p->sock_err) : -ECONNRESET;
 	if (r < 0)
 		goto fail;
-	sgpr_log(d, LOG_DEBUG, "iscsi: logged in to %s at %s, isid 0x80%06x%04x", p->target_iqn,
+	sgpr_log(d, LOG_DEBUG, "iscsi: logged in to %s at %s, isid 0x80%06x%04x", p->url.target_iqn,
 		 portal, (unsigned)p->isid_rnd, (unsigned)p->isid_qual);
 	return 0;
 fail:
@@ -561,7 +393,8 @@ fail:
 	if (!err)
 		err = "";
 	sgpr_log(d, LOG_DEBUG, "iscsi: login to %s at %s failed: %s (socket error %d; %.*s)",
-		 p->target_iqn, portal, strerror(-r), p->sock_err, (int)strcspn(err, "\n"), err);
+		 p->url.target_iqn, portal, strerror(-r), p->sock_err, (int)strcspn(err, "\n"),
+		 err);
 	session_end(p);
 	return r;
 }
@@ -652,7 +485,7 @@ static int roundtrip(struct sgpr_iscsi *p, const struct sgpr_cmd *cmd, uint64_t 
 	iscsi_set_timeout(p->ctx, (int)((deadline - now + 999) / 1000 + 1));
 	p->cmd_done = false;
 	p->cmd_status = SCSI_STATUS_ERROR;
-	if (iscsi_scsi_command_async(p->ctx, p->lun, task, cmd_cb,
+	if (iscsi_scsi_command_async(p->ctx, p->url.lun, task, cmd_cb,
 				     cmd->dir == SGPR_DIR_OUT ? &out : NULL, p) != 0) {
 		scsi_free_scsi_task(task);
 		session_end(p);
@@ -724,8 +557,7 @@ static void priv_free(struct sgpr_dev *d)
 	if (!p)
 		return;
 	session_end(p);
-	free(p->host);
-	free(p->target_iqn);
+	sgpr_iscsi_url_done(&p->url);
 	free(p);
 	d->priv = NULL;
 }
@@ -746,7 +578,7 @@ static int tr_open(struct sgpr_dev *d, const char *target)
 	if (!p)
 		return -ENOMEM;
 	d->priv = p;
-	r = url_parse(target, p);
+	r = sgpr_iscsi_url_parse(target, &p->url);
 	if (r < 0)
 		goto fail;
 	isid_from_name(d->opts.initiator, d->opts.host_id, &p->isid_rnd, &p->isid_qual);
