@@ -180,11 +180,13 @@ int main(int argc, char **argv)
 						{"host-id", required_argument, NULL, 'H'},
 						{"cluster", required_argument, NULL, 'c'},
 						{"type", required_argument, NULL, 't'},
+						{"timeout", required_argument, NULL, 'T'},
 						{}};
 	_cleanup_(sgpr_dev_freep) struct sgpr_dev *d = NULL;
 	const char *initiator = NULL, *cluster = SGPR_CLUSTER_DEFAULT;
 	uint16_t host_id = 0;
 	int o, r, type = SGPR_TYPE_WERO;
+	unsigned timeout_ms = 0;
 	char iqn[SGPR_IQN_MAX];
 
 	while ((o = getopt_long(argc, argv, "", options, NULL)) >= 0) {
@@ -202,6 +204,14 @@ int main(int argc, char **argv)
 		case 'c':
 			cluster = optarg;
 			break;
+		case 'T':
+			if (parse_uint(optarg, 100, 600000, &timeout_ms) < 0) {
+				fprintf(stderr,
+					"sgpr-io: --timeout '%s': expected 100..600000 ms\n",
+					optarg);
+				return 2;
+			}
+			break;
 		case 't':
 			type = sgpr_type_from_name(optarg);
 			if (type < 0) {
@@ -215,7 +225,7 @@ int main(int argc, char **argv)
 	}
 	if (optind != argc - 1 || !host_id) {
 		fprintf(stderr, "usage: sgpr-io --host-id N [--initiator IQN] [--cluster NAME] "
-				"[--type T] DEV\n");
+				"[--type T] [--timeout MS] DEV\n");
 		return 2;
 	}
 	if (!initiator) {
@@ -223,7 +233,11 @@ int main(int argc, char **argv)
 		initiator = iqn;
 	}
 	r = sgpr_dev_open(argv[optind],
-			  &(struct sgpr_dev_opts){.initiator = initiator, .host_id = host_id}, &d);
+			  &(struct sgpr_dev_opts){.initiator = initiator,
+						  .host_id = host_id,
+						  .timeout_ms = timeout_ms,
+						  .connect_timeout_ms = timeout_ms},
+			  &d);
 	if (r < 0) {
 		fprintf(stderr, "sgpr-io: %s: cannot open: %s\n", argv[optind], strerror(-r));
 		return 5;

@@ -37,4 +37,22 @@ io_expect h2 "read 4" ok
 check "block 4 empty" eval '[[ $REPLY == ok ]]'
 io_stop h1
 io_stop h2
+
+echo "# the target hangs (tgtd SIGSTOPped): commands time out within the bound, then recover"
+pl 1 acquire "$URL"
+io_start h1 1 --timeout 1500
+io_expect h1 register ok
+TGTD=$(cat "$WORK/target/tgtd.pid")
+kill -STOP "$TGTD"
+start=$(date +%s%N)
+io_expect h1 "write 6 while-frozen" "err timeout"
+elapsed_ms=$((($(date +%s%N) - start) / 1000000))
+check "a command to a frozen target gave up within its 1.5 s timeout plus one login bound (${elapsed_ms} ms)" \
+	test "$elapsed_ms" -lt 5000
+kill -CONT "$TGTD"
+io_expect h1 "write 6 after-thaw" ok
+io_expect h1 stats ok
+check "logged in again after the timeout" eval '[[ $REPLY == *reconnects=1* ]]'
+io_expect h1 "read 6" "ok after-thaw"
+io_stop h1
 finish
