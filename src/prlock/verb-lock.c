@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cleanup.h"
 #include "prlock.h"
@@ -119,7 +120,15 @@ int verb_register(struct prlock *p, int ndev, char **devs)
  * Release what this host holds on one device and, unless keep, unregister.
  * Returns 0, or an exit code after printing.
  */
-static int release_one(struct prlock *p, struct sgpr_dev *d, bool keep, const char **ret_action)
+enum release_outcome {
+	RELEASE_NOT_REGISTERED,
+	RELEASE_UNREGISTERED, /* or, with keep, left registered: it held nothing */
+	RELEASE_RELEASED,
+};
+
+static const char *const release_actions[] = {"not-registered", "unregistered", "released"};
+
+static int release_one(struct prlock *p, struct sgpr_dev *d, bool keep, enum release_outcome *ret)
 {
 	_cleanup_free_ struct sgpr_keys *keys = NULL;
 	const char *dev = sgpr_dev_target(d);
@@ -136,14 +145,14 @@ static int release_one(struct prlock *p, struct sgpr_dev *d, bool keep, const ch
 	if (res.held && !sgpr_type_is_all_registrants(res.type) && !key_is_ours(p, res.key) && keep)
 		return conflict(dev, holder_words(p, &res, words, sizeof(words)));
 	if (!key) {
-		*ret_action = "not-registered";
+		*ret = RELEASE_NOT_REGISTERED;
 		return 0;
 	}
 	/* Make the key this nexus' own: tgt leaves it with the session that registered it. */
 	r = sgpr_adopt_key(d, key, &st);
 	if (r < 0)
 		return fail(r, dev, "re-registering this host's key", &st);
-	*ret_action = "unregistered";
+	*ret = RELEASE_UNREGISTERED;
 	if (res.held && (res.key == key || (sgpr_type_is_all_registrants(res.type) && keep))) {
 		r = sgpr_release(d, key, res.type, &st);
 		if (r < 0)
@@ -153,65 +162,56 @@ static int release_one(struct prlock *p, struct sgpr_dev *d, bool keep, const ch
 			return fail(r, dev, "READ RESERVATION", &st);
 		if (res.held && res.key == key)
 			return verify_failed(dev, "release");
-		*ret_action = "released";
+		*ret = RELEASE_RELEASED;
 	}
 	if (!keep)
 		return unregister_key(d, key);
 	return 0;
 }
 
-int verb_unregister(struct prlock *p, int ndev, char **devs)
+/* Shared by unregister and release: words[] gives the human line per outcome of release_one(). */
+static int release_devices(struct prlock *p, int ndev, char **devs, bool keep,
+			   const char *const words[3])
 {
 	int ret = 0;
 
 	results_begin(p);
 	for (int i = 0; i < ndev; i++) {
 		_cleanup_(sgpr_dev_freep) struct sgpr_dev *d = NULL;
-		const char *action = NULL;
-		char msg[128];
+		enum release_outcome o = RELEASE_NOT_REGISTERED;
 		int r;
 
 		r = open_dev(p, devs[i], &d);
 		if (!r)
-			r = release_one(p, d, false, &action);
-		if (!r)
-			snprintf(msg, sizeof(msg), "%s",
-				 action[0] == 'n'   ? "not registered, nothing to do"
-				 : action[0] == 'r' ? "released and unregistered"
-						    : "unregistered");
-		result_device(p, devs[i], r,
-			      r ? NULL : &(struct result){.action = action, .message = msg});
+			r = release_one(p, d, keep, &o);
+		result_device(
+			p, devs[i], r,
+			r ? NULL
+			  : &(struct result){.action = release_actions[o], .message = words[o]});
 		ret = ret ?: r;
 	}
 	return results_end(p, ret);
 }
 
+int verb_unregister(struct prlock *p, int ndev, char **devs)
+{
+	static const char *const words[] = {"not registered, nothing to do", "unregistered",
+					    "released and unregistered"};
+
+	return release_devices(p, ndev, devs, false, words);
+}
+
 int verb_release(struct prlock *p, int ndev, char **devs)
 {
-	int ret = 0;
+	static const char *const words[] = {"not registered, nothing to release",
+					    "not reserved by this host; unregistered",
+					    "released and unregistered"};
+	static const char *const words_keep[] = {"not registered, nothing to release",
+						 "not reserved by this host; still registered",
+						 "released (still registered)"};
 
-	results_begin(p);
-	for (int i = 0; i < ndev; i++) {
-		_cleanup_(sgpr_dev_freep) struct sgpr_dev *d = NULL;
-		const char *action = NULL;
-		char msg[128];
-		int r;
-
-		r = open_dev(p, devs[i], &d);
-		if (!r)
-			r = release_one(p, d, p->keep_registration, &action);
-		if (!r)
-			snprintf(msg, sizeof(msg), "%s",
-				 action[0] == 'n' ? "not registered, nothing to release"
-				 : action[0] == 'r'
-					 ? (p->keep_registration ? "released (still registered)"
-								 : "released and unregistered")
-					 : "not reserved by this host; unregistered");
-		result_device(p, devs[i], r,
-			      r ? NULL : &(struct result){.action = action, .message = msg});
-		ret = ret ?: r;
-	}
-	return results_end(p, ret);
+	return release_devices(p, ndev, devs, p->keep_registration,
+			       p->keep_registration ? words_keep : words);
 }
 
 /*
@@ -294,10 +294,10 @@ int verb_acquire(struct prlock *p, int ndev, char **devs)
 	}
 	/* All or nothing: give back what this call took when one device failed. */
 	for (int k = 0; k < ndev; k++) {
-		const char *action;
+		enum release_outcome o;
 
 		if (ret && k < i && held[k]) {
-			if (release_one(p, held[k], false, &action) == 0)
+			if (release_one(p, held[k], false, &o) == 0)
 				fprintf(stderr, "prlock: %s: released again, since %s failed\n",
 					devs[k], devs[i]);
 		}

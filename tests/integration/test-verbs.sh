@@ -62,6 +62,15 @@ pl 2 --json status "$URL"
 check "no reservation after release" json_eq 'd["devices"][0]["reservation"]' None
 check "no registration after release" json_eq 'len(d["devices"][0]["registrations"])' 0
 
+pl 1 acquire "$URL"
+pl 1 release --keep-registration "$URL"
+expect_rc "release --keep-registration" 0 "released (still registered)"
+pl 2 --json status "$URL"
+check "kept registration listed" json_eq '[r["host_id"] for r in d["devices"][0]["registrations"]]' "[1]"
+check "reservation gone" json_eq 'd["devices"][0]["reservation"]' None
+pl 1 unregister "$URL"
+expect_rc "unregister the kept registration" 0 "unregistered"
+
 # acquire of several LUNs is all or nothing
 pl 2 acquire "$URL2"
 pl 1 acquire "$URL" "$URL2"
