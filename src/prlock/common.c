@@ -31,8 +31,10 @@ int exit_code_from_errno(int r)
 	case -EACCES:
 	case -EPROTONOSUPPORT:
 		return EXIT_UNREACHABLE;
-	case -EINVAL:
-		return EXIT_RUNTIME;
+	case -ENOTTY:
+		return EXIT_UNSUPPORTED; /* not a SCSI device: no persistent reservations */
+	case -ENOTBLK:
+		return EXIT_USAGE; /* a partition where the whole disk is needed */
 	default:
 		return EXIT_RUNTIME;
 	}
@@ -67,6 +69,16 @@ const char *errno_words(int r)
 		return "answer larger than a PR IN allocation length can carry";
 	case -ENOKEY:
 		return "key not registered";
+	case -ENOTTY:
+		return "not a SCSI device";
+	case -ENOTBLK:
+		return "a partition: give the whole disk";
+	case -EPERM:
+		return "permission denied: SG_IO persistent reservations need CAP_SYS_RAWIO (root)";
+	case -ENODEV:
+		return "device gone";
+	case -ENOENT:
+		return "no such device";
 	default:
 		return strerror(-r);
 	}
