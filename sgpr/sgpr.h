@@ -364,6 +364,77 @@ SGPR_PUBLIC int sgpr_dev_probe(struct sgpr_dev *d);
 SGPR_PUBLIC bool sgpr_dev_prout_unsupported(const struct sgpr_dev *d, enum sgpr_prout_sa sa);
 SGPR_PUBLIC bool sgpr_dev_prin_unsupported(const struct sgpr_dev *d, enum sgpr_prin_sa sa);
 
+/* ---- leases (DESIGN.md "Keys and leases") ------------------------------ */
+
+struct sgpr_lease;
+
+struct sgpr_lease_opts {
+	uint16_t ns;		      /* sgpr_ns_from_cluster() */
+	uint16_t host_id;	      /* 1..65535 */
+	int type;		      /* default SGPR_TYPE_WERO */
+	unsigned period_ms;	      /* L: renew every L, default 2000 */
+	unsigned dead_after_ms;	      /* holder key unchanged this long = dead; default 3.5 L */
+	unsigned self_fence_after_ms; /* lost after this long without a renewal; 0 = never */
+	bool static_lease;	      /* epoch 0: never renewed, never considered dead */
+	bool force;		      /* may take over from a foreign (other namespace) holder */
+};
+
+enum sgpr_lease_state {
+	SGPR_LEASE_IDLE,
+	SGPR_LEASE_HELD,
+	SGPR_LEASE_LOST,
+};
+
+enum sgpr_lease_event {
+	SGPR_LEASE_NONE,	 /* nothing changed (observer: holder alive or not dead yet) */
+	SGPR_LEASE_ACQUIRED,	 /* a free LUN was reserved */
+	SGPR_LEASE_ADOPTED,	 /* our own key already held it (restart): kept */
+	SGPR_LEASE_RENEWED,	 /* key moved to the next epoch, reservation confirmed */
+	SGPR_LEASE_RECOVERED,	 /* re-established: own orphan, or the target lost its state */
+	SGPR_LEASE_UNREACHABLE,	 /* no renewal, the device did not answer: not a loss */
+	SGPR_LEASE_TAKEN_OVER,	 /* a dead holder was preempted: we hold it now */
+	SGPR_LEASE_HOLDER_ALIVE, /* takeover refused by the target: the holder renewed */
+	SGPR_LEASE_PEER_REMOVED, /* renewed, and a registration lingering past dead_after removed */
+	SGPR_LEASE_LOST_PREEMPTED, /* our key was removed; another key holds the LUN */
+	SGPR_LEASE_LOST_CLEARED, /* our key was removed and nobody holds it (CLEAR, preempt+release)
+				  */
+	SGPR_LEASE_LOST_TARGET,	 /* the target lost its state and another key holds it now */
+	SGPR_LEASE_LOST_SELF_FENCED, /* no renewal for self_fence_after_ms */
+};
+
+/* A lease on one device; d is borrowed and must outlive the lease. */
+SGPR_PUBLIC int sgpr_lease_new(struct sgpr_dev *d, const struct sgpr_lease_opts *opts,
+			       struct sgpr_lease **ret);
+/* Frees the state only: the reservation is left as it is (see sgpr_lease_release). */
+SGPR_PUBLIC struct sgpr_lease *sgpr_lease_free(struct sgpr_lease *l);
+/*
+ * Free LUN: register and reserve (ACQUIRED). Held by our own key: adopt it
+ * (ADOPTED). Held by another key: -EBADE (see sgpr_lease_observe).
+ */
+SGPR_PUBLIC int sgpr_lease_acquire(struct sgpr_lease *l, enum sgpr_lease_event *ret_event);
+/*
+ * Once per lease period while held: REGISTER old key -> next epoch, confirm the
+ * reservation, remove peers lingering past dead_after. Returns 0 with an event;
+ * a LOST_* event leaves the lease in SGPR_LEASE_LOST. -ENOLCK if not held.
+ */
+SGPR_PUBLIC int sgpr_lease_renew(struct sgpr_lease *l, enum sgpr_lease_event *ret_event);
+/*
+ * Once per lease period while not held: watch the holder's key; when it has
+ * not changed for dead_after, take over with PREEMPT AND ABORT (fallback
+ * PREEMPT) of that exact key (TAKEN_OVER), or learn that the holder is alive
+ * (HOLDER_ALIVE). A free LUN is acquired. -EBADE: never takeable (all
+ * registrants type).
+ */
+SGPR_PUBLIC int sgpr_lease_observe(struct sgpr_lease *l, enum sgpr_lease_event *ret_event);
+/* RELEASE and unregister; the lease becomes IDLE. */
+SGPR_PUBLIC int sgpr_lease_release(struct sgpr_lease *l);
+SGPR_PUBLIC enum sgpr_lease_state sgpr_lease_get_state(const struct sgpr_lease *l);
+SGPR_PUBLIC uint64_t sgpr_lease_key(const struct sgpr_lease *l);
+/* The holder key last seen (after TAKEN_OVER: the key that was taken over). */
+SGPR_PUBLIC uint64_t sgpr_lease_last_holder(const struct sgpr_lease *l);
+SGPR_PUBLIC uint64_t sgpr_lease_last_renewal_ms(const struct sgpr_lease *l);
+SGPR_PUBLIC const char *sgpr_lease_event_name(enum sgpr_lease_event ev);
+
 #ifdef __cplusplus
 }
 #endif

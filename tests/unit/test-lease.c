@@ -1,0 +1,516 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The lease engine (lease.c) on the sim transport with a fake clock: acquire, renew, takeover
+ * of a dead owner, a live owner never stolen from, classification of failed renewals.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <cmocka.h>
+
+#include "sim.h"
+
+#define PERIOD 1000u
+#define DEAD_AFTER 3500u
+
+#define NAME_A "iqn.2024-01.test:a,i,0x400000000001"
+#define NAME_B "iqn.2024-01.test:b,i,0x400000000002"
+#define NAME_C "iqn.2024-01.test:c,i,0x400000000003"
+
+struct fx {
+	struct sgpr_sim_lun *lun;
+	struct sgpr_sim_clock clock;
+	struct sgpr_dev_opts opts;
+	uint16_t ns;
+	struct sgpr_dev *a, *b;
+	struct sgpr_lease *la, *lb;
+};
+
+static struct sgpr_lease_opts lease_opts(const struct fx *f, uint16_t host)
+{
+	return (struct sgpr_lease_opts){
+		.ns = f->ns,
+		.host_id = host,
+		.period_ms = PERIOD,
+		.dead_after_ms = DEAD_AFTER,
+	};
+}
+
+static int fx_setup(void **state, const struct sgpr_sim_config *cfg)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	struct sgpr_lease_opts o;
+
+	assert_non_null(f);
+	sgpr_sim_clock_init(&f->clock);
+	f->clock.now = 1000000;
+	f->opts.clock = &f->clock.clock;
+	f->ns = sgpr_ns_from_cluster("test");
+	f->lun = sgpr_sim_lun_new(cfg);
+	assert_non_null(f->lun);
+	assert_int_equal(sgpr_sim_open(f->lun, NAME_A, &f->opts, &f->a), 0);
+	assert_int_equal(sgpr_sim_open(f->lun, NAME_B, &f->opts, &f->b), 0);
+	o = lease_opts(f, 1);
+	assert_int_equal(sgpr_lease_new(f->a, &o, &f->la), 0);
+	o = lease_opts(f, 2);
+	assert_int_equal(sgpr_lease_new(f->b, &o, &f->lb), 0);
+	*state = f;
+	return 0;
+}
+
+static int setup_tgt(void **state)
+{
+	struct sgpr_sim_config cfg = sgpr_sim_config_tgt();
+
+	return fx_setup(state, &cfg);
+}
+
+static int setup_spc(void **state)
+{
+	struct sgpr_sim_config cfg = sgpr_sim_config_spc();
+
+	return fx_setup(state, &cfg);
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+
+	sgpr_lease_free(f->la);
+	sgpr_lease_free(f->lb);
+	sgpr_dev_free(f->a);
+	sgpr_dev_free(f->b);
+	sgpr_sim_lun_free(f->lun);
+	free(f);
+	return 0;
+}
+
+static void advance(struct fx *f, unsigned ms)
+{
+	f->clock.now += ms;
+}
+
+static int write16(struct sgpr_dev *d)
+{
+	uint8_t cdb[16] = {0x8a}, buf[SGPR_SIM_BLOCK_SIZE] = {0};
+
+	cdb[13] = 1;
+	return sgpr_dev_execute(d, cdb, sizeof(cdb), SGPR_DIR_OUT, buf, sizeof(buf), NULL);
+}
+
+static uint64_t holder(struct fx *f)
+{
+	uint64_t key = 0;
+
+	return sgpr_sim_lun_reservation(f->lun, &key) ? key : 0;
+}
+
+static enum sgpr_lease_event renew(struct sgpr_lease *l)
+{
+	enum sgpr_lease_event ev;
+
+	assert_int_equal(sgpr_lease_renew(l, &ev), 0);
+	return ev;
+}
+
+static enum sgpr_lease_event observe(struct sgpr_lease *l)
+{
+	enum sgpr_lease_event ev;
+
+	assert_int_equal(sgpr_lease_observe(l, &ev), 0);
+	return ev;
+}
+
+static void a_acquires(struct fx *f)
+{
+	enum sgpr_lease_event ev;
+
+	assert_int_equal(sgpr_lease_acquire(f->la, &ev), 0);
+	assert_int_equal(ev, SGPR_LEASE_ACQUIRED);
+}
+
+static void test_acquire_and_conflict(void **state)
+{
+	struct fx *f = *state;
+	enum sgpr_lease_event ev;
+	uint64_t key;
+
+	a_acquires(f);
+	key = sgpr_lease_key(f->la);
+	assert_int_equal(sgpr_key_split(key).host_id, 1);
+	assert_int_equal(sgpr_key_split(key).epoch, 1);
+	assert_int_equal(holder(f), key);
+	assert_int_equal(sgpr_lease_get_state(f->la), SGPR_LEASE_HELD);
+	assert_int_equal(sgpr_lease_acquire(f->lb, &ev), -EBADE);
+	assert_int_equal(sgpr_lease_get_state(f->lb), SGPR_LEASE_IDLE);
+	assert_int_equal(sgpr_sim_lun_registrations(f->lun), 1); /* the loser left nothing */
+	assert_int_equal(write16(f->a), 0);
+	assert_int_equal(write16(f->b), -EBADE);
+}
+
+static void test_renew_moves_epoch(void **state)
+{
+	struct fx *f = *state;
+
+	a_acquires(f);
+	for (unsigned i = 2; i < 6; i++) {
+		advance(f, PERIOD);
+		assert_int_equal(renew(f->la), SGPR_LEASE_RENEWED);
+		assert_int_equal(sgpr_key_split(sgpr_lease_key(f->la)).epoch, i);
+		assert_int_equal(holder(f), sgpr_lease_key(f->la));
+		assert_int_equal(sgpr_lease_last_renewal_ms(f->la), f->clock.now);
+	}
+	assert_int_equal(sgpr_sim_lun_registrations(f->lun), 1);
+	assert_int_equal(write16(f->a), 0);
+}
+
+/* A renewing owner is never taken over, however long the observer watches. */
+static void test_live_owner_never_stolen(void **state)
+{
+	struct fx *f = *state;
+
+	a_acquires(f);
+	for (int i = 0; i < 30; i++) {
+		advance(f, PERIOD);
+		assert_int_equal(renew(f->la), SGPR_LEASE_RENEWED);
+		assert_int_equal(observe(f->lb), SGPR_LEASE_NONE);
+		assert_int_equal(sgpr_sim_lun_registrations(f->lun), 1);
+	}
+	assert_int_equal(sgpr_lease_get_state(f->lb), SGPR_LEASE_IDLE);
+	assert_int_equal(write16(f->a), 0);
+}
+
+/* The owner stops renewing: taken over within dead_after + one period, and fenced. */
+static void test_dead_owner_taken_over(void **state)
+{
+	struct fx *f = *state;
+	uint64_t old, start = 0;
+	enum sgpr_lease_event ev = SGPR_LEASE_NONE;
+
+	a_acquires(f);
+	old = sgpr_lease_key(f->la);
+	for (int i = 0; i < 20 && ev != SGPR_LEASE_TAKEN_OVER; i++) {
+		ev = observe(f->lb);
+		if (!start)
+			start = f->clock.now;
+		if (ev != SGPR_LEASE_TAKEN_OVER)
+			advance(f, PERIOD);
+	}
+	assert_int_equal(ev, SGPR_LEASE_TAKEN_OVER);
+	assert_true(f->clock.now - start >= DEAD_AFTER);
+	assert_true(f->clock.now - start <= DEAD_AFTER + PERIOD);
+	assert_int_equal(sgpr_lease_last_holder(f->lb), old);
+	assert_int_equal(holder(f), sgpr_lease_key(f->lb));
+	assert_int_equal(sgpr_key_split(sgpr_lease_key(f->lb)).host_id, 2);
+	/* the old owner wakes up: the target refuses it, and its renewal reports the loss */
+	assert_int_equal(write16(f->a), -EBADE);
+	assert_int_equal(renew(f->la), SGPR_LEASE_LOST_PREEMPTED);
+	assert_int_equal(sgpr_lease_get_state(f->la), SGPR_LEASE_LOST);
+	assert_int_equal(write16(f->a), -EBADE);
+	assert_int_equal(write16(f->b), 0);
+	assert_int_equal(sgpr_sim_lun_registrations(f->lun), 1);
+}
+
+/* The holder renews between the observer's look and its PREEMPT: the target says no. */
+static void test_takeover_refused_when_holder_renewed(void **state)
+{
+	struct fx *f = *state;
+	struct sgpr_sim_fault rc = {
+		.kind = SGPR_SIM_FAULT_STATUS,
+		.status = SGPR_STATUS_RESERVATION_CONFLICT,
+		.match_opcode = true,
+		.opcode = 0x5f,
+		.skip = 1, /* the REGISTER passes, the PREEMPT conflicts */
+		.count = 1,
+	};
+
+	a_acquires(f);
+	assert_int_equal(observe(f->lb), SGPR_LEASE_NONE);
+	advance(f, DEAD_AFTER);
+	assert_int_equal(sgpr_sim_set_fault(f->b, &rc), 0);
+	assert_int_equal(observe(f->lb), SGPR_LEASE_HOLDER_ALIVE);
+	assert_int_equal(sgpr_lease_get_state(f->lb), SGPR_LEASE_IDLE);
+	assert_int_equal(holder(f), sgpr_lease_key(f->la));
+	assert_int_equal(sgpr_sim_lun_registrations(f->lun), 1); /* the challenger unregistered */
+	assert_int_equal(write16(f->b), -EBADE);
+}
+
+/* A key change seen by the observer restarts its dead_after clock. */
+static void test_key_change_resets_observation(void **state)
+{
+	struct fx *f = *state;
+
+	a_acquires(f);
+	assert_int_equal(observe(f->lb), SGPR_LEASE_NONE);
+	advance(f, DEAD_AFTER - 1);
+	assert_int_equal(renew(f->la), SGPR_LEASE_RENEWED);
+	advance(f, 2);
+	assert_int_equal(observe(f->lb), SGPR_LEASE_NONE); /* new key: watch again */
+	advance(f, DEAD_AFTER - 1);
+	assert_int_equal(observe(f->lb), SGPR_LEASE_NONE);
+	advance(f, 1);
+	assert_int_equal(observe(f->lb), SGPR_LEASE_TAKEN_OVER);
+}
+
+static void test_static_never_dead(void **state)
+{
+	struct fx *f = *state;
+	struct sgpr_lease_opts o = lease_opts(f, 1);
+	struct sgpr_lease *st;
+	enum sgpr_lease_event ev;
+
+	o.static_lease = true;
+	assert_int_equal(sgpr_lease_new(f->a, &o, &st), 0);
+	assert_int_equal(sgpr_lease_acquire(st, &ev), 0);
+	assert_int_equal(sgpr_key_split(sgpr_lease_key(st)).epoch, 0);
+	for (int i = 0; i < 10; i++) {
+		advance(f, DEAD_AFTER);
+		assert_int_equal(observe(f->lb), SGPR_LEASE_NONE);
+	}
+	assert_int_equal(holder(f), sgpr_lease_key(st));
+	assert_int_equal(renew(st), SGPR_LEASE_RENEWED); /* checked, key unchanged */
+	assert_int_equal(sgpr_key_split(sgpr_lease_key(st)).epoch, 0);
+	sgpr_lease_free(st);
+}
+
+/* A holder of another namespace (another tool, another install) only with force. */
+static void test_foreign_holder_needs_force(void **state)
+{
+	struct fx *f = *state;
+	struct sgpr_lease_opts o = lease_opts(f, 2);
+	struct sgpr_lease *forced;
+	uint64_t foreign = 0xfeed000000000001ull;
+
+	assert_int_equal(sgpr_register(f->a, 0, foreign, false, NULL), 0);
+	assert_int_equal(sgpr_reserve(f->a, foreign, SGPR_TYPE_WERO, NULL), 0);
+	for (int i = 0; i < 8; i++) {
+		assert_int_equal(observe(f->lb), SGPR_LEASE_NONE);
+		advance(f, PERIOD);
+	}
+	assert_int_equal(holder(f), foreign);
+	o.force = true;
+	assert_int_equal(sgpr_lease_new(f->b, &o, &forced), 0);
+	assert_int_equal(observe(forced), SGPR_LEASE_NONE);
+	advance(f, DEAD_AFTER);
+	assert_int_equal(observe(forced), SGPR_LEASE_TAKEN_OVER);
+	assert_int_equal(holder(f), sgpr_lease_key(forced));
+	sgpr_lease_free(forced);
+}
+
+/* The target restarts and forgets everything: the owner re-establishes. */
+static void test_target_restart_recovered(void **state)
+{
+	struct fx *f = *state;
+	uint64_t before;
+
+	a_acquires(f);
+	advance(f, PERIOD);
+	assert_int_equal(renew(f->la), SGPR_LEASE_RENEWED);
+	before = sgpr_lease_key(f->la);
+	sgpr_sim_lun_restart(f->lun, false);
+	assert_int_equal(holder(f), 0);
+	advance(f, PERIOD);
+	assert_int_equal(renew(f->la), SGPR_LEASE_RECOVERED);
+	assert_int_equal(sgpr_lease_get_state(f->la), SGPR_LEASE_HELD);
+	assert_int_not_equal(sgpr_lease_key(f->la), before);
+	assert_int_equal(holder(f), sgpr_lease_key(f->la));
+	assert_int_equal(write16(f->a), 0);
+	assert_int_equal(write16(f->b), -EBADE);
+}
+
+/* The target restarts and another host reserves first: lost, and the owner does not linger. */
+static void test_target_restart_taken(void **state)
+{
+	struct fx *f = *state;
+	enum sgpr_lease_event ev;
+
+	a_acquires(f);
+	for (int i = 0; i < 3; i++) { /* a generation well above what B's acquisition reaches */
+		advance(f, PERIOD);
+		assert_int_equal(renew(f->la), SGPR_LEASE_RENEWED);
+	}
+	sgpr_sim_lun_restart(f->lun, false);
+	assert_int_equal(sgpr_lease_acquire(f->lb, &ev), 0);
+	assert_int_equal(ev, SGPR_LEASE_ACQUIRED);
+	advance(f, PERIOD);
+	assert_int_equal(renew(f->la), SGPR_LEASE_LOST_TARGET);
+	assert_int_equal(sgpr_lease_get_state(f->la), SGPR_LEASE_LOST);
+	assert_int_equal(holder(f), sgpr_lease_key(f->lb));
+	assert_int_equal(write16(f->a), -EBADE);
+}
+
+static void test_cleared_is_lost(void **state)
+{
+	struct fx *f = *state;
+
+	a_acquires(f);
+	assert_int_equal(sgpr_register(f->b, 0, 0xfeed000000000002ull, false, NULL), 0);
+	assert_int_equal(sgpr_clear(f->b, 0xfeed000000000002ull, NULL), 0);
+	advance(f, PERIOD);
+	assert_int_equal(renew(f->la), SGPR_LEASE_LOST_CLEARED);
+	assert_int_equal(sgpr_lease_get_state(f->la), SGPR_LEASE_LOST);
+	assert_int_equal(sgpr_sim_lun_registrations(f->lun), 0);
+}
+
+/* The session drops (tgt: the registration stays behind as an orphan): the lease survives. */
+static void test_connection_drop_survived(void **state)
+{
+	struct fx *f = *state;
+
+	a_acquires(f);
+	assert_int_equal(sgpr_sim_disconnect(f->a), 0);
+	advance(f, PERIOD);
+	assert_int_equal(renew(f->la), SGPR_LEASE_RENEWED);
+	assert_int_equal(holder(f), sgpr_lease_key(f->la));
+	assert_int_equal(sgpr_sim_lun_registrations(f->lun), 1);
+	assert_int_equal(write16(f->a), 0);
+}
+
+/* Storage unreachable is not a lost lease; self-fencing is an option. */
+static void test_unreachable_and_self_fence(void **state)
+{
+	struct fx *f = *state;
+	struct sgpr_lease_opts o = lease_opts(f, 3);
+	struct sgpr_dev *c;
+	struct sgpr_lease *lc;
+	enum sgpr_lease_event ev;
+
+	o.self_fence_after_ms = 3 * PERIOD;
+	assert_int_equal(sgpr_sim_open(f->lun, NAME_C, &f->opts, &c), 0);
+	assert_int_equal(sgpr_lease_new(c, &o, &lc), 0);
+	assert_int_equal(sgpr_lease_acquire(lc, &ev), 0);
+	assert_int_equal(sgpr_sim_disconnect(c), 0);
+	assert_int_equal(sgpr_sim_refuse_reconnect(c, 1000), 0);
+	advance(f, PERIOD);
+	assert_int_equal(renew(lc), SGPR_LEASE_UNREACHABLE);
+	assert_int_equal(sgpr_lease_get_state(lc), SGPR_LEASE_HELD);
+	advance(f, PERIOD);
+	assert_int_equal(renew(lc), SGPR_LEASE_UNREACHABLE);
+	advance(f, PERIOD);
+	assert_int_equal(renew(lc), SGPR_LEASE_LOST_SELF_FENCED);
+	assert_int_equal(sgpr_lease_get_state(lc), SGPR_LEASE_LOST);
+	sgpr_lease_free(lc);
+	sgpr_dev_free(c);
+}
+
+/* A peer that registered and died mid-takeover is removed after dead_after; others are not. */
+static void test_lingering_peer_removed(void **state)
+{
+	struct fx *f = *state;
+	uint64_t peer = sgpr_key_make(f->ns, 7, 1), stat = sgpr_key_make(f->ns, 8, 0);
+	uint64_t foreign = 0xfeed000000000003ull;
+	enum sgpr_lease_event ev = SGPR_LEASE_NONE;
+	int periods = 0;
+
+	a_acquires(f);
+	assert_int_equal(sgpr_sim_lun_add_registration(f->lun, NAME_C, peer), 0);
+	assert_int_equal(sgpr_sim_lun_add_registration(f->lun, "iqn.2024-01.test:d", stat), 0);
+	assert_int_equal(sgpr_sim_lun_add_registration(f->lun, "iqn.2024-01.test:e", foreign), 0);
+	while (ev != SGPR_LEASE_PEER_REMOVED && periods++ < 10) {
+		advance(f, PERIOD);
+		ev = renew(f->la);
+	}
+	assert_int_equal(ev, SGPR_LEASE_PEER_REMOVED);
+	assert_true(periods >= 4 && periods <= 5);
+	assert_int_equal(sgpr_sim_lun_registrations(f->lun), 3); /* ours, static, foreign */
+	assert_int_equal(holder(f), sgpr_lease_key(f->la));
+}
+
+/* A new process of the same host (daemon restart) adopts the held lease: nothing dropped. */
+static void test_restart_adopts(void **state)
+{
+	struct fx *f = *state;
+	struct sgpr_lease_opts o = lease_opts(f, 1);
+	struct sgpr_dev *a2;
+	struct sgpr_lease *la2;
+	enum sgpr_lease_event ev;
+	uint64_t key;
+
+	a_acquires(f);
+	advance(f, PERIOD);
+	assert_int_equal(renew(f->la), SGPR_LEASE_RENEWED);
+	key = sgpr_lease_key(f->la);
+	sgpr_lease_free(f->la);
+	f->la = NULL;
+	sgpr_dev_free(f->a); /* the old process is gone; tgt keeps its registration */
+	f->a = NULL;
+	assert_int_equal(sgpr_sim_open(f->lun, NAME_A, &f->opts, &a2), 0);
+	assert_int_equal(sgpr_lease_new(a2, &o, &la2), 0);
+	assert_int_equal(sgpr_lease_acquire(la2, &ev), 0);
+	assert_int_equal(ev, SGPR_LEASE_ADOPTED);
+	assert_int_equal(sgpr_lease_key(la2), key);
+	assert_int_equal(holder(f), key);
+	advance(f, PERIOD);
+	assert_int_equal(renew(la2), SGPR_LEASE_RENEWED);
+	assert_int_equal(sgpr_sim_lun_registrations(f->lun), 1);
+	assert_int_equal(write16(a2), 0);
+	sgpr_lease_free(la2);
+	sgpr_dev_free(a2);
+}
+
+static void test_release(void **state)
+{
+	struct fx *f = *state;
+	enum sgpr_lease_event ev;
+
+	a_acquires(f);
+	assert_int_equal(sgpr_lease_release(f->la), 0);
+	assert_int_equal(sgpr_lease_get_state(f->la), SGPR_LEASE_IDLE);
+	assert_int_equal(holder(f), 0);
+	assert_int_equal(sgpr_sim_lun_registrations(f->lun), 0);
+	assert_int_equal(sgpr_lease_acquire(f->lb, &ev), 0);
+	assert_int_equal(ev, SGPR_LEASE_ACQUIRED);
+	assert_int_equal(sgpr_lease_renew(f->la, &ev), -ENOLCK);
+}
+
+static void test_bad_options(void **state)
+{
+	struct fx *f = *state;
+	struct sgpr_lease_opts o = lease_opts(f, 1);
+	struct sgpr_lease *l;
+
+	o.dead_after_ms = PERIOD;
+	assert_int_equal(sgpr_lease_new(f->a, &o, &l), -EINVAL);
+	o = lease_opts(f, 0);
+	assert_int_equal(sgpr_lease_new(f->a, &o, &l), -EINVAL);
+	o = lease_opts(f, 1);
+	o.type = 2;
+	assert_int_equal(sgpr_lease_new(f->a, &o, &l), -EINVAL);
+	assert_string_equal(sgpr_lease_event_name(SGPR_LEASE_TAKEN_OVER), "taken-over");
+	assert_null(sgpr_lease_event_name((enum sgpr_lease_event)99));
+}
+
+#define TGT(t) cmocka_unit_test_setup_teardown(t, setup_tgt, teardown)
+#define SPC(t) cmocka_unit_test_setup_teardown(t, setup_spc, teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		TGT(test_acquire_and_conflict),
+		SPC(test_acquire_and_conflict),
+		TGT(test_renew_moves_epoch),
+		TGT(test_live_owner_never_stolen),
+		SPC(test_live_owner_never_stolen),
+		TGT(test_dead_owner_taken_over),
+		SPC(test_dead_owner_taken_over),
+		TGT(test_takeover_refused_when_holder_renewed),
+		TGT(test_key_change_resets_observation),
+		TGT(test_static_never_dead),
+		TGT(test_foreign_holder_needs_force),
+		TGT(test_target_restart_recovered),
+		SPC(test_target_restart_recovered),
+		TGT(test_target_restart_taken),
+		TGT(test_cleared_is_lost),
+		TGT(test_connection_drop_survived),
+		SPC(test_connection_drop_survived),
+		TGT(test_unreachable_and_self_fence),
+		TGT(test_lingering_peer_removed),
+		TGT(test_restart_adopts),
+		TGT(test_release),
+		TGT(test_bad_options),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
