@@ -1,8 +1,19 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * Device handles: transport selection, the retry policy shared by every
- * command (UNIT ATTENTION, BUSY, transport loss) and the re-establishment of
- * our own registration after a reconnect.
+ * command (UNIT ATTENTION, BUSY, transport loss), the re-establishment of
+ * our own registration after a reconnect, and the choice of a path.
+ *
+ * Paths: a handle may drive several I_T nexuses of one LUN (the /dev/sdX
+ * paths of a dm-multipath map). A command that is not a REGISTER goes to the
+ * current path; when it fails there at the transport level (the path, not the
+ * target: -ENOTCONN, -ENODEV, -EIO, ... with no status), the path is marked
+ * failed and the command is sent on the next working path. Failed paths are
+ * skipped while another path works; when every path has failed, they are all
+ * tried again, and one that answers is working again. A timed-out command
+ * (-ETIMEDOUT) marks its path failed but is not resent: it may still run on
+ * the target, and a PR OUT run twice on two nexuses is not idempotent.
+ * REGISTER fan-out to every working path lives in pr.c.
  */
 #include <stdio.h>
 #include <time.h>
@@ -121,6 +132,10 @@ struct sgpr_dev *sgpr_dev_free(struct sgpr_dev *d)
 		return NULL;
 	if (d->ops && d->ops->close)
 		d->ops->close(d);
+	for (unsigned i = 0; i < d->npaths; i++)
+		free(d->paths[i].name);
+	free(d->paths);
+	free(d->lun_id);
 	free(d->target);
 	free(d->initiator);
 	free(d);
@@ -214,10 +229,12 @@ static unsigned busy_backoff_ms(unsigned attempt)
 	return ms > 1000 ? 1000 : ms;
 }
 
-static int execute_cmd(struct sgpr_dev *d, const struct sgpr_cmd *cmd, struct sgpr_status *reterr)
+/* One command on the current path, with the UA/BUSY retries and the reconnect. */
+static int execute_on_path(struct sgpr_dev *d, const struct sgpr_cmd *cmd,
+			   struct sgpr_status *reterr)
 {
 	struct sgpr_status st = {};
-	unsigned attempts = 0, uas = 0, busy = 0, reconnects = 0;
+	unsigned attempts = 0, uas = 0, busy = 0, reconnects = 0, path = d->path;
 	int r;
 
 	for (;;) {
@@ -228,6 +245,13 @@ static int execute_cmd(struct sgpr_dev *d, const struct sgpr_cmd *cmd, struct sg
 		    reconnects < SGPR_RECONNECT_ATTEMPTS) {
 			reconnects++;
 			r = reconnect_and_recover(d);
+			/* the recovery re-registers every path: come back to ours */
+			if (d->path != path) {
+				int s = sgpr_dev_select_path(d, path);
+
+				if (r >= 0 && s < 0)
+					r = s;
+			}
 			if (r < 0)
 				break;
 			continue;
@@ -266,6 +290,194 @@ static int execute_cmd(struct sgpr_dev *d, const struct sgpr_cmd *cmd, struct sg
 	return r;
 }
 
+/* ---- paths ------------------------------------------------------------ */
+
+int sgpr_dev_add_path(struct sgpr_dev *d, const char *name)
+{
+	struct sgpr_path *v;
+	char *copy;
+
+	if (d->npaths >= SGPR_PATHS_MAX)
+		return -E2BIG;
+	copy = strdup(name);
+	if (!copy)
+		return -ENOMEM;
+	v = realloc(d->paths, (d->npaths + 1) * sizeof(*v));
+	if (!v) {
+		free(copy);
+		return -ENOMEM;
+	}
+	d->paths = v;
+	v[d->npaths++] = (struct sgpr_path){.name = copy};
+	return 0;
+}
+
+int sgpr_dev_select_path(struct sgpr_dev *d, unsigned i)
+{
+	if (d->npaths <= 1)
+		return i == 0 ? 0 : -EINVAL;
+	if (i >= d->npaths)
+		return -EINVAL;
+	d->path = i;
+	return d->ops->set_path ? d->ops->set_path(d, i) : 0;
+}
+
+void sgpr_dev_mark_path(struct sgpr_dev *d, unsigned i, int error)
+{
+	if (i >= d->npaths)
+		return;
+	if (error && !d->paths[i].error)
+		sgpr_log(d, LOG_WARNING, "%s: path %s failed: %s", d->target, d->paths[i].name,
+			 strerror(-error));
+	else if (!error && d->paths[i].error)
+		sgpr_log(d, LOG_INFO, "%s: path %s is working again", d->target, d->paths[i].name);
+	d->paths[i].error = error;
+}
+
+unsigned sgpr_dev_working_paths(const struct sgpr_dev *d)
+{
+	unsigned n = 0;
+
+	if (!d->npaths)
+		return 1;
+	for (unsigned i = 0; i < d->npaths; i++)
+		n += !d->paths[i].error;
+	return n;
+}
+
+bool sgpr_path_failure(int r, const struct sgpr_status *st)
+{
+	if (r >= 0 || st->answered)
+		return false;
+	switch (-r) {
+	case ENOTCONN:
+	case ENODEV:
+	case ENXIO:
+	case EIO:
+	case ETIMEDOUT:
+	case ECONNREFUSED:
+	case ECONNRESET:
+	case EHOSTUNREACH:
+	case ENETUNREACH:
+		return true;
+	default:
+		return false; /* -EPERM, -ENOMEM, ...: not the path's fault */
+	}
+}
+
+/* The command on path i; marks the path failed or working. */
+static int execute_on(struct sgpr_dev *d, unsigned i, const struct sgpr_cmd *cmd,
+		      struct sgpr_status *st)
+{
+	int r;
+
+	memset(st, 0, sizeof(*st));
+	r = sgpr_dev_select_path(d, i);
+	if (r < 0) {
+		sgpr_dev_mark_path(d, i, r);
+		return r;
+	}
+	r = execute_on_path(d, cmd, st);
+	sgpr_dev_mark_path(d, i, sgpr_path_failure(r, st) ? r : 0);
+	return r;
+}
+
+static int execute_cmd(struct sgpr_dev *d, const struct sgpr_cmd *cmd, struct sgpr_status *reterr)
+{
+	struct sgpr_status st = {};
+	unsigned start = d->path;
+	uint64_t tried = 0;
+	int r = -ENOTCONN;
+
+	if (!d->npaths)
+		return execute_on_path(d, cmd, reterr);
+	/* pass 0: the working paths from the current one on; pass 1: the failed ones */
+	for (int pass = 0; pass < 2; pass++)
+		for (unsigned k = 0; k < d->npaths; k++) {
+			unsigned i = (start + k) % d->npaths;
+
+			if ((tried & (1ull << i)) || (pass == 0 && d->paths[i].error))
+				continue;
+			tried |= 1ull << i;
+			r = execute_on(d, i, cmd, &st);
+			if (!sgpr_path_failure(r, &st) || r == -ETIMEDOUT)
+				goto out;
+		}
+out:
+	if (reterr)
+		*reterr = st;
+	return r;
+}
+
+static int check_execute_args(struct sgpr_dev *d, const uint8_t *cdb, size_t cdb_len,
+			      enum sgpr_dir dir, void *data, size_t data_len)
+{
+	if (!d || !d->ops || !d->ops->execute || !cdb || cdb_len < 6 || cdb_len > 16)
+		return -EINVAL;
+	if ((dir == SGPR_DIR_NONE) != (data_len == 0) || (data_len && !data))
+		return -EINVAL;
+	return 0;
+}
+
+int sgpr_dev_execute_path(struct sgpr_dev *d, unsigned i, const uint8_t *cdb, size_t cdb_len,
+			  enum sgpr_dir dir, void *data, size_t data_len,
+			  struct sgpr_status *reterr)
+{
+	struct sgpr_cmd cmd = {
+		.cdb = cdb,
+		.cdb_len = cdb_len,
+		.dir = dir,
+		.data = data,
+		.data_len = data_len,
+		.timeout_ms = d ? d->opts.timeout_ms : 0,
+	};
+	struct sgpr_status st;
+	int r;
+
+	r = check_execute_args(d, cdb, cdb_len, dir, data, data_len);
+	if (r < 0)
+		return r;
+	if (!d->npaths)
+		return i == 0 ? execute_on_path(d, &cmd, reterr) : -EINVAL;
+	if (i >= d->npaths)
+		return -EINVAL;
+	r = execute_on(d, i, &cmd, &st);
+	if (reterr)
+		*reterr = st;
+	return r;
+}
+
+int sgpr_dev_path_count(const struct sgpr_dev *d)
+{
+	if (!d)
+		return -EINVAL;
+	return d->npaths ? (int)d->npaths : 1;
+}
+
+const char *sgpr_dev_path_name(const struct sgpr_dev *d, unsigned i)
+{
+	if (!d)
+		return NULL;
+	if (!d->npaths)
+		return i == 0 ? d->target : NULL;
+	return i < d->npaths ? d->paths[i].name : NULL;
+}
+
+bool sgpr_dev_path_failed(const struct sgpr_dev *d, unsigned i)
+{
+	return d && i < d->npaths && d->paths[i].error;
+}
+
+int sgpr_dev_path_error(const struct sgpr_dev *d, unsigned i)
+{
+	return d && i < d->npaths ? d->paths[i].error : 0;
+}
+
+const char *sgpr_dev_lun_id(const struct sgpr_dev *d)
+{
+	return d ? d->lun_id : NULL;
+}
+
 int sgpr_dev_execute(struct sgpr_dev *d, const uint8_t *cdb, size_t cdb_len, enum sgpr_dir dir,
 		     void *data, size_t data_len, struct sgpr_status *reterr)
 {
@@ -278,9 +490,9 @@ int sgpr_dev_execute(struct sgpr_dev *d, const uint8_t *cdb, size_t cdb_len, enu
 		.timeout_ms = d ? d->opts.timeout_ms : 0,
 	};
 
-	if (!d || !d->ops || !d->ops->execute || !cdb || cdb_len < 6 || cdb_len > 16)
-		return -EINVAL;
-	if ((dir == SGPR_DIR_NONE) != (data_len == 0) || (data_len && !data))
-		return -EINVAL;
+	int r = check_execute_args(d, cdb, cdb_len, dir, data, data_len);
+
+	if (r < 0)
+		return r;
 	return execute_cmd(d, &cmd, reterr);
 }

@@ -47,13 +47,99 @@ static bool service_action_refused(const struct sgpr_status *st)
 	       (st->asc == 0x20 || st->asc == 0x24) && st->ascq == 0;
 }
 
-int sgpr_prout(struct sgpr_dev *d, const struct sgpr_prout_params *p, struct sgpr_status *reterr)
+static bool is_register(enum sgpr_prout_sa sa)
+{
+	return sa == SGPR_PROUT_REGISTER || sa == SGPR_PROUT_REGISTER_AND_IGNORE;
+}
+
+/*
+ * One PR OUT on path (or, path < 0, on the working path of the handle). A key
+ * change whose answer is lost may be recovered under the new key (dev.c): when
+ * a reconnect happened since the caller's snapshot reconnects and the REGISTER
+ * is answered with RESERVATION CONFLICT, it ran before the connection was
+ * lost, so its resend could only conflict: recovery found the new key and
+ * adopted it, or, for an unregister, found the key gone. The change is done.
+ */
+static int prout_exec(struct sgpr_dev *d, int path, const struct sgpr_prout_params *p, bool track,
+		      unsigned reconnects, const uint8_t *cdb, uint8_t *param, int len,
+		      struct sgpr_status *st)
+{
+	enum sgpr_dir dir = len ? SGPR_DIR_OUT : SGPR_DIR_NONE;
+	int r;
+
+	if (path < 0)
+		r = sgpr_dev_execute(d, cdb, SGPR_PROUT_CDB_LEN, dir, len ? param : NULL,
+				     (size_t)len, st);
+	else
+		r = sgpr_dev_execute_path(d, (unsigned)path, cdb, SGPR_PROUT_CDB_LEN, dir,
+					  len ? param : NULL, (size_t)len, st);
+	if (track && r == -EBADE && d->stats.reconnects != reconnects &&
+	    (p->sa_key ? d->registered && d->registered_key == p->sa_key : !d->registered))
+		r = 0;
+	return r;
+}
+
+/*
+ * REGISTER on every path: the working ones, or all of them with all_paths (and
+ * when none works). A path that fails at the transport level is marked failed
+ * and does not fail the call while another path took the registration; a SCSI
+ * error on any path (RESERVATION CONFLICT, ...) is the result. *ret_any: some
+ * path took it.
+ */
+static int prout_every_path(struct sgpr_dev *d, const struct sgpr_prout_params *p, bool all_paths,
+			    bool track, const uint8_t *cdb, uint8_t *param, int len,
+			    struct sgpr_status *ret_st, bool *ret_any)
+{
+	struct sgpr_status st, ok_st = {}, err_st = {}, lost_st = {};
+	unsigned reconnects = d->stats.reconnects, start = d->path;
+	int err = 0, lost = -ENOTCONN;
+	bool any = false;
+
+	all_paths = all_paths || !sgpr_dev_working_paths(d);
+	for (unsigned i = 0; i < d->npaths; i++) {
+		int r;
+
+		if (!all_paths && d->paths[i].error)
+			continue;
+		r = prout_exec(d, (int)i, p, track, reconnects, cdb, param, len, &st);
+		if (r == 0) {
+			if (!any)
+				ok_st = st;
+			any = true;
+		} else if (sgpr_path_failure(r, &st)) {
+			lost = r;
+			lost_st = st;
+		} else if (!err) {
+			err = r;
+			err_st = st;
+		}
+	}
+	/* back to the path single-path commands used, or the first working one */
+	if (start < d->npaths && !d->paths[start].error) {
+		sgpr_dev_select_path(d, start);
+	} else {
+		for (unsigned i = 0; i < d->npaths; i++)
+			if (!d->paths[i].error) {
+				sgpr_dev_select_path(d, i);
+				break;
+			}
+	}
+	*ret_any = any;
+	if (err) {
+		*ret_st = err_st;
+		return err;
+	}
+	*ret_st = any ? ok_st : lost_st;
+	return any ? 0 : lost;
+}
+
+static int prout_run(struct sgpr_dev *d, const struct sgpr_prout_params *p, bool all_paths,
+		     struct sgpr_status *reterr)
 {
 	uint8_t cdb[SGPR_PROUT_CDB_LEN];
 	struct sgpr_status st = {};
-	unsigned reconnects;
 	uint8_t *param;
-	bool track;
+	bool track, any;
 	int len, r;
 
 	if (!d || !p || (unsigned)p->sa >= _SGPR_PROUT_SA_MAX)
@@ -68,24 +154,17 @@ int sgpr_prout(struct sgpr_dev *d, const struct sgpr_prout_params *p, struct sgp
 		free(param);
 		return len;
 	}
-	/* A key change whose answer is lost may be recovered under the new key (dev.c). */
-	track = !d->in_recovery &&
-		(p->sa == SGPR_PROUT_REGISTER || p->sa == SGPR_PROUT_REGISTER_AND_IGNORE);
+	track = !d->in_recovery && is_register(p->sa);
 	if (track)
 		d->pending_key = p->sa_key;
-	reconnects = d->stats.reconnects;
-	r = sgpr_dev_execute(d, cdb, sizeof(cdb), len ? SGPR_DIR_OUT : SGPR_DIR_NONE,
-			     len ? param : NULL, (size_t)len, &st);
-	free(param);
-	if (track && r == -EBADE && d->stats.reconnects != reconnects) {
-		/*
-		 * The REGISTER ran before the connection was lost, so its resend
-		 * could only conflict: recovery found the new key and adopted it,
-		 * or, for an unregister, found the key gone. The change is done.
-		 */
-		if (p->sa_key ? d->registered && d->registered_key == p->sa_key : !d->registered)
-			r = 0;
+	if (is_register(p->sa) && d->npaths > 1) {
+		/* a registration belongs to one I_T nexus: every path gets its own */
+		r = prout_every_path(d, p, all_paths, track, cdb, param, len, &st, &any);
+	} else {
+		r = prout_exec(d, -1, p, track, d->stats.reconnects, cdb, param, len, &st);
+		any = r == 0;
 	}
+	free(param);
 	if (track)
 		d->pending_key = 0;
 	if (reterr)
@@ -95,9 +174,15 @@ int sgpr_prout(struct sgpr_dev *d, const struct sgpr_prout_params *p, struct sgp
 	    (p->sa == SGPR_PROUT_PREEMPT_AND_ABORT || p->sa == SGPR_PROUT_REGISTER_AND_MOVE))
 		/* The service action itself is missing (tgt: 24/00), not one of its fields. */
 		d->prout_unsupported |= 1u << p->sa;
-	if (r == 0)
+	/* a REGISTER that some paths took: the key is ours there, even if another path refused */
+	if (any)
 		note_registration(d, p);
 	return r;
+}
+
+int sgpr_prout(struct sgpr_dev *d, const struct sgpr_prout_params *p, struct sgpr_status *reterr)
+{
+	return prout_run(d, p, false, reterr);
 }
 
 /* Read one PR IN service action; returns the bytes received in *ret_buf (caller frees). */
@@ -292,10 +377,19 @@ static int count_registrations(struct sgpr_dev *d, uint64_t key, unsigned *ret,
 	return 0;
 }
 
+/* REGISTER AND IGNORE EXISTING KEY with key on every path, failed ones included. */
+static int register_every_path(struct sgpr_dev *d, uint64_t key, bool all_paths,
+			       struct sgpr_status *reterr)
+{
+	struct sgpr_prout_params p = {.sa = SGPR_PROUT_REGISTER_AND_IGNORE, .sa_key = key};
+
+	return prout_run(d, &p, all_paths, reterr);
+}
+
 int sgpr_adopt_key(struct sgpr_dev *d, uint64_t key, struct sgpr_status *reterr)
 {
 	struct sgpr_reservation res;
-	unsigned n;
+	unsigned n, paths;
 	int r;
 
 	if (!d || !key)
@@ -306,26 +400,30 @@ int sgpr_adopt_key(struct sgpr_dev *d, uint64_t key, struct sgpr_status *reterr)
 	if (!n)
 		return -ENOENT;
 
-	/* SPC-4 5.12.7: register this nexus with key whatever it had before. */
-	r = sgpr_register(d, 0, key, true, reterr);
+	/*
+	 * SPC-4 5.12.7: register every path with key whatever it had before. Paths
+	 * marked failed are tried too: this is how a path that came back rejoins.
+	 */
+	r = register_every_path(d, key, true, reterr);
 	if (r < 0)
 		return r;
+	paths = sgpr_dev_working_paths(d);
 	r = sgpr_read_reservation(d, &res, reterr);
 	if (r < 0)
 		return r;
 	r = count_registrations(d, key, &n, reterr);
 	if (r < 0)
 		return r;
-	if (n > 1) {
+	if (n > paths) {
 		/*
 		 * Stale registrations of key on dead sessions. SPC-4 5.12.11.4.3:
 		 * PREEMPT naming the holder's key releases the reservation,
 		 * removes the other registrations with that key and reserves for
 		 * this nexus with the given type; naming a non-holder key only
 		 * removes its registrations. The issuing nexus keeps its own
-		 * registration on SPC targets; if a target drops it too, the
-		 * REGISTER AND IGNORE below puts it back. This is per nexus: a
-		 * caller with several paths of one host re-registers the others.
+		 * registration on SPC targets, but the other paths of this handle
+		 * lose theirs (and a target may drop the issuer's too): the
+		 * REGISTER AND IGNORE below puts them back.
 		 */
 		bool holder = res.held && res.key == key && !sgpr_type_is_all_registrants(res.type);
 
@@ -336,15 +434,16 @@ int sgpr_adopt_key(struct sgpr_dev *d, uint64_t key, struct sgpr_status *reterr)
 		r = count_registrations(d, key, &n, reterr);
 		if (r < 0)
 			return r;
-		if (!n) {
-			if (holder)
+		if (n < paths) {
+			if (!n && holder)
 				return -EIO; /* the reservation went with it: do not guess */
-			r = sgpr_register(d, 0, key, true, reterr);
+			r = register_every_path(d, key, false, reterr);
 			if (r < 0)
 				return r;
+			paths = sgpr_dev_working_paths(d);
 		}
 	}
-	/* Confirm: key registered exactly once, and still the holder if it was. */
+	/* Confirm: key registered exactly once per working path, and still the holder if it was. */
 	r = count_registrations(d, key, &n, reterr);
 	if (r < 0)
 		return r;
@@ -357,7 +456,7 @@ int sgpr_adopt_key(struct sgpr_dev *d, uint64_t key, struct sgpr_status *reterr)
 		if (!now.held || now.key != key)
 			return -EIO;
 	}
-	return n == 1 ? 0 : -EIO;
+	return n == paths ? 0 : -EIO;
 }
 
 int sgpr_dev_probe(struct sgpr_dev *d)

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <sys/types.h>
 
 #include "sgpr.h"
 
@@ -23,16 +24,23 @@ struct sgpr_cmd {
 /*
  * Transport contract: execute() returns 0 whenever the target produced a
  * status (answered, status, sense, resid filled in). It returns -errno only if
- * the command never completed: -ENOTCONN (session lost; the dev layer may call
- * reconnect()), -ETIMEDOUT, -EIO.
+ * the command never completed: -ENOTCONN (session lost or path down; the dev
+ * layer may call reconnect()), -ETIMEDOUT, -EIO (other transport failure),
+ * -ENODEV (device gone), -EPERM (not allowed to send this command). execute()
+ * runs on the current path d->path.
  */
 struct sgpr_transport_ops {
 	const char *name;
 	int (*open)(struct sgpr_dev *d, const char *target);
 	int (*execute)(struct sgpr_dev *d, const struct sgpr_cmd *cmd, struct sgpr_status *ret);
-	/* Optional: log in again on the same I_T nexus identity (same ISID). */
+	/* Optional: log in again on the same I_T nexus identity (same ISID), current path. */
 	int (*reconnect)(struct sgpr_dev *d);
 	void (*close)(struct sgpr_dev *d);
+	/*
+	 * Optional (NULL: one path): make path i (< d->npaths) the current one.
+	 * Called by the dev layer after it changed d->path.
+	 */
+	int (*set_path)(struct sgpr_dev *d, unsigned i);
 };
 
 extern const struct sgpr_transport_ops sgpr_transport_iscsi;
@@ -44,6 +52,13 @@ extern const struct sgpr_transport_ops sgpr_transport_sim;
 #define SGPR_DEFAULT_BUSY_RETRIES 6u
 #define SGPR_DEFAULT_CONNECT_TIMEOUT_MS 5000u
 #define SGPR_RECONNECT_ATTEMPTS 3u
+#define SGPR_PATHS_MAX 64u /* paths (I_T nexuses) of one handle */
+
+/* One path (I_T nexus) of a handle with several, e.g. the /dev/sdX of a dm-multipath map. */
+struct sgpr_path {
+	char *name;
+	int error; /* 0: working; else the -errno of the transport failure that failed it */
+};
 
 struct sgpr_dev {
 	const struct sgpr_transport_ops *ops;
@@ -62,6 +77,16 @@ struct sgpr_dev {
 	bool in_recovery;	    /* no nested reconnect handling */
 
 	struct sgpr_dev_stats stats;
+
+	/*
+	 * Paths (dev.c, "Paths"). npaths 0: a single-path transport, path 0 is the
+	 * target. REGISTER and REGISTER AND IGNORE go to every working path, every
+	 * other command to the current path, moving on when one fails.
+	 */
+	struct sgpr_path *paths;
+	unsigned npaths;
+	unsigned path; /* current path */
+	char *lun_id;  /* "naa.<hex>", ... or NULL if unknown */
 };
 
 /* dev.c */
@@ -71,6 +96,33 @@ const struct sgpr_clock *sgpr_clock_default(void);
 /* Allocate a handle around ops without opening it (used by sgpr_dev_open and the sim). */
 int sgpr_dev_new(const struct sgpr_transport_ops *ops, const char *target,
 		 const struct sgpr_dev_opts *opts, struct sgpr_dev **ret);
+/* Append a path named name (the transport's open does this). -E2BIG past SGPR_PATHS_MAX. */
+int sgpr_dev_add_path(struct sgpr_dev *d, const char *name);
+/* Make path i current (set_path); -EINVAL if out of range. */
+int sgpr_dev_select_path(struct sgpr_dev *d, unsigned i);
+/* Mark path i failed with error (-errno), or working with 0. */
+void sgpr_dev_mark_path(struct sgpr_dev *d, unsigned i, int error);
+/* Paths not marked failed (at least 1 for a single-path handle). */
+unsigned sgpr_dev_working_paths(const struct sgpr_dev *d);
+/* True if r and st describe a command that failed on its path, not at the target. */
+bool sgpr_path_failure(int r, const struct sgpr_status *st);
+/*
+ * sgpr_dev_execute() on path i only: the UA/BUSY retries and the reconnect,
+ * but no move to another path. The path is marked failed or working.
+ */
+int sgpr_dev_execute_path(struct sgpr_dev *d, unsigned i, const uint8_t *cdb, size_t cdb_len,
+			  enum sgpr_dir dir, void *data, size_t data_len,
+			  struct sgpr_status *reterr);
+
+/*
+ * vpd.c: the logical unit's name from INQUIRY VPD page 0x83 (SPC-4 7.8.6), association
+ * "logical unit": "naa.<hex>" (NAA 6, 5, 2, 3 preferred in that order), else "eui.<hex>",
+ * else a SCSI name string as is, else "t10.<vendor id>". Returns the length written,
+ * -ENODATA if the page has no usable designator, -EBADMSG if malformed, -ENOBUFS.
+ */
+int sgpr_vpd83_lun_id(const uint8_t *page, size_t len, char *buf, size_t buflen);
+/* Read page 0x83 on path i and name the LUN as above; -errno of the command otherwise. */
+int sgpr_dev_read_lun_id(struct sgpr_dev *d, unsigned i, char *buf, size_t buflen);
 
 /* sense.c: what to do with a completed attempt. */
 enum sgpr_disposition {
@@ -110,6 +162,28 @@ static inline uint64_t sgpr_get_be64(const uint8_t *p)
 {
 	return (uint64_t)sgpr_get_be32(p) << 32 | sgpr_get_be32(p + 4);
 }
+
+/*
+ * sgio-resolve.c: a /dev path to the SCSI devices behind it, from sysfs (see the file).
+ * sysroot NULL is "/sys"; the unit tests pass a fake tree.
+ */
+struct sgpr_sgio_path {
+	char *devnode; /* "/dev/sdc", "/dev/sg2" (uevent DEVNAME) */
+	char *syspath; /* the device's sysfs directory, links resolved */
+	dev_t devnum;
+	bool is_char;
+};
+struct sgpr_sgio_target {
+	bool multipath; /* a dm-multipath map: paths are its slaves */
+	char *name;	/* sysfs name of what was given: "sdc", "sg2", "dm-3" */
+	unsigned npaths;
+	struct sgpr_sgio_path *paths;
+};
+/* -ENOENT, -ENODEV, -ENOTBLK, -ENOTTY, -ENOMEM; on success free with sgpr_sgio_target_done(). */
+int sgpr_sgio_resolve(const char *path, const char *sysroot, struct sgpr_sgio_target *ret);
+int sgpr_sgio_resolve_devnum(const char *sysroot, bool is_char, dev_t devnum,
+			     struct sgpr_sgio_target *ret);
+void sgpr_sgio_target_done(struct sgpr_sgio_target *t);
 
 /* sim transport (tests only): several nexuses on one in-memory LUN. See transport-sim.c. */
 struct sgpr_sim_lun;

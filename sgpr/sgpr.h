@@ -279,12 +279,45 @@ struct sgpr_dev_opts {
  * Errors: -EINVAL malformed target, -ENOENT/-ENODEV no such device,
  * -ECONNREFUSED/-ETIMEDOUT/-EHOSTUNREACH portal unreachable, -EACCES login refused,
  * -EPROTONOSUPPORT transport not built in.
+ * /dev paths (SCSI disks /dev/sdX, sg devices /dev/sgN, their /dev/disk/by-* links,
+ * dm-multipath maps /dev/dm-N and /dev/mapper/NAME, whose paths all become paths of
+ * the handle) also give:
+ *   -ENOENT    no such file
+ *   -ENODEV    the device node has no device behind it (removed), or a map has no paths
+ *   -ENOTBLK   a partition (or a partition map of a multipath map): give the whole disk
+ *   -ENOTTY    not a SCSI device: a regular file, another character device, a loop,
+ *              NVMe or virtio disk, a dm device that is not a multipath map
+ *   -EACCES    the device node cannot be opened (permissions)
+ *   -EINVAL    the paths of a multipath map name different LUNs (VPD page 0x83)
+ *   -EIO and the other errors of the commands above when no path answers INQUIRY
  */
 SGPR_PUBLIC int sgpr_dev_open(const char *target, const struct sgpr_dev_opts *opts,
 			      struct sgpr_dev **ret);
 SGPR_PUBLIC struct sgpr_dev *sgpr_dev_free(struct sgpr_dev *d);
 SGPR_PUBLIC const char *sgpr_dev_transport_name(const struct sgpr_dev *d);
 SGPR_PUBLIC const char *sgpr_dev_target(const struct sgpr_dev *d);
+
+/*
+ * Paths (I_T nexuses) of the handle: one for an iSCSI URL or a single disk, one per
+ * /dev/sdX of a dm-multipath map. REGISTER and REGISTER AND IGNORE EXISTING KEY go to
+ * every working path (a registration belongs to one I_T nexus); all other commands go
+ * to one working path and move to the next when a path fails at the transport level.
+ * A failed path is reported here and skipped while another path works; sgpr_adopt_key()
+ * tries every path again and registers those that answer.
+ */
+/* Number of paths, at least 1; -EINVAL if d is NULL. */
+SGPR_PUBLIC int sgpr_dev_path_count(const struct sgpr_dev *d);
+/* "/dev/sdc" (the target for single-path handles); NULL if i is out of range. */
+SGPR_PUBLIC const char *sgpr_dev_path_name(const struct sgpr_dev *d, unsigned i);
+SGPR_PUBLIC bool sgpr_dev_path_failed(const struct sgpr_dev *d, unsigned i);
+/* The -errno that failed path i (-ENOTCONN, -ENODEV, -EIO, -ETIMEDOUT, ...), 0 if working. */
+SGPR_PUBLIC int sgpr_dev_path_error(const struct sgpr_dev *d, unsigned i);
+/*
+ * The LUN's name, the same on every path: "naa.<hex>" (VPD page 0x83 NAA designator or
+ * udev ID_WWN), "eui.<hex>", a SCSI name string, "t10.<vendor id>" or "serial.<ID_SERIAL>".
+ * NULL if unknown (iSCSI and sim handles do not read it). Valid while d is open.
+ */
+SGPR_PUBLIC const char *sgpr_dev_lun_id(const struct sgpr_dev *d);
 
 struct sgpr_dev_stats {
 	unsigned reconnects;	  /* transport sessions re-established */
@@ -324,8 +357,10 @@ SGPR_PUBLIC int sgpr_report_caps(struct sgpr_dev *d, struct sgpr_caps *ret,
 SGPR_PUBLIC int sgpr_read_full_status(struct sgpr_dev *d, struct sgpr_full_status **ret,
 				      struct sgpr_status *reterr);
 
-/* REGISTER (old_key -> new_key), or REGISTER AND IGNORE EXISTING KEY when ignore. new_key 0
- * unregisters. */
+/*
+ * REGISTER (old_key -> new_key), or REGISTER AND IGNORE EXISTING KEY when ignore. new_key 0
+ * unregisters. Sent on every working path; a SCSI error on any of them is the result.
+ */
 SGPR_PUBLIC int sgpr_register(struct sgpr_dev *d, uint64_t old_key, uint64_t new_key, bool ignore,
 			      struct sgpr_status *reterr);
 SGPR_PUBLIC int sgpr_reserve(struct sgpr_dev *d, uint64_t key, int type,
@@ -347,6 +382,8 @@ SGPR_PUBLIC int sgpr_preempt(struct sgpr_dev *d, uint64_t key, uint64_t victim, 
  * the reservation, PREEMPT of key by key with the same type (SPC-4 5.12.11.4.3)
  * so the reservation moves to this nexus and orphans of key are removed.
  * Verified with READ KEYS / READ RESERVATION. -ENOENT if key is not registered.
+ * With several paths every path is registered, failed ones included (those that
+ * answer work again), and the check is one registration of key per working path.
  */
 SGPR_PUBLIC int sgpr_adopt_key(struct sgpr_dev *d, uint64_t key, struct sgpr_status *reterr);
 

@@ -44,6 +44,13 @@ struct sgpr_sim_lun *sgpr_sim_lun_free(struct sgpr_sim_lun *lun);
 int sgpr_sim_open(struct sgpr_sim_lun *lun, const char *nexus_name,
 		  const struct sgpr_dev_opts *opts, struct sgpr_dev **ret);
 
+/*
+ * Open one handle with several paths, one I_T nexus (and session) per name, as the
+ * /dev/sdX of a dm-multipath map: sgpr_dev_path_count() is npaths, path i is names[i].
+ */
+int sgpr_sim_open_paths(struct sgpr_sim_lun *lun, const char *const names[], unsigned npaths,
+			const struct sgpr_dev_opts *opts, struct sgpr_dev **ret);
+
 /* ---- inspection ------------------------------------------------------- */
 
 uint32_t sgpr_sim_lun_generation(const struct sgpr_sim_lun *lun);
@@ -105,6 +112,15 @@ int sgpr_sim_disconnect(struct sgpr_dev *d);
 int sgpr_sim_refuse_reconnect(struct sgpr_dev *d, unsigned n);
 /* Queue a real unit attention on this nexus (delivered once, FIFO). */
 int sgpr_sim_queue_ua(struct sgpr_dev *d, uint8_t asc, uint8_t ascq);
+
+/*
+ * Paths of a handle (path 0 is the only one of sgpr_sim_open() handles). The hooks above act
+ * on the current path. A path that is down answers nothing (execute() -ENOTCONN, reconnect()
+ * -EHOSTUNREACH) but keeps its session and registrations, as a pulled cable would.
+ */
+int sgpr_sim_path_down(struct sgpr_dev *d, unsigned path, bool down);
+unsigned sgpr_sim_path_commands(const struct sgpr_dev *d, unsigned path);
+int sgpr_sim_path_fault(struct sgpr_dev *d, unsigned path, const struct sgpr_sim_fault *f);
 
 /* ---- fake clock ------------------------------------------------------- */
 

@@ -55,6 +55,10 @@ struct sim_nexus {
 	unsigned commands;
 	uint8_t last_cdb[16];
 	size_t last_cdb_len;
+	bool down; /* path down: execute() -ENOTCONN, reconnect() -EHOSTUNREACH */
+	/* a handle with several paths: every nexus of the handle, shared, owned by path 0 */
+	struct sim_nexus **paths;
+	unsigned npaths;
 };
 
 struct sgpr_sim_lun {
@@ -1156,7 +1160,7 @@ static int sim_execute(struct sgpr_dev *d, const struct sgpr_cmd *cmd, struct sg
 		memcpy(n->last_cdb, cmd->cdb, cmd->cdb_len);
 		n->last_cdb_len = cmd->cdb_len;
 	}
-	if (!n->lun || !n->session)
+	if (!n->lun || !n->session || n->down)
 		return -ENOTCONN;
 	n->lun->commands++;
 	r = check_transfer(d, cmd);
@@ -1213,6 +1217,8 @@ static int sim_reconnect(struct sgpr_dev *d)
 
 	if (!n || !n->lun)
 		return -ENODEV;
+	if (n->down)
+		return -EHOSTUNREACH;
 	if (n->refuse_reconnect) {
 		n->refuse_reconnect--;
 		return -ECONNREFUSED;
@@ -1223,12 +1229,8 @@ static int sim_reconnect(struct sgpr_dev *d)
 	return 0;
 }
 
-static void sim_close(struct sgpr_dev *d)
+static void nexus_free(struct sim_nexus *n)
 {
-	struct sim_nexus *n = nexus(d);
-
-	if (!n)
-		return;
 	if (n->lun) {
 		for (struct sim_nexus **p = &n->lun->nexuses; *p; p = &(*p)->next)
 			if (*p == n) {
@@ -1237,7 +1239,34 @@ static void sim_close(struct sgpr_dev *d)
 			}
 	}
 	free(n);
+}
+
+static void sim_close(struct sgpr_dev *d)
+{
+	struct sim_nexus *n = nexus(d);
+
+	if (!n)
+		return;
+	if (n->paths) {
+		struct sim_nexus **paths = n->paths;
+
+		for (unsigned i = 0; i < n->npaths; i++)
+			nexus_free(paths[i]);
+		free(paths);
+	} else {
+		nexus_free(n);
+	}
 	d->priv = NULL;
+}
+
+static int sim_set_path(struct sgpr_dev *d, unsigned i)
+{
+	struct sim_nexus *n = nexus(d);
+
+	if (!n || !n->paths || i >= n->npaths)
+		return -EINVAL;
+	d->priv = n->paths[i];
+	return 0;
 }
 
 const struct sgpr_transport_ops sgpr_transport_sim = {
@@ -1246,7 +1275,72 @@ const struct sgpr_transport_ops sgpr_transport_sim = {
 	.execute = sim_execute,
 	.reconnect = sim_reconnect,
 	.close = sim_close,
+	.set_path = sim_set_path,
 };
+
+static struct sim_nexus *nexus_new(struct sgpr_sim_lun *lun, struct sgpr_dev *d, int ident)
+{
+	struct sim_nexus *n = calloc(1, sizeof(*n));
+
+	if (!n)
+		return NULL;
+	n->lun = lun;
+	n->dev = d;
+	n->ident = (unsigned)ident;
+	n->next = lun->nexuses;
+	lun->nexuses = n;
+	session_new(n);
+	return n;
+}
+
+int sgpr_sim_open_paths(struct sgpr_sim_lun *lun, const char *const names[], unsigned npaths,
+			const struct sgpr_dev_opts *opts, struct sgpr_dev **ret)
+{
+	struct sim_nexus **paths;
+	struct sgpr_dev *d = NULL;
+	int r;
+
+	if (!lun || !names || !npaths || npaths > SGPR_PATHS_MAX || !ret)
+		return -EINVAL;
+	for (unsigned i = 0; i < npaths; i++)
+		if (!names[i] || !*names[i])
+			return -EINVAL;
+	paths = calloc(npaths, sizeof(*paths));
+	if (!paths)
+		return -ENOMEM;
+	r = sgpr_dev_new(&sgpr_transport_sim, "sim:multipath", opts, &d);
+	if (r < 0) {
+		free(paths);
+		return r;
+	}
+	for (unsigned i = 0; i < npaths && r >= 0; i++) {
+		int ident = ident_get(lun, names[i]);
+
+		r = ident < 0 ? ident : sgpr_dev_add_path(d, names[i]);
+		if (r >= 0) {
+			paths[i] = nexus_new(lun, d, ident);
+			if (!paths[i])
+				r = -ENOMEM;
+		}
+	}
+	for (unsigned i = 0; i < npaths; i++)
+		if (paths[i]) {
+			paths[i]->paths = paths;
+			paths[i]->npaths = npaths;
+		}
+	if (r < 0) {
+		for (unsigned i = 0; i < npaths; i++)
+			if (paths[i])
+				nexus_free(paths[i]);
+		free(paths);
+		d->ops = NULL;
+		sgpr_dev_free(d);
+		return r;
+	}
+	d->priv = paths[0];
+	*ret = d;
+	return 0;
+}
 
 int sgpr_sim_open(struct sgpr_sim_lun *lun, const char *nexus_name,
 		  const struct sgpr_dev_opts *opts, struct sgpr_dev **ret)
@@ -1372,5 +1466,46 @@ int sgpr_sim_queue_ua(struct sgpr_dev *d, uint8_t asc, uint8_t ascq)
 	if (!n)
 		return -EINVAL;
 	ua_queue(n, asc, ascq);
+	return 0;
+}
+
+static struct sim_nexus *path_nexus(const struct sgpr_dev *d, unsigned i)
+{
+	struct sim_nexus *n = nexus(d);
+
+	if (!n)
+		return NULL;
+	if (!n->paths)
+		return i == 0 ? n : NULL;
+	return i < n->npaths ? n->paths[i] : NULL;
+}
+
+int sgpr_sim_path_down(struct sgpr_dev *d, unsigned i, bool down)
+{
+	struct sim_nexus *n = path_nexus(d, i);
+
+	if (!n)
+		return -EINVAL;
+	n->down = down;
+	return 0;
+}
+
+unsigned sgpr_sim_path_commands(const struct sgpr_dev *d, unsigned i)
+{
+	struct sim_nexus *n = path_nexus(d, i);
+
+	return n ? n->commands : 0;
+}
+
+int sgpr_sim_path_fault(struct sgpr_dev *d, unsigned i, const struct sgpr_sim_fault *f)
+{
+	struct sim_nexus *n = path_nexus(d, i);
+
+	if (!n)
+		return -EINVAL;
+	if (f)
+		n->fault = *f;
+	else
+		n->fault = (struct sgpr_sim_fault){.kind = SGPR_SIM_FAULT_NONE};
 	return 0;
 }

@@ -1,0 +1,380 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * sg transport: SG_IO on SCSI block devices (/dev/sdX) and sg char devices
+ * (/dev/sgN) through libsgutils2's sg_pt layer (1.46), which gives the status
+ * byte, the full sense data, the residual and a per-command timeout.
+ *
+ * sgio-resolve.c turns the path into devices: one for a disk or an sg device,
+ * one per path for a dm-multipath map, each an I_T nexus and a path of the
+ * handle (dev.c chooses the path; REGISTER goes to every path). The LUN is
+ * named on every path from udev's ID_WWN_WITH_EXTENSION/ID_WWN (same form as
+ * page 0x83 NAA), else INQUIRY VPD page 0x83, else udev's ID_SERIAL; the paths
+ * of a map must all name the same LUN. There is no reconnect(): the kernel
+ * owns the sessions, and a path that fails is left to the dev layer's path
+ * choice.
+ *
+ * Errors of execute():
+ *   -ENODEV     the device is gone (ENODEV, ENXIO from SG_IO) or its open failed
+ *   -EPERM      SG_IO refused the command (EPERM, EACCES): PERSISTENT RESERVE IN/OUT are
+ *               not on the kernel's SG_IO allow list and need CAP_SYS_RAWIO
+ *   -ETIMEDOUT  the command timed out (host status DID_TIME_OUT, SCSI_PT_DO_TIMEOUT,
+ *               ETIMEDOUT, or a driver error after the whole timeout)
+ *   -ENOTCONN   the path is down: host status DID_NO_CONNECT, DID_BAD_TARGET,
+ *               DID_TRANSPORT_DISRUPTED, DID_TRANSPORT_FAILFAST, DID_TRANSPORT_MARGINAL
+ *   -EIO        any other host or driver status, OS error, or SG_IO answer without status
+ *   -EINTR      SG_IO was interrupted by a signal (the command may still run)
+ *   -ENOMEM, -EINVAL (sg_pt refused the request), -ENOTTY (the fd does not take SG_IO)
+ *
+ * libsgutils2 keeps lazily initialised globals (the bsg/NVMe char major, the sg driver
+ * version) that are filled by the first sg_pt object made on an fd: that is serialized
+ * here. As everywhere in libsgpr, one handle belongs to one thread at a time.
+ */
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <libudev.h>
+#include <scsi/sg_pt.h>
+
+#include "sgpr-private.h"
+
+/* Linux host byte (include/scsi/scsi_status.h enum host_status) */
+enum {
+	DID_NO_CONNECT = 0x01,
+	DID_TIME_OUT = 0x03,
+	DID_BAD_TARGET = 0x04,
+	DID_TRANSPORT_DISRUPTED = 0x0e,
+	DID_TRANSPORT_FAILFAST = 0x0f,
+	DID_TRANSPORT_MARGINAL = 0x14,
+};
+
+#define LUN_ID_MAX 512
+
+struct sgpr_sgio {
+	unsigned npaths;
+	int fds[]; /* per path, -1 if its open failed */
+};
+
+static pthread_mutex_t sg_pt_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static struct sgpr_sgio *sgio(const struct sgpr_dev *d)
+{
+	return d && d->ops == &sgpr_transport_sgio ? d->priv : NULL;
+}
+
+static int map_os_error(int e)
+{
+	switch (e) {
+	case ENODEV:
+	case ENXIO:
+		return -ENODEV;
+	case EPERM:
+	case EACCES:
+		return -EPERM;
+	case ETIMEDOUT:
+	case ENOMEM:
+	case EINVAL:
+	case ENOTTY:
+	case EINTR:
+		return -e;
+	default:
+		return -EIO;
+	}
+}
+
+static int map_host_status(int host, bool whole_timeout)
+{
+	switch (host) {
+	case DID_TIME_OUT:
+		return -ETIMEDOUT;
+	case DID_NO_CONNECT:
+	case DID_BAD_TARGET:
+	case DID_TRANSPORT_DISRUPTED:
+	case DID_TRANSPORT_FAILFAST:
+	case DID_TRANSPORT_MARGINAL:
+		return -ENOTCONN;
+	case 0: /* a driver status alone */
+		return whole_timeout ? -ETIMEDOUT : -EIO;
+	default:
+		return -EIO;
+	}
+}
+
+static struct sg_pt_base *pt_new(int fd, int *ret_err)
+{
+	struct sg_pt_base *pt;
+
+	/* the first object on an fd fills libsgutils2's lazy globals: one thread at a time */
+	pthread_mutex_lock(&sg_pt_lock);
+	pt = construct_scsi_pt_obj_with_fd(fd, 0);
+	pthread_mutex_unlock(&sg_pt_lock);
+	if (!pt) {
+		*ret_err = -ENOMEM;
+		return NULL;
+	}
+	if (get_scsi_pt_os_err(pt)) {
+		*ret_err = map_os_error(get_scsi_pt_os_err(pt));
+		destruct_scsi_pt_obj(pt);
+		return NULL;
+	}
+	return pt;
+}
+
+static int sgio_execute(struct sgpr_dev *d, const struct sgpr_cmd *cmd, struct sgpr_status *ret)
+{
+	struct sgpr_sgio *p = sgio(d);
+	unsigned timeout_s = (cmd->timeout_ms + 999) / 1000;
+	struct sg_pt_base *pt;
+	int fd, res, r = 0;
+
+	if (!p || d->path >= p->npaths)
+		return -EIO;
+	fd = p->fds[d->path];
+	if (fd < 0)
+		return -ENODEV;
+	if (cmd->data_len > INT32_MAX)
+		return -EINVAL;
+	pt = pt_new(fd, &r);
+	if (!pt)
+		return r;
+	set_scsi_pt_cdb(pt, cmd->cdb, (int)cmd->cdb_len);
+	set_scsi_pt_sense(pt, ret->sense, SGPR_SENSE_MAX);
+	if (cmd->dir == SGPR_DIR_IN)
+		set_scsi_pt_data_in(pt, cmd->data, (int)cmd->data_len);
+	else if (cmd->dir == SGPR_DIR_OUT)
+		set_scsi_pt_data_out(pt, cmd->data, (int)cmd->data_len);
+
+	ret->answered = false;
+	ret->sense_valid = false;
+	ret->sense_len = 0;
+	ret->resid = 0;
+	res = do_scsi_pt(pt, -1, timeout_s ? (int)timeout_s : 1, 0);
+	if (res < 0) {
+		r = map_os_error(-res);
+	} else if (res == SCSI_PT_DO_TIMEOUT) {
+		r = -ETIMEDOUT;
+	} else if (res == SCSI_PT_DO_BAD_PARAMS) {
+		r = -EINVAL;
+	} else if (res > 0) {
+		r = -EIO;
+	} else {
+		switch (get_scsi_pt_result_category(pt)) {
+		case SCSI_PT_RESULT_OS_ERR:
+			r = map_os_error(get_scsi_pt_os_err(pt));
+			break;
+		case SCSI_PT_RESULT_TRANSPORT_ERR:
+			r = map_host_status(get_scsi_pt_transport_err(pt) & 0xff,
+					    (unsigned)get_scsi_pt_duration_ms(pt) >=
+						    cmd->timeout_ms);
+			break;
+		default: {
+			int sl = get_scsi_pt_sense_len(pt), resid = get_scsi_pt_resid(pt);
+
+			ret->answered = true;
+			ret->status = (uint8_t)get_scsi_pt_status_response(pt);
+			ret->sense_len = sl > 0 ? (sl < SGPR_SENSE_MAX ? sl : SGPR_SENSE_MAX) : 0;
+			if (cmd->dir == SGPR_DIR_IN && resid > 0)
+				ret->resid = (uint32_t)resid > cmd->data_len
+						     ? (uint32_t)cmd->data_len
+						     : (uint32_t)resid;
+			if (ret->sense_len)
+				sgpr_status_decode_sense(ret);
+			break;
+		}
+		}
+	}
+	destruct_scsi_pt_obj(pt);
+	return r;
+}
+
+/* Open a device node and check that it is still the device sysfs described. */
+static int open_node(const char *node, const struct sgpr_sgio_path *path)
+{
+	struct stat st;
+	int fd;
+
+	fd = open(node, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0 && (errno == EROFS || errno == EACCES || errno == EPERM))
+		/* SG_IO with CAP_SYS_RAWIO works on a read-only fd too */
+		fd = open(node, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		switch (errno) {
+		case EACCES:
+		case EPERM:
+			return -EACCES;
+		case ENXIO:
+		case ENODEV:
+		case ENOMEDIUM:
+			return -ENODEV;
+		default:
+			return -errno;
+		}
+	}
+	if (fstat(fd, &st) < 0 || st.st_rdev != path->devnum ||
+	    (path->is_char ? !S_ISCHR(st.st_mode) : !S_ISBLK(st.st_mode))) {
+		close(fd);
+		return -ENODEV; /* replaced between the lookup and the open */
+	}
+	return fd;
+}
+
+/* udev's WWN in the "naa.<hex>" form of page 0x83, or its serial; false if it has neither. */
+static bool udev_lun_id(const struct sgpr_sgio_path *path, bool serial, char *buf, size_t len)
+{
+	struct udev_device *dev = NULL;
+	struct udev *udev;
+	const char *v = NULL;
+	bool ok = false;
+
+	udev = udev_new();
+	if (udev)
+		dev = udev_device_new_from_devnum(udev, path->is_char ? 'c' : 'b', path->devnum);
+	if (dev && serial) {
+		v = udev_device_get_property_value(dev, "ID_SERIAL");
+		ok = v && *v && (size_t)snprintf(buf, len, "serial.%s", v) < len;
+	} else if (dev) {
+		v = udev_device_get_property_value(dev, "ID_WWN_WITH_EXTENSION");
+		if (!v)
+			v = udev_device_get_property_value(dev, "ID_WWN");
+		if (v && strncmp(v, "0x", 2) == 0 && v[2] &&
+		    strspn(v + 2, "0123456789abcdefABCDEF") == strlen(v + 2)) {
+			ok = strlen(v + 2) + 5 <= len;
+			if (ok) {
+				snprintf(buf, len, "naa.%s", v + 2);
+				for (char *c = buf; *c; c++)
+					if (*c >= 'A' && *c <= 'F')
+						*c = (char)(*c - 'A' + 'a');
+			}
+		}
+	}
+	udev_device_unref(dev);
+	udev_unref(udev);
+	return ok;
+}
+
+/* Name the LUN on every working path; different names: -EINVAL. */
+static int identify(struct sgpr_dev *d, const struct sgpr_sgio_target *t)
+{
+	char first[LUN_ID_MAX] = "", id[LUN_ID_MAX];
+	unsigned first_path = 0;
+
+	for (unsigned i = 0; i < t->npaths; i++) {
+		int r;
+
+		if (d->paths[i].error)
+			continue;
+		if (!udev_lun_id(&t->paths[i], false, id, sizeof(id))) {
+			r = sgpr_dev_read_lun_id(d, i, id, sizeof(id));
+			if (r < 0) {
+				sgpr_log(d, LOG_DEBUG,
+					 "%s: no LUN name from VPD page 0x83 on %s: %s", d->target,
+					 d->paths[i].name, strerror(-r));
+				if (d->paths[i].error ||
+				    !udev_lun_id(&t->paths[i], true, id, sizeof(id)))
+					continue;
+			}
+		}
+		if (!first[0]) {
+			snprintf(first, sizeof(first), "%s", id);
+			first_path = i;
+		} else if (strcmp(first, id) != 0) {
+			sgpr_log(d, LOG_ERR, "%s: paths lead to different LUNs: %s is %s, %s is %s",
+				 d->target, d->paths[first_path].name, first, d->paths[i].name, id);
+			return -EINVAL;
+		}
+	}
+	if (first[0]) {
+		d->lun_id = strdup(first);
+		if (!d->lun_id)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static void sgio_close(struct sgpr_dev *d)
+{
+	struct sgpr_sgio *p = sgio(d);
+
+	if (!p)
+		return;
+	for (unsigned i = 0; i < p->npaths; i++)
+		if (p->fds[i] >= 0)
+			close(p->fds[i]);
+	free(p);
+	d->priv = NULL;
+}
+
+static int sgio_open(struct sgpr_dev *d, const char *target)
+{
+	struct sgpr_sgio_target t;
+	struct sgpr_sgio *p;
+	int r, first_err = 0;
+
+	r = sgpr_sgio_resolve(target, NULL, &t);
+	if (r < 0)
+		return r;
+	p = calloc(1, sizeof(*p) + t.npaths * sizeof(p->fds[0]));
+	if (!p) {
+		sgpr_sgio_target_done(&t);
+		return -ENOMEM;
+	}
+	p->npaths = t.npaths;
+	for (unsigned i = 0; i < t.npaths; i++)
+		p->fds[i] = -1;
+	d->priv = p;
+
+	for (unsigned i = 0; i < t.npaths && r >= 0; i++) {
+		/* a disk or sg device is opened by the name given, a map's paths by theirs */
+		int fd = open_node(t.multipath ? t.paths[i].devnode : target, &t.paths[i]);
+
+		r = sgpr_dev_add_path(d, t.paths[i].devnode);
+		if (r < 0)
+			break;
+		if (fd < 0) {
+			sgpr_log(d, LOG_WARNING, "%s: cannot open path %s: %s", target,
+				 t.paths[i].devnode, strerror(-fd));
+			if (!first_err)
+				first_err = fd;
+			sgpr_dev_mark_path(d, i, fd);
+			continue;
+		}
+		p->fds[i] = fd;
+	}
+	if (r >= 0)
+		r = identify(d, &t);
+	if (r >= 0 && !sgpr_dev_working_paths(d)) {
+		/* no path could be opened or answered INQUIRY */
+		r = first_err;
+		for (unsigned i = 0; i < d->npaths && !r; i++)
+			r = d->paths[i].error;
+		if (!r)
+			r = -EIO;
+	}
+	/* start on the first working path */
+	for (unsigned i = 0; r >= 0 && i < d->npaths; i++)
+		if (!d->paths[i].error) {
+			sgpr_dev_select_path(d, i);
+			break;
+		}
+	sgpr_sgio_target_done(&t);
+	if (r < 0)
+		sgio_close(d);
+	return r < 0 ? r : 0;
+}
+
+static int sgio_set_path(struct sgpr_dev *d, unsigned i)
+{
+	struct sgpr_sgio *p = sgio(d);
+
+	return p && i < p->npaths ? 0 : -EINVAL;
+}
+
+const struct sgpr_transport_ops sgpr_transport_sgio = {
+	.name = "sg",
+	.open = sgio_open,
+	.execute = sgio_execute,
+	.close = sgio_close,
+	.set_path = sgio_set_path,
+};
