@@ -1249,8 +1249,9 @@ static void sim_close(struct sgpr_dev *d)
 		return;
 	if (n->paths) {
 		struct sim_nexus **paths = n->paths;
+		unsigned npaths = n->npaths; /* n is one of them */
 
-		for (unsigned i = 0; i < n->npaths; i++)
+		for (unsigned i = 0; i < npaths; i++)
 			nexus_free(paths[i]);
 		free(paths);
 	} else {
