@@ -70,13 +70,15 @@ const char *errno_words(int r)
 	case -ENOKEY:
 		return "key not registered";
 	case -ENOTTY:
-		return "not a SCSI device";
+		return "not a SCSI device (nor a dm-multipath map of SCSI paths)";
 	case -ENOTBLK:
-		return "a partition: give the whole disk";
+		return "a partition: give the whole disk (or the multipath map)";
 	case -EPERM:
 		return "permission denied: SG_IO persistent reservations need CAP_SYS_RAWIO (root)";
 	case -ENODEV:
 		return "device gone";
+	case -EINTR:
+		return "interrupted";
 	case -ENOENT:
 		return "no such device";
 	default:
@@ -110,15 +112,23 @@ int usage_error(const char *fmt, ...)
 	return EXIT_USAGE;
 }
 
-static const char *open_words(int r)
+static const char *open_words(const char *target, int r)
 {
+	bool path = target[0] == '/';
+
 	switch (r) {
 	case -EINVAL:
-		return "malformed target (expected iscsi://PORTAL[:PORT]/TARGET-IQN/LUN or "
-		       "/dev/...)";
+		return path ? "the paths of this multipath map lead to different LUNs"
+			    : "malformed target (expected iscsi://PORTAL[:PORT]/TARGET-IQN/LUN or "
+			      "/dev/...)";
+	case -EACCES:
+		return path ? "permission denied opening the device" : errno_words(r);
+	case -ENODEV:
+		return path ? "no device behind this node (removed, or a map without paths)"
+			    : errno_words(r);
 	case -EPROTONOSUPPORT:
-		return "transport not available in this build (the SG_IO transport arrives with "
-		       "/dev support)";
+		return path ? "SG_IO transport not available in this build (libsgutils2, libudev)"
+			    : "iSCSI transport not available in this build (libiscsi)";
 	default:
 		return errno_words(r);
 	}
@@ -129,8 +139,8 @@ int open_dev(struct prlock *p, const char *target, struct sgpr_dev **ret)
 	int r = sgpr_dev_open(target, &p->dev_opts, ret);
 
 	if (r < 0) {
-		fprintf(stderr, "prlock: %s: cannot open: %s\n", target, open_words(r));
-		return r == -EINVAL ? EXIT_USAGE : exit_code_from_errno(r);
+		fprintf(stderr, "prlock: %s: cannot open: %s\n", target, open_words(target, r));
+		return r == -EINVAL && target[0] != '/' ? EXIT_USAGE : exit_code_from_errno(r);
 	}
 	return 0;
 }

@@ -189,6 +189,46 @@ static void json_state(struct prlock *p, const struct lun_state *s)
 	json_array_end(j);
 }
 
+static void print_paths_human(struct sgpr_dev *d)
+{
+	int n = sgpr_dev_path_count(d);
+
+	if (sgpr_dev_lun_id(d))
+		printf("  lun:           %s\n", sgpr_dev_lun_id(d));
+	if (n <= 1)
+		return;
+	printf("  paths:         %d\n", n);
+	for (int i = 0; i < n; i++)
+		printf("    %-16s  %s\n", sgpr_dev_path_name(d, (unsigned)i),
+		       sgpr_dev_path_failed(d, (unsigned)i)
+			       ? errno_words(sgpr_dev_path_error(d, (unsigned)i))
+			       : "ok");
+}
+
+static void json_paths(struct prlock *p, struct sgpr_dev *d)
+{
+	int n = sgpr_dev_path_count(d);
+
+	json_key(&p->j, "lun_id");
+	json_string(&p->j, sgpr_dev_lun_id(d));
+	json_key(&p->j, "paths");
+	json_array_begin(&p->j);
+	for (int i = 0; i < n; i++) {
+		bool failed = sgpr_dev_path_failed(d, (unsigned)i);
+
+		json_object_begin(&p->j);
+		json_key(&p->j, "path");
+		json_string(&p->j, sgpr_dev_path_name(d, (unsigned)i));
+		json_key(&p->j, "failed");
+		json_bool(&p->j, failed);
+		json_key(&p->j, "error");
+		json_string(&p->j,
+			    failed ? errno_words(sgpr_dev_path_error(d, (unsigned)i)) : NULL);
+		json_object_end(&p->j);
+	}
+	json_array_end(&p->j);
+}
+
 static void json_header(struct prlock *p)
 {
 	json_object_begin(&p->j);
@@ -227,6 +267,7 @@ static int show(struct prlock *p, int ndev, char **devs, bool keys_only, bool ca
 			json_string(&p->j, devs[i]);
 			json_key(&p->j, "transport");
 			json_string(&p->j, sgpr_dev_transport_name(d));
+			json_paths(p, d);
 			if (!caps_only)
 				json_state(p, &s);
 			if (!keys_only)
@@ -235,6 +276,7 @@ static int show(struct prlock *p, int ndev, char **devs, bool keys_only, bool ca
 			continue;
 		}
 		printf("%s\n", devs[i]);
+		print_paths_human(d);
 		if (!caps_only) {
 			printf("  generation:    %u\n", s.res.generation);
 			if (!keys_only)

@@ -140,8 +140,12 @@ expect_rc "silent portal" 5 "timed out"
 check "silent portal gives up within the 5 s login bound (took ${elapsed_ms} ms)" \
 	test "$elapsed_ms" -lt 8000
 pl 1 status /dev/sdz-does-not-exist
-expect_rc "device path" 5
-check "device path: one line" err_one_line
+expect_rc "missing device path" 5 "no such device"
+check "missing device path: one line" err_one_line
+pl 1 status /dev/null
+expect_rc "a device that is not SCSI" 4 "not a SCSI device"
+pl 1 status "$SOURCE_DIR/README.md"
+expect_rc "a regular file" 4 "not a SCSI device"
 pl 1 --type bogus acquire "$URL"
 expect_rc "unknown type" 2 "--type 'bogus'"
 pl 1 --host-id 0 status "$URL"
