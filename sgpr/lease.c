@@ -310,10 +310,10 @@ static int remove_lingering(struct sgpr_lease *l, const struct sgpr_keys *keys, 
 	return 0;
 }
 
+/* The key stays readable (sgpr_lease_key) for the report of what was lost. */
 static int lose(struct sgpr_lease *l, enum sgpr_lease_event ev, enum sgpr_lease_event *ret_event)
 {
 	l->state = SGPR_LEASE_LOST;
-	l->key = 0;
 	*ret_event = ev;
 	return 0;
 }
@@ -495,7 +495,7 @@ int sgpr_lease_observe(struct sgpr_lease *l, enum sgpr_lease_event *ret_event)
 	if (r == -EBADE) {
 		/* The holder renewed after our last look: it is alive. Back off. */
 		(void)sgpr_register(l->d, key, 0, false, NULL);
-		l->seen_holder = 0;
+		l->seen_since_ms = now; /* its next key restarts the watch */
 		*ret_event = SGPR_LEASE_HOLDER_ALIVE;
 		return 0;
 	}

@@ -466,6 +466,7 @@ SGPR_PUBLIC int sgpr_lease_observe(struct sgpr_lease *l, enum sgpr_lease_event *
 /* RELEASE and unregister; the lease becomes IDLE. */
 SGPR_PUBLIC int sgpr_lease_release(struct sgpr_lease *l);
 SGPR_PUBLIC enum sgpr_lease_state sgpr_lease_get_state(const struct sgpr_lease *l);
+/* The key held (or, in SGPR_LEASE_LOST, the key that was lost); 0 when idle. */
 SGPR_PUBLIC uint64_t sgpr_lease_key(const struct sgpr_lease *l);
 /* The holder key last seen (after TAKEN_OVER: the key that was taken over). */
 SGPR_PUBLIC uint64_t sgpr_lease_last_holder(const struct sgpr_lease *l);

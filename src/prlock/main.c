@@ -23,9 +23,14 @@ static const struct verb verbs[] = {
 	 "release the reservation and unregister"},
 	{"check", verb_check, 1, 1, 0, "DEV",
 	 "exit 0 if this host holds DEV, 3 if another key does, 6 if nobody"},
-	{"preempt", verb_preempt, 1, 1, OPT_TYPE | OPT_VICTIM | OPT_HOST | OPT_FORCE | OPT_NO_ABORT,
-	 "DEV [--victim KEY | --host ID] [--force] [--type T] [--no-abort]",
-	 "take the reservation from another key (PREEMPT AND ABORT, else PREEMPT)"},
+	{"preempt", verb_preempt, 1, 1,
+	 OPT_TYPE | OPT_VICTIM | OPT_HOST | OPT_FORCE | OPT_NO_ABORT | OPT_IF_DEAD | OPT_TIMEOUT,
+	 "DEV [--victim KEY | --host ID] [--force] [--type T] [--no-abort]\n"
+	 "                  | DEV --if-dead [--timeout S]",
+	 "take the reservation from another key (PREEMPT AND ABORT, else PREEMPT);\n"
+	 "                  --if-dead: only once the holder's key stopped changing"},
+	{"run", verb_run, 1, -1, OPT_TYPE | OPT_KILL_GRACE, "DEV... [--type T] -- CMD [ARGS]",
+	 "hold leases on DEV while CMD runs; kill CMD if one is lost"},
 	{"clear", verb_clear, 1, 1, OPT_FORCE, "DEV --force",
 	 "remove every registration and the reservation"},
 };
@@ -38,7 +43,8 @@ static void help(FILE *f)
 		"DEV is iscsi://PORTAL[:PORT]/TARGET-IQN/LUN (or a /dev path, see prlock(8)).\n\n"
 		"Verbs:\n");
 	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
-		fprintf(f, "  %-11s %-30s %s\n", verbs[i].name, verbs[i].usage, verbs[i].summary);
+		fprintf(f, "  %-11s %s\n                  %s\n", verbs[i].name, verbs[i].usage,
+			verbs[i].summary);
 	fprintf(f, "\nOptions:\n"
 		   "  --json[=pretty|short]  machine-readable output (schema version 1)\n"
 		   "  --config FILE          configuration file (default " SGPR_CONFIG_DEFAULT ")\n"
@@ -50,7 +56,11 @@ static void help(FILE *f)
 		   "                         exclusive-access-reg-only, write-exclusive-all-regs,\n"
 		   "                         exclusive-access-all-regs (default "
 		   "write-exclusive-reg-only)\n"
-		   "  --timeout MS           per-command timeout (default 10000)\n"
+		   "  --command-timeout MS   per-command timeout (default 10000)\n"
+		   "  --lease-period S       lease period L (default 2)\n"
+		   "  --dead-after S         a holder key unchanged this long is dead (default 3.5 "
+		   "L)\n"
+		   "  --kill-grace S         run: SIGTERM to SIGKILL on a lost lease (default 5)\n"
 		   "  -h, --help             this help\n"
 		   "\nExit status: 0 ok, 1 error, 2 usage, 3 conflict, 4 PR not supported,\n"
 		   "5 device or transport unreachable, 6 no reservation (check).\n");
@@ -71,12 +81,18 @@ enum {
 	ARG_FORCE,
 	ARG_NO_ABORT,
 	ARG_KEEP_REG,
+	ARG_LEASE_PERIOD,
+	ARG_DEAD_AFTER,
+	ARG_KILL_GRACE,
+	ARG_IF_DEAD,
+	ARG_WAIT_TIMEOUT,
 };
 
 /* Command-line values, applied over the config file. */
 struct cmdline {
 	const char *config;
 	const char *host_id, *cluster, *initiator, *type, *timeout, *victim, *victim_host;
+	const char *lease_period, *dead_after, *kill_grace, *wait_timeout;
 	unsigned used; /* OPT_* seen */
 };
 
@@ -90,7 +106,12 @@ static int parse_argv(int argc, char **argv, struct prlock *p, struct cmdline *c
 		{"cluster", required_argument, NULL, ARG_CLUSTER},
 		{"initiator", required_argument, NULL, ARG_INITIATOR},
 		{"type", required_argument, NULL, ARG_TYPE},
-		{"timeout", required_argument, NULL, ARG_TIMEOUT},
+		{"command-timeout", required_argument, NULL, ARG_TIMEOUT},
+		{"lease-period", required_argument, NULL, ARG_LEASE_PERIOD},
+		{"dead-after", required_argument, NULL, ARG_DEAD_AFTER},
+		{"kill-grace", required_argument, NULL, ARG_KILL_GRACE},
+		{"if-dead", no_argument, NULL, ARG_IF_DEAD},
+		{"timeout", required_argument, NULL, ARG_WAIT_TIMEOUT},
 		{"static", no_argument, NULL, ARG_STATIC},
 		{"wait", optional_argument, NULL, ARG_WAIT},
 		{"victim", required_argument, NULL, ARG_VICTIM},
@@ -164,6 +185,24 @@ static int parse_argv(int argc, char **argv, struct prlock *p, struct cmdline *c
 			p->keep_registration = true;
 			c->used |= OPT_KEEP_REG;
 			break;
+		case ARG_LEASE_PERIOD:
+			c->lease_period = optarg;
+			break;
+		case ARG_DEAD_AFTER:
+			c->dead_after = optarg;
+			break;
+		case ARG_KILL_GRACE:
+			c->kill_grace = optarg;
+			c->used |= OPT_KILL_GRACE;
+			break;
+		case ARG_IF_DEAD:
+			p->if_dead = true;
+			c->used |= OPT_IF_DEAD;
+			break;
+		case ARG_WAIT_TIMEOUT:
+			c->wait_timeout = optarg;
+			c->used |= OPT_TIMEOUT;
+			break;
 		case ':':
 			return usage_error("option '%s' needs a value", argv[optind - 1]), -1;
 		default:
@@ -210,9 +249,24 @@ static int resolve_identity(struct prlock *p, const struct cmdline *c)
 	}
 	if (c->timeout) {
 		if (parse_uint(c->timeout, 100, 600000, &timeout) < 0)
-			return usage_error("--timeout '%s': expected 100..600000 ms", c->timeout);
+			return usage_error("--command-timeout '%s': expected 100..600000 ms",
+					   c->timeout);
 		p->cfg.timeout_ms = timeout;
 	}
+	if (c->lease_period &&
+	    parse_seconds(c->lease_period, 100, 3600000, &p->cfg.lease_period_ms))
+		return usage_error("--lease-period '%s': expected 0.1..3600 seconds",
+				   c->lease_period);
+	if (c->dead_after && parse_seconds(c->dead_after, 200, 86400000, &p->cfg.dead_after_ms))
+		return usage_error("--dead-after '%s': expected 0.2..86400 seconds", c->dead_after);
+	if (c->kill_grace && parse_seconds(c->kill_grace, 0, 3600000, &p->cfg.kill_grace_ms))
+		return usage_error("--kill-grace '%s': expected 0..3600 seconds", c->kill_grace);
+	if (c->wait_timeout && parse_seconds(c->wait_timeout, 0, 86400000, &p->wait_timeout_ms))
+		return usage_error("--timeout '%s': expected 0..86400 seconds", c->wait_timeout);
+	p->wait_timeout_set = c->wait_timeout != NULL;
+	if (p->cfg.lease_period_ms && p->cfg.dead_after_ms &&
+	    p->cfg.dead_after_ms <= p->cfg.lease_period_ms)
+		return usage_error("--dead-after must be longer than the lease period");
 	if (c->victim && sgpr_key_parse(c->victim, &p->victim) < 0)
 		return usage_error("--victim '%s': expected a nonzero key (0x... or decimal)",
 				   c->victim);
@@ -257,8 +311,10 @@ static const struct verb *find_verb(const char *name)
 
 static const char *option_name(unsigned bit)
 {
-	static const char *names[] = {"--type", "--static", "--wait",	  "--victim",
-				      "--host", "--force",  "--no-abort", "--keep-registration"};
+	static const char *const names[] = {
+		"--type",	"--static",  "--wait",	   "--victim",
+		"--host",	"--force",   "--no-abort", "--keep-registration",
+		"--kill-grace", "--if-dead", "--timeout"};
 	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (bit == 1u << i)
 			return names[i];
@@ -270,8 +326,20 @@ int main(int argc, char **argv)
 	struct prlock p = {};
 	struct cmdline c = {};
 	const struct verb *v;
-	int r, ndev;
+	int r, ndev, dashdash;
 
+	/*
+	 * "run DEV... -- CMD ARGS": getopt permutes the arguments before "--"
+	 * to its far side, so cut the command off before parsing.
+	 */
+	for (dashdash = 1; dashdash < argc && strcmp(argv[dashdash], "--"); dashdash++)
+		;
+	if (dashdash < argc) {
+		p.cmd = argv + dashdash + 1;
+		p.ncmd = argc - dashdash - 1;
+		argc = dashdash;
+		argv[dashdash] = NULL;
+	}
 	r = parse_argv(argc, argv, &p, &c);
 	if (r <= 0)
 		return r < 0 ? EXIT_USAGE : EXIT_OK;
@@ -283,11 +351,22 @@ int main(int argc, char **argv)
 	ndev = argc - optind - 1;
 	if (ndev < v->min_args || (v->max_args >= 0 && ndev > v->max_args))
 		return usage_error("usage: prlock %s %s", v->name, v->usage);
+	if ((p.cmd != NULL) != (v->fn == verb_run))
+		return usage_error(p.cmd ? "%s: a command after '--' only goes with 'run'"
+					 : "usage: prlock %s DEV... -- CMD [ARGS]",
+				   v->name);
+	if (p.cmd && !p.ncmd)
+		return usage_error("run: no command after '--'");
 	/* --type is also a global option: every verb that reserves takes it. */
-	for (unsigned bit = OPT_STATIC; bit <= OPT_KEEP_REG; bit <<= 1)
+	for (unsigned bit = OPT_STATIC; bit <= OPT_TIMEOUT; bit <<= 1)
 		if ((c.used & bit) && !(v->options & bit))
 			return usage_error("%s: option %s does not apply", v->name,
 					   option_name(bit));
+	if ((c.used & OPT_TIMEOUT) && !p.if_dead)
+		return usage_error("preempt: --timeout goes with --if-dead");
+	if (p.if_dead && (c.used & (OPT_VICTIM | OPT_HOST | OPT_NO_ABORT)))
+		return usage_error("preempt --if-dead takes the holder it watches; no --victim, "
+				   "--host or --no-abort");
 	if ((c.used & OPT_WAIT))
 		return usage_error(
 			"acquire --wait needs prlockd, which this version does not have yet");

@@ -36,6 +36,11 @@ struct prlock {
 	bool keep_registration; /* release --keep-registration */
 	uint64_t victim;	/* preempt --victim KEY */
 	uint16_t victim_host;	/* preempt --host ID */
+	bool if_dead;		/* preempt --if-dead */
+	bool wait_timeout_set;	/* preempt --if-dead --timeout given */
+	unsigned wait_timeout_ms;
+	char **cmd; /* run: the command after "--" */
+	int ncmd;
 };
 
 struct verb {
@@ -56,6 +61,9 @@ enum {
 	OPT_FORCE = 1u << 5,
 	OPT_NO_ABORT = 1u << 6,
 	OPT_KEEP_REG = 1u << 7,
+	OPT_KILL_GRACE = 1u << 8,
+	OPT_IF_DEAD = 1u << 9,
+	OPT_TIMEOUT = 1u << 10,
 };
 
 /* common.c */
@@ -107,3 +115,9 @@ int verb_release(struct prlock *p, int ndev, char **devs);
 int verb_check(struct prlock *p, int ndev, char **devs);
 int verb_preempt(struct prlock *p, int ndev, char **devs);
 int verb_clear(struct prlock *p, int ndev, char **devs);
+int verb_run(struct prlock *p, int ndev, char **devs);
+
+/* verb-run.c: lease options from the configuration and the command line */
+struct sgpr_lease_opts lease_opts(const struct prlock *p, bool static_lease);
+/* preempt --if-dead */
+int preempt_if_dead(struct prlock *p, const char *dev);

@@ -135,6 +135,8 @@ int verb_preempt(struct prlock *p, int ndev, char **devs)
 	char msg[320];
 	int r;
 
+	if (p->if_dead)
+		return preempt_if_dead(p, devs[0]);
 	results_begin(p);
 	r = open_dev(p, devs[0], &d);
 	if (!r)

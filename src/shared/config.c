@@ -25,6 +25,38 @@ int parse_uint(const char *s, unsigned min, unsigned max, unsigned *ret)
 	return 0;
 }
 
+int parse_seconds(const char *s, unsigned min_ms, unsigned max_ms, unsigned *ret_ms)
+{
+	unsigned long long ms = 0;
+	const char *p = s;
+	unsigned frac = 0;
+
+	if (!s || !isdigit((unsigned char)*s))
+		return -EINVAL;
+	for (; isdigit((unsigned char)*p); p++) {
+		ms = ms * 10 + (unsigned)(*p - '0');
+		if (ms > 10000000ull)
+			return -ERANGE;
+	}
+	ms *= 1000;
+	if (*p == '.') {
+		unsigned scale = 100;
+
+		for (p++; isdigit((unsigned char)*p); p++, frac++) {
+			if (frac >= 3)
+				return -EINVAL; /* finer than a millisecond */
+			ms += (unsigned)(*p - '0') * scale;
+			scale /= 10;
+		}
+		if (!frac)
+			return -EINVAL;
+	}
+	if (*p || ms < min_ms || ms > max_ms)
+		return -ERANGE;
+	*ret_ms = (unsigned)ms;
+	return 0;
+}
+
 int parse_host_id(const char *s, uint16_t *ret)
 {
 	unsigned v;
@@ -89,7 +121,6 @@ static char *strip(char *s)
 
 static int set_one(struct sgpr_config *cfg, const char *name, const char *value, const char **why)
 {
-	unsigned v;
 	int r;
 
 	if (strcmp(name, "host_id") == 0) {
@@ -124,18 +155,20 @@ static int set_one(struct sgpr_config *cfg, const char *name, const char *value,
 		return parse_uint(value, 100, 600000, &cfg->timeout_ms);
 	}
 	if (strcmp(name, "lease_period") == 0) {
-		*why = "must be 1..3600 seconds";
-		r = parse_uint(value, 1, 3600, &v);
-		if (r >= 0)
-			cfg->lease_period_s = v;
-		return r;
+		*why = "must be 0.1..3600 seconds";
+		return parse_seconds(value, 100, 3600000, &cfg->lease_period_ms);
 	}
 	if (strcmp(name, "dead_after") == 0) {
-		*why = "must be 1..86400 seconds";
-		r = parse_uint(value, 1, 86400, &v);
-		if (r >= 0)
-			cfg->dead_after_s = v;
-		return r;
+		*why = "must be 0.2..86400 seconds";
+		return parse_seconds(value, 200, 86400000, &cfg->dead_after_ms);
+	}
+	if (strcmp(name, "kill_grace") == 0) {
+		*why = "must be 0..3600 seconds";
+		return parse_seconds(value, 0, 3600000, &cfg->kill_grace_ms);
+	}
+	if (strcmp(name, "self_fence_after") == 0) {
+		*why = "must be 0..86400 seconds (0: never)";
+		return parse_seconds(value, 0, 86400000, &cfg->self_fence_after_ms);
 	}
 	*why = "unknown setting";
 	return -ENOKEY;

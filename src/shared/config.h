@@ -15,10 +15,12 @@ struct sgpr_config {
 	uint16_t host_id; /* 0: not set */
 	char cluster[SGPR_CLUSTER_MAX];
 	char initiator[SGPR_IQN_MAX];
-	int type;		 /* 0: not set */
-	unsigned timeout_ms;	 /* 0: not set */
-	unsigned lease_period_s; /* 0: not set (leases: issue 4) */
-	unsigned dead_after_s;	 /* 0: not set */
+	int type;		      /* 0: not set */
+	unsigned timeout_ms;	      /* 0: not set */
+	unsigned lease_period_ms;     /* 0: not set; the lease engine's default */
+	unsigned dead_after_ms;	      /* 0: not set */
+	unsigned kill_grace_ms;	      /* SIGTERM -> SIGKILL on a lost lease; 0: not set */
+	unsigned self_fence_after_ms; /* 0: never */
 };
 
 /*
@@ -29,6 +31,8 @@ int config_load(const char *path, struct sgpr_config *cfg, char *err, size_t err
 
 /* Parse a host id 1..65535. */
 int parse_host_id(const char *s, uint16_t *ret);
+/* Seconds with an optional fraction ("2", "0.5") as milliseconds in [min_ms, max_ms]. */
+int parse_seconds(const char *s, unsigned min_ms, unsigned max_ms, unsigned *ret_ms);
 /* Parse an unsigned decimal in [min, max]. */
 int parse_uint(const char *s, unsigned min, unsigned max, unsigned *ret);
 /* A stable host id from /etc/machine-id (1..65535). */
