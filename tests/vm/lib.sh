@@ -1,0 +1,145 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Shared by the VM tests (tests/vm/test-*.sh): a private tgtd (tools/sgpr-target) and guests
+# (tools/sgpr-vm: QEMU TCG, the Debian kernel, real /dev/sdX and /dev/sgX on the tgtd's LUNs, one
+# initiator name per guest, i.e. one host per guest), all torn down on any exit; assertions that
+# print what they compared, as in tests/integration/lib.sh.
+#
+# Environment (set by tests/vm/meson.build):
+#   BUILD_DIR   meson build directory      SOURCE_DIR  source tree
+#   TEST_PORT   portal port of this test   TEST_CONTROL tgtd control port
+#
+# Guests run the host's own binaries: they see the host's root read-only, except /tmp and /run
+# (their own tmpfs). $WORK is under /tmp: files a guest must read belong in the build tree.
+#
+#   start_target [LUNS]                 tgtd with LUNS (default 2) LUNs of 16M; sets URL, PORTAL,
+#                                       TARGET_IQN. Exits the test (failure) if it cannot start.
+#   start_guests [OPTS --] NAME...      boot guests in parallel (OPTS: sgpr-vm start options, e.g.
+#                                       --lun 1 --lun 2 --paths 2; default --lun 1); a boot failure
+#                                       is a test failure and ends the test.
+#   vm NAME CMD...                      run CMD (bash) in guest NAME: OUT (stdout+stderr), RC,
+#                                       ERR=''. Bounded by VM_TIMEOUT (default 120 s); RC 124 =
+#                                       timed out, 125 = guest not running.
+#   vm_freeze / vm_thaw / vm_kill / vm_stop NAME     QMP stop / cont, SIGKILL, clean power-off
+#   check WHAT CMD...  rc_is N  out_has RE  expect_rc WHAT N [RE]  finish
+
+# shellcheck shell=bash disable=SC2034,SC2016
+# (SC2034: PRLOCK, SGPR_IO, ERR are for the tests; SC2016: commands quoted for the guest's shell)
+set -u -o pipefail
+
+SGPR_IO="$BUILD_DIR/src/sgpr-io/sgpr-io"
+PRLOCK="$BUILD_DIR/src/prlock/prlock"
+TARGET="$SOURCE_DIR/tools/sgpr-target"
+SGPR_VM="$SOURCE_DIR/tools/sgpr-vm"
+WORK=$(mktemp -d /tmp/sgpr-vm-test.XXXXXX)
+VM_DIR=$WORK/vm
+VM_TIMEOUT=${VM_TIMEOUT:-120}
+TEST_NAME=${0##*/}
+FAILURES=0
+CHECKS=0
+OUT='' ERR='' RC=0
+
+teardown() {
+	local f
+	"$SGPR_VM" stop-all --dir "$VM_DIR" >/dev/null 2>&1
+	"$TARGET" stop --dir "$WORK/target" >/dev/null 2>&1
+	if [ "$FAILURES" -ne 0 ]; then
+		for f in "$VM_DIR"/*.console.log "$VM_DIR"/*.qemu.log "$WORK/target/tgtd.log"; do
+			[ -s "$f" ] || continue
+			echo "--- tail of ${f##*/}"
+			tail -n 20 -- "$f" | tr -d '\r'
+		done
+	fi
+	rm -rf -- "$WORK"
+}
+trap teardown EXIT
+trap 'exit 130' INT TERM
+
+fatal() {
+	echo "not ok - $*"
+	FAILURES=$((FAILURES + 1))
+	echo "# $TEST_NAME: stopped early: $*"
+	echo "# $TEST_NAME: $((CHECKS - FAILURES + 1)) passed, $FAILURES failed"
+	exit 1
+}
+
+start_target() {
+	URL=$("$TARGET" start --dir "$WORK/target" --port "$TEST_PORT" --control "$TEST_CONTROL" \
+		--luns "${1:-2}" --size 16M) || fatal "cannot start tgtd"
+	PORTAL=127.0.0.1:$TEST_PORT
+	TARGET_IQN=${URL#iscsi://*/}
+	TARGET_IQN=${TARGET_IQN%/*}
+}
+
+# start_guests [sgpr-vm start options --] NAME...
+start_guests() {
+	local opts=() names=() name t0=$SECONDS
+	local -A pids=()
+	if [[ " $* " == *" -- "* ]]; then
+		while [ "$1" != -- ]; do opts+=("$1"); shift; done
+		shift
+	fi
+	[ ${#opts[@]} -gt 0 ] || opts=(--lun 1)
+	names=("$@")
+	"$SGPR_VM" prepare >"$WORK/prepare.log" 2>&1 ||
+		{ cat "$WORK/prepare.log"; fatal "sgpr-vm prepare failed"; }
+	for name in "${names[@]}"; do
+		"$SGPR_VM" start "$name" --dir "$VM_DIR" --portal "$PORTAL" --target "$TARGET_IQN" \
+			"${opts[@]}" >"$WORK/start-$name.log" 2>&1 &
+		pids[$name]=$!
+	done
+	for name in "${names[@]}"; do
+		if ! wait "${pids[$name]}"; then
+			sed 's/^/    /' "$WORK/start-$name.log"
+			fatal "boot guest $name"
+		fi
+	done
+	echo "# booted ${names[*]} in $((SECONDS - t0)) s"
+}
+
+# vm NAME CMD...: sets OUT (stdout+stderr), RC
+vm() {
+	local name=$1
+	shift
+	OUT=$("$SGPR_VM" exec "$name" --dir "$VM_DIR" --timeout "$VM_TIMEOUT" -- "$@" 2>&1)
+	RC=$?
+	ERR=''
+}
+
+vm_freeze() { "$SGPR_VM" freeze "$1" --dir "$VM_DIR"; }
+vm_thaw() { "$SGPR_VM" thaw "$1" --dir "$VM_DIR"; }
+vm_kill() { "$SGPR_VM" kill "$1" --dir "$VM_DIR"; }
+vm_stop() { "$SGPR_VM" stop "$1" --dir "$VM_DIR" >/dev/null; }
+vm_running() { "$SGPR_VM" status --dir "$VM_DIR" | grep -q "^$1: pid"; }
+
+check() {
+	local what=$1
+	shift
+	CHECKS=$((CHECKS + 1))
+	if "$@"; then
+		echo "ok - $what"
+	else
+		echo "not ok - $what"
+		echo "    rc=$RC out=[${OUT:0:600}]"
+		FAILURES=$((FAILURES + 1))
+	fi
+}
+
+rc_is() { [ "$RC" -eq "$1" ]; }
+rc_not() { [ "$RC" -ne "$1" ]; }
+out_has() { grep -q -- "$1" <<<"$OUT"; }
+
+# expect_rc WHAT CODE [GREP-IN-OUTPUT]
+expect_rc() {
+	local what=$1 code=$2 pattern=${3-}
+	if [ -n "$pattern" ]; then
+		check "$what (exit $code, '$pattern')" eval 'rc_is '"$code"' && out_has "$pattern"'
+	else
+		check "$what (exit $code)" rc_is "$code"
+	fi
+}
+
+finish() {
+	echo "# $TEST_NAME: $((CHECKS - FAILURES)) passed, $FAILURES failed"
+	[ "$CHECKS" -gt 0 ] || { echo "no checks ran"; exit 1; }
+	[ "$FAILURES" -eq 0 ]
+}
