@@ -12,6 +12,7 @@
 #   X ID TIMEOUT CWDHEX CMDHEX         O ID LEN, then LEN base64 characters and a newline:
 #                                      output (stdout+stderr), streamed; repeated
 #                                      E ID RC               exit status (124: timed out)
+#   K ID                                                     cancel X ID (SIGTERM, as a timeout)
 #   S ID                               S ID                  then exit: /init powers off
 # CMD runs like `bash -c CMD` with stdin /dev/null, in CWD if it exists (else /), with GUEST=NAME;
 # after TIMEOUT seconds its process group gets SIGTERM, SIGKILL 5 s later, and RC is 124.
@@ -88,7 +89,8 @@ send_new() { # ID
 # CMD runs in a subshell of the agent (no exec: bash -c would cost a binary load over 9p), in its
 # own process group (set -m) so that a timeout kills everything it started.
 run() { # ID TIMEOUT CWDHEX CMDHEX
-	local id=$1 t=$2 cwd cmd pid rc i=0 deadline killed=0 last=$SECONDS
+	local id=$1 t=$2 cwd cmd pid rc i=0 deadline killed=0 last=$SECONDS got partial=''
+
 	local delays=(0.002 0.005 0.01 0.02 0.05 0.1 0.2)
 	unhex "$3" cwd
 	unhex "$4" cmd
@@ -121,7 +123,20 @@ run() { # ID TIMEOUT CWDHEX CMDHEX
 			send_new "$id"
 			last=$SECONDS
 		fi
-		nap "${delays[i]}"
+		# wait on the port: "K ID" cancels (the host's exec was interrupted), other
+		# requests are queued; a partial line is kept for the next round
+		if IFS= read -r -t "${delays[i]}" -u "$port_fd" got; then
+			got=$partial$got partial=''
+			if [ "$got" = "K $id" ]; then
+				[ "$killed" = 0 ] && deadline=0
+			else
+				queue+=("$got")
+			fi
+		elif [ $? -gt 128 ]; then
+			partial+=$got
+		else
+			nap "${delays[i]}"
+		fi
 		[ "$i" -lt $((${#delays[@]} - 1)) ] && i=$((i + 1))
 	done
 	wait "$pid"
@@ -148,11 +163,9 @@ exec {port_fd}<>"$port" || {
 	exit 1
 }
 
-while :; do
-	if ! IFS=' ' read -r kind id a b c <&"$port_fd"; then
-		nap 0.2 # the host side is not connected
-		continue
-	fi
+handle() { # LINE
+	local kind id a b c
+	IFS=' ' read -r kind id a b c <<<"$1"
 	case "$kind" in
 	P) printf 'P %s %s\n' "$id" "$(count_disks)" >&"$port_fd" ;;
 	X) run "$id" "$a" "$b" "$c" ;;
@@ -160,5 +173,18 @@ while :; do
 		printf 'S %s\n' "$id" >&"$port_fd"
 		exit 0
 		;;
-	esac
+	esac # K of a finished command, anything else: ignored
+}
+
+queue=()
+while :; do
+	if [ ${#queue[@]} -gt 0 ]; then
+		line=${queue[0]}
+		queue=("${queue[@]:1}")
+		handle "$line"
+	elif IFS= read -r line <&"$port_fd"; then
+		handle "$line"
+	else
+		nap 0.2 # the host side is not connected
+	fi
 done
