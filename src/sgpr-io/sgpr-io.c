@@ -7,11 +7,18 @@
  *
  *   register | unregister | reserve [TYPE] | release [TYPE] | keys | res
  *   write LBA TEXT | read LBA | tur | stats | sleep MS | quit
+ *   lease | lease-status | lease-renew | lease-release
+ *
+ * "lease" holds a lease (lease.c) on the session: it is renewed every lease
+ * period while sgpr-io waits for its next command, so stopping the process
+ * (SIGSTOP) stops the renewals as a hung host would.
  *
  * Every command answers one line: "ok [detail]" or "err <errno name>: <words>".
  */
 #include <errno.h>
 #include <getopt.h>
+#include <poll.h>
+#include <time.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,17 +94,124 @@ static int cmd_keys(struct sgpr_dev *d, struct sgpr_status *st, char *out, size_
 	return 0;
 }
 
-static int run(struct sgpr_dev *d, uint64_t key, int deftype)
+struct io {
+	struct sgpr_dev *d;
+	uint64_t key; /* the static key of register/reserve/release */
+	int type;
+	struct sgpr_lease_opts lease_opts;
+	struct sgpr_lease *lease;
+	uint64_t next_renew_ms;
+	enum sgpr_lease_event last_event;
+	unsigned renewals;
+	char buf[4096]; /* stdin, not yet split into lines */
+	size_t have;
+};
+
+static uint64_t mono_ms(void)
 {
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static int lease_renew_now(struct io *io)
+{
+	enum sgpr_lease_event ev;
+	int r = sgpr_lease_renew(io->lease, &ev);
+
+	io->next_renew_ms = mono_ms() + io->lease_opts.period_ms;
+	if (r == 0) {
+		io->last_event = ev;
+		io->renewals++;
+	}
+	return r;
+}
+
+/* Read one command line; renew a held lease whenever it is due while waiting. */
+static bool read_line(struct io *io, char *line, size_t len)
+{
+	for (;;) {
+		char *nl = memchr(io->buf, '\n', io->have);
+		struct pollfd pfd = {.fd = STDIN_FILENO, .events = POLLIN};
+		bool held = io->lease && sgpr_lease_get_state(io->lease) == SGPR_LEASE_HELD;
+		int timeout = -1;
+		ssize_t n;
+
+		if (nl) {
+			size_t l = (size_t)(nl - io->buf);
+
+			snprintf(line, len, "%.*s", (int)l, io->buf);
+			io->have -= l + 1;
+			memmove(io->buf, nl + 1, io->have);
+			return true;
+		}
+		if (io->have == sizeof(io->buf))
+			io->have = 0; /* an overlong line is dropped */
+		if (held) {
+			uint64_t now = mono_ms();
+
+			timeout = io->next_renew_ms > now ? (int)(io->next_renew_ms - now) : 0;
+		}
+		if (poll(&pfd, 1, timeout) == 0) {
+			(void)lease_renew_now(io);
+			continue;
+		}
+		n = read(STDIN_FILENO, io->buf + io->have, sizeof(io->buf) - io->have);
+		if (n <= 0)
+			return false;
+		io->have += (size_t)n;
+	}
+}
+
+static int cmd_lease(struct io *io, const char *cmd, char *out, size_t len)
+{
+	enum sgpr_lease_event ev = SGPR_LEASE_NONE;
+	int r = 0;
+
+	if (!io->lease) {
+		r = sgpr_lease_new(io->d, &io->lease_opts, &io->lease);
+		if (r < 0)
+			return r;
+	}
+	if (strcmp(cmd, "lease") == 0) {
+		r = sgpr_lease_acquire(io->lease, &ev);
+		if (r == 0) {
+			io->last_event = ev;
+			io->next_renew_ms = mono_ms() + io->lease_opts.period_ms;
+		}
+	} else if (strcmp(cmd, "lease-renew") == 0) {
+		/* a renewal may already have run while waiting for this command */
+		if (sgpr_lease_get_state(io->lease) == SGPR_LEASE_HELD)
+			r = lease_renew_now(io);
+	} else if (strcmp(cmd, "lease-release") == 0) {
+		r = sgpr_lease_release(io->lease);
+	}
+	if (r == 0) {
+		static const char *const states[] = {"idle", "held", "lost"};
+
+		snprintf(out, len, "state=%s event=%s key=0x%016" PRIx64 " renewals=%u",
+			 states[sgpr_lease_get_state(io->lease)],
+			 sgpr_lease_event_name(io->last_event), sgpr_lease_key(io->lease),
+			 io->renewals);
+	}
+	return r;
+}
+
+static int run(struct io *io)
+{
+	struct sgpr_dev *d = io->d;
+	uint64_t key = io->key;
+	int deftype = io->type;
 	char line[1024];
 
-	while (fgets(line, sizeof(line), stdin)) {
+	while (read_line(io, line, sizeof(line))) {
 		struct sgpr_status st = {};
 		char out[900] = "", *arg, *cmd;
 		uint8_t block[BLOCK];
 		int r, type = deftype;
 
-		line[strcspn(line, "\r\n")] = 0;
+		line[strcspn(line, "\r")] = 0;
 		cmd = strtok_r(line, " ", &arg);
 		if (!cmd)
 			continue;
@@ -161,6 +275,10 @@ static int run(struct sgpr_dev *d, uint64_t key, int deftype)
 			r = rw16(d, write, lba, block, &st);
 			if (r == 0 && !write)
 				snprintf(out, sizeof(out), "%.*s", BLOCK - 1, (char *)block);
+		} else if (strncmp(cmd, "lease", 5) == 0 &&
+			   (!cmd[5] || !strcmp(cmd, "lease-status") ||
+			    !strcmp(cmd, "lease-renew") || !strcmp(cmd, "lease-release"))) {
+			r = cmd_lease(io, cmd, out, sizeof(out));
 		} else if (strcmp(cmd, "sleep") == 0) {
 			usleep((useconds_t)strtoul(arg ? arg : "0", NULL, 10) * 1000);
 			r = 0;
@@ -181,13 +299,16 @@ int main(int argc, char **argv)
 						{"cluster", required_argument, NULL, 'c'},
 						{"type", required_argument, NULL, 't'},
 						{"timeout", required_argument, NULL, 'T'},
+						{"lease-period", required_argument, NULL, 'L'},
+						{"dead-after", required_argument, NULL, 'D'},
 						{}};
 	_cleanup_(sgpr_dev_freep) struct sgpr_dev *d = NULL;
 	const char *initiator = NULL, *cluster = SGPR_CLUSTER_DEFAULT;
 	uint16_t host_id = 0;
 	int o, r, type = SGPR_TYPE_WERO;
-	unsigned timeout_ms = 0;
+	unsigned timeout_ms = 0, period_ms = 0, dead_after_ms = 0;
 	char iqn[SGPR_IQN_MAX];
+	struct io *io;
 
 	while ((o = getopt_long(argc, argv, "", options, NULL)) >= 0) {
 		switch (o) {
@@ -212,6 +333,14 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case 'L':
+		case 'D':
+			if (parse_seconds(optarg, 100, 3600000,
+					  o == 'L' ? &period_ms : &dead_after_ms)) {
+				fprintf(stderr, "sgpr-io: '%s': expected seconds\n", optarg);
+				return 2;
+			}
+			break;
 		case 't':
 			type = sgpr_type_from_name(optarg);
 			if (type < 0) {
@@ -224,8 +353,9 @@ int main(int argc, char **argv)
 		}
 	}
 	if (optind != argc - 1 || !host_id) {
-		fprintf(stderr, "usage: sgpr-io --host-id N [--initiator IQN] [--cluster NAME] "
-				"[--type T] [--timeout MS] DEV\n");
+		fprintf(stderr,
+			"usage: sgpr-io --host-id N [--initiator IQN] [--cluster NAME] "
+			"[--type T] [--timeout MS] [--lease-period S] [--dead-after S] DEV\n");
 		return 2;
 	}
 	if (!initiator) {
@@ -242,8 +372,23 @@ int main(int argc, char **argv)
 		fprintf(stderr, "sgpr-io: %s: cannot open: %s\n", argv[optind], strerror(-r));
 		return 5;
 	}
-	printf("ready key=0x%016" PRIx64 "\n",
-	       sgpr_key_make(sgpr_ns_from_cluster(cluster), host_id, 0));
+	io = calloc(1, sizeof(*io));
+	if (!io)
+		return 1;
+	io->d = d;
+	io->type = type;
+	io->key = sgpr_key_make(sgpr_ns_from_cluster(cluster), host_id, 0);
+	io->lease_opts = (struct sgpr_lease_opts){
+		.ns = sgpr_ns_from_cluster(cluster),
+		.host_id = host_id,
+		.type = type,
+		.period_ms = period_ms ? period_ms : 2000,
+		.dead_after_ms = dead_after_ms,
+	};
+	printf("ready key=0x%016" PRIx64 "\n", io->key);
 	fflush(stdout);
-	return run(d, sgpr_key_make(sgpr_ns_from_cluster(cluster), host_id, 0), type);
+	r = run(io);
+	sgpr_lease_free(io->lease);
+	free(io);
+	return r;
 }
