@@ -237,7 +237,11 @@ int sgpr_lease_acquire(struct sgpr_lease *l, enum sgpr_lease_event *ret_event)
 	free(keys);
 
 	if (res.held && !sgpr_type_is_all_registrants(res.type)) {
-		l->seen_holder = res.key;
+		if (l->seen_holder != res.key) {
+			/* a holder seen for the first time starts its dead_after clock now */
+			l->seen_holder = res.key;
+			l->seen_since_ms = now_ms(l);
+		}
 		if (!key_is_ours(l, res.key))
 			return -EBADE; /* held by another key: sgpr_lease_observe() takes over the
 					  dead */

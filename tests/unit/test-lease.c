@@ -254,6 +254,25 @@ static void test_key_change_resets_observation(void **state)
 	assert_int_equal(observe(f->lb), SGPR_LEASE_TAKEN_OVER);
 }
 
+/*
+ * An acquire refused by a live holder, then observe on the same lease (prlockd's
+ * "acquire --wait"): the holder's dead_after clock starts at the acquire, not at 0.
+ */
+static void test_acquire_then_observe_never_steals(void **state)
+{
+	struct fx *f = *state;
+	enum sgpr_lease_event ev;
+
+	a_acquires(f);
+	assert_int_equal(sgpr_lease_acquire(f->lb, &ev), -EBADE);
+	assert_int_equal(observe(f->lb), SGPR_LEASE_NONE);
+	advance(f, DEAD_AFTER - 1);
+	assert_int_equal(observe(f->lb), SGPR_LEASE_NONE);
+	assert_int_equal(sgpr_lease_get_state(f->lb), SGPR_LEASE_IDLE);
+	advance(f, 1);
+	assert_int_equal(observe(f->lb), SGPR_LEASE_TAKEN_OVER);
+}
+
 static void test_static_never_dead(void **state)
 {
 	struct fx *f = *state;
@@ -497,6 +516,7 @@ int main(void)
 		SPC(test_dead_owner_taken_over),
 		TGT(test_takeover_refused_when_holder_renewed),
 		TGT(test_key_change_resets_observation),
+		TGT(test_acquire_then_observe_never_steals),
 		TGT(test_static_never_dead),
 		TGT(test_foreign_holder_needs_force),
 		TGT(test_target_restart_recovered),
