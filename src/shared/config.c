@@ -170,6 +170,25 @@ static int set_one(struct sgpr_config *cfg, const char *name, const char *value,
 		*why = "must be 0..86400 seconds (0: never)";
 		return parse_seconds(value, 0, 86400000, &cfg->self_fence_after_ms);
 	}
+	if (strcmp(name, "group") == 0) {
+		/* a group name (POSIX portable filename characters), resolved by prlockd */
+		*why = "must be a group name (1..63 of a-z A-Z 0-9 . _ -)";
+		if (!*value || strlen(value) >= sizeof(cfg->group) || value[0] == '-' ||
+		    strspn(value,
+			   "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
+			    strlen(value))
+			return -EINVAL;
+		strcpy(cfg->group, value);
+		return 0;
+	}
+	if (strcmp(name, "loss_action") == 0) {
+		*why = "must be 'kill' or 'hook:/absolute/path'";
+		if (strcmp(value, "kill") != 0 &&
+		    (strncmp(value, "hook:/", 6) != 0 || strlen(value) >= sizeof(cfg->loss_action)))
+			return -EINVAL;
+		strcpy(cfg->loss_action, value);
+		return 0;
+	}
 	*why = "unknown setting";
 	return -ENOKEY;
 }

@@ -10,6 +10,8 @@
 #define SGPR_CLUSTER_DEFAULT "default"
 #define SGPR_CLUSTER_MAX 64
 #define SGPR_IQN_MAX 224
+#define SGPR_GROUP_MAX 64
+#define SGPR_LOSS_ACTION_MAX 4096
 
 struct sgpr_config {
 	uint16_t host_id; /* 0: not set */
@@ -21,6 +23,9 @@ struct sgpr_config {
 	unsigned dead_after_ms;	      /* 0: not set */
 	unsigned kill_grace_ms;	      /* SIGTERM -> SIGKILL on a lost lease; 0: not set */
 	unsigned self_fence_after_ms; /* 0: never */
+	/* prlockd only */
+	char group[SGPR_GROUP_MAX];		/* control socket access besides root; "" none */
+	char loss_action[SGPR_LOSS_ACTION_MAX]; /* "kill" or "hook:/path"; "" = kill */
 };
 
 /*
