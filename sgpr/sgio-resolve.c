@@ -130,7 +130,7 @@ static int resolve_link(const char *dir, const char *name, char **ret)
 /* The basename of the subsystem link of a sysfs device directory. */
 static int subsystem_of(const char *dir, char *buf, size_t len)
 {
-	char *s;
+	char *s = NULL;
 	int r;
 
 	r = resolve_link(dir, "subsystem", &s);
