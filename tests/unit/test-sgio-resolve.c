@@ -33,6 +33,7 @@ static void pf(char *buf, size_t len, const char *fmt, ...)
 	assert_true(n >= 0 && (size_t)n < len);
 }
 
+static void mkdir_p(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void mkdir_p(const char *fmt, ...)
 {
 	char path[1024];

@@ -84,7 +84,7 @@ start_guests() {
 		{ cat "$WORK/prepare.log"; fatal "sgpr-vm prepare failed"; }
 	for name in "${names[@]}"; do
 		"$SGPR_VM" start "$name" --dir "$VM_DIR" --portal "$PORTAL" --target "$TARGET_IQN" \
-			"${opts[@]}" >"$WORK/start-$name.log" 2>&1 &
+			--keep "$BUILD_DIR" --keep "$SOURCE_DIR" "${opts[@]}" >"$WORK/start-$name.log" 2>&1 &
 		pids[$name]=$!
 	done
 	for name in "${names[@]}"; do
