@@ -1,0 +1,720 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The lease table of prlockd: renewal of every held lease each period, observation for
+ * "acquire --wait", re-adoption after a restart, loss actions, and the state file.
+ *
+ * One thread drives every device with synchronous library calls, one device after the
+ * other, and serves the control socket between two devices. A renewal is a few round trips
+ * (REGISTER on each path, READ KEYS, READ RESERVATION): with 1 ms round trips a 2 s period
+ * carries several hundred devices. Beyond that, or when devices stop answering (each command
+ * is bounded by the command timeout), renewals run late; a renewal later than dead_after lets
+ * another host take the lease over. Thousands of LUNs need the asynchronous engine of
+ * DESIGN.md, which this loop is shaped for (one due time per device).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "prlockd.h"
+
+const char *errno_words(int r)
+{
+	switch (r) {
+	case -EBADE:
+		return "reservation conflict";
+	case -EOPNOTSUPP:
+		return "not supported by the device";
+	case -ENOTCONN:
+		return "connection to the target lost";
+	case -ETIMEDOUT:
+		return "timed out";
+	case -ECONNREFUSED:
+		return "connection refused";
+	case -EHOSTUNREACH:
+		return "portal unreachable";
+	case -ENXIO:
+		return "no such target or LUN";
+	case -EACCES:
+		return "permission denied (or login refused by the target)";
+	case -EAGAIN:
+		return "target still busy or reporting unit attentions after retries";
+	case -EPROTONOSUPPORT:
+		return "transport not available in this build";
+	case -ENOTTY:
+		return "not a SCSI device";
+	case -ENOTBLK:
+		return "a partition: give the whole disk";
+	case -EPERM:
+		return "permission denied: SG_IO needs CAP_SYS_RAWIO";
+	case -ENODEV:
+		return "device gone";
+	case -ENOENT:
+		return "no such device";
+	case -EINVAL:
+		return "malformed device (iscsi://PORTAL[:PORT]/TARGET-IQN/LUN or /dev/...)";
+	default:
+		return strerror(-r);
+	}
+}
+
+const char *error_kind(int r)
+{
+	switch (r) {
+	case -EBADE:
+		return "conflict";
+	case -EOPNOTSUPP:
+	case -ENOTTY:
+		return "unsupported";
+	case -EINVAL:
+	case -ENOTBLK:
+		return "usage";
+	case -ENOTCONN:
+	case -ETIMEDOUT:
+	case -ECONNREFUSED:
+	case -ECONNRESET:
+	case -EHOSTUNREACH:
+	case -ENETUNREACH:
+	case -ENXIO:
+	case -ENOENT:
+	case -ENODEV:
+	case -EACCES:
+	case -EAGAIN:
+	case -EIO:
+	case -EPROTONOSUPPORT:
+		return "unreachable";
+	default:
+		return "error";
+	}
+}
+
+const char *holder_words(const struct daemon *dm, uint64_t holder, char *buf, size_t len)
+{
+	char k[SGPR_KEY_STRLEN];
+
+	if (!holder)
+		snprintf(buf, len, "reserved by all registrants (no single holder)");
+	else if (!sgpr_key_in_ns(holder, dm->ns))
+		snprintf(buf, len, "held by foreign key %s", sgpr_key_format(holder, k));
+	else
+		snprintf(buf, len, "held by host %u%s (key %s)", sgpr_key_split(holder).host_id,
+			 sgpr_key_split(holder).host_id == dm->cfg.host_id ? " (this host)" : "",
+			 sgpr_key_format(holder, k));
+	return buf;
+}
+
+/* ---- processes ----------------------------------------------------------- */
+
+int proc_starttime(pid_t pid, unsigned long long *ret)
+{
+	char path[64], buf[1024], *p;
+	ssize_t n;
+	int fd, field;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -EIO;
+	buf[n] = 0;
+	/* "PID (comm) S ppid ...": comm may hold spaces and parentheses; field 22 is starttime */
+	p = strrchr(buf, ')');
+	if (!p || p[1] != ' ')
+		return -EBADMSG;
+	p += 2;
+	if (*p == 'Z' || *p == 'X')
+		return -ESRCH; /* exited, not reaped yet */
+	for (field = 3; field < 22 && p; field++) {
+		p = strchr(p, ' ');
+		if (p)
+			p++;
+	}
+	if (!p)
+		return -EBADMSG;
+	*ret = strtoull(p, NULL, 10);
+	return 0;
+}
+
+bool proc_alive(const struct protected_proc *p)
+{
+	unsigned long long start;
+
+	return proc_starttime(p->pid, &start) == 0 && start == p->start;
+}
+
+static void prune_procs(struct entry *e)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < e->n_procs; i++)
+		if (proc_alive(&e->procs[i]))
+			e->procs[n++] = e->procs[i];
+	e->n_procs = n;
+}
+
+/* ---- entries ------------------------------------------------------------- */
+
+struct entry *entry_find(struct daemon *dm, const char *dev)
+{
+	for (size_t i = 0; i < dm->n_entries; i++)
+		if (strcmp(dm->entries[i]->dev, dev) == 0)
+			return dm->entries[i];
+	return NULL;
+}
+
+int entry_add(struct daemon *dm, const char *dev, int type, struct entry **ret)
+{
+	struct entry **n, *e;
+
+	n = realloc(dm->entries, (dm->n_entries + 1) * sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	dm->entries = n;
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	e->dev = strdup(dev);
+	if (!e->dev) {
+		free(e);
+		return -ENOMEM;
+	}
+	e->type = type;
+	e->hook_pid = -1;
+	dm->entries[dm->n_entries++] = e;
+	*ret = e;
+	return 0;
+}
+
+void entry_remove(struct daemon *dm, struct entry *e)
+{
+	for (size_t i = 0; i < dm->n_entries; i++) {
+		if (dm->entries[i] != e)
+			continue;
+		memmove(dm->entries + i, dm->entries + i + 1,
+			(dm->n_entries - i - 1) * sizeof(*dm->entries));
+		dm->n_entries--;
+		break;
+	}
+	if (e->waiter)
+		waiter_done(dm, e, -ECANCELED, SGPR_LEASE_NONE);
+	sgpr_lease_free(e->l);
+	sgpr_dev_free(e->d);
+	free(e->procs);
+	free(e->dev);
+	free(e);
+}
+
+struct sgpr_lease_opts entry_lease_opts(const struct daemon *dm, int type)
+{
+	return (struct sgpr_lease_opts){
+		.ns = dm->ns,
+		.host_id = dm->cfg.host_id,
+		.type = type,
+		.period_ms = dm->period_ms,
+		.dead_after_ms = dm->dead_after_ms,
+		.self_fence_after_ms = dm->cfg.self_fence_after_ms,
+	};
+}
+
+int entry_open(struct daemon *dm, struct entry *e)
+{
+	struct sgpr_lease_opts o = entry_lease_opts(dm, e->type);
+	int r;
+
+	if (!e->d) {
+		r = sgpr_dev_open(e->dev, &dm->dev_opts, &e->d);
+		if (r < 0)
+			return r;
+	}
+	if (!e->l) {
+		r = sgpr_lease_new(e->d, &o, &e->l);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* ---- the state file ------------------------------------------------------ */
+
+/*
+ * STATE_DIR/leases: one device per line, "DEV TYPE [PID:STARTTIME]...", for the devices this
+ * host holds (or still has to re-adopt) and their protected processes. Written whole on
+ * every change, to a temporary file renamed over the old one.
+ */
+int state_save(struct daemon *dm)
+{
+	char path[4096], tmp[4200];
+	FILE *f;
+	int fd, r = 0;
+
+	snprintf(path, sizeof(path), "%s/leases", dm->state_dir);
+	snprintf(tmp, sizeof(tmp), "%s/leases.tmp", dm->state_dir);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0 || !(f = fdopen(fd, "w"))) {
+		r = -errno;
+		if (fd >= 0)
+			close(fd);
+		log_msg(LOG_ERR, "Failed to write %s: %s; a restart would not re-adopt the leases",
+			tmp, strerror(-r));
+		return r;
+	}
+	for (size_t i = 0; i < dm->n_entries; i++) {
+		struct entry *e = dm->entries[i];
+
+		if (e->state != ENTRY_HELD && e->state != ENTRY_ADOPTING)
+			continue;
+		fprintf(f, "%s %s", e->dev, sgpr_type_to_name(e->type));
+		for (size_t k = 0; k < e->n_procs; k++)
+			fprintf(f, " %d:%llu", (int)e->procs[k].pid, e->procs[k].start);
+		fputc('\n', f);
+	}
+	if (fflush(f) != 0 || fsync(fileno(f)) < 0)
+		r = -errno;
+	if (fclose(f) != 0 && !r)
+		r = -errno;
+	if (!r && rename(tmp, path) < 0)
+		r = -errno;
+	if (r < 0) {
+		log_msg(LOG_ERR, "Failed to write %s: %s; a restart would not re-adopt the leases",
+			path, strerror(-r));
+		unlink(tmp);
+	}
+	return r;
+}
+
+static int parse_state_line(struct daemon *dm, char *line, const char *path, unsigned lineno)
+{
+	char *save = NULL, *dev, *type, *tok;
+	struct entry *e;
+	int t, r;
+
+	dev = strtok_r(line, " \t\n", &save);
+	if (!dev)
+		return 0;
+	type = strtok_r(NULL, " \t\n", &save);
+	t = type ? sgpr_type_from_name(type) : -EINVAL;
+	if (t < 0) {
+		log_msg(LOG_WARNING, "%s:%u: no reservation type for %s, ignoring", path, lineno,
+			dev);
+		return 0;
+	}
+	if (entry_find(dm, dev))
+		return 0;
+	r = entry_add(dm, dev, t, &e);
+	if (r < 0)
+		return r;
+	e->state = ENTRY_ADOPTING;
+	while ((tok = strtok_r(NULL, " \t\n", &save))) {
+		struct protected_proc p;
+		struct protected_proc *n;
+		int pid;
+
+		if (sscanf(tok, "%d:%llu", &pid, &p.start) != 2 || pid <= 1) {
+			log_msg(LOG_WARNING, "%s:%u: '%s' is not PID:STARTTIME, ignoring", path,
+				lineno, tok);
+			continue;
+		}
+		p.pid = pid;
+		if (!proc_alive(&p)) {
+			log_msg(LOG_INFO, "%s: protected process %d is gone", dev, pid);
+			continue;
+		}
+		n = realloc(e->procs, (e->n_procs + 1) * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		e->procs = n;
+		e->procs[e->n_procs++] = p;
+	}
+	return 0;
+}
+
+int state_load(struct daemon *dm)
+{
+	_cleanup_fclose_ FILE *f = NULL;
+	char path[4096], line[8192];
+	unsigned lineno = 0;
+	int r;
+
+	snprintf(path, sizeof(path), "%s/leases", dm->state_dir);
+	f = fopen(path, "re");
+	if (!f) {
+		if (errno == ENOENT)
+			return 0;
+		r = -errno;
+		log_msg(LOG_ERR, "Failed to read %s: %s", path, strerror(-r));
+		return r;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		lineno++;
+		r = parse_state_line(dm, line, path, lineno);
+		if (r < 0) {
+			log_msg(LOG_ERR, "Failed to load %s: %s", path, strerror(-r));
+			return r;
+		}
+	}
+	return 0;
+}
+
+/* ---- loss ---------------------------------------------------------------- */
+
+static void run_hook(struct daemon *dm, struct entry *e)
+{
+	char key[SGPR_KEY_STRLEN], pids[1024] = "";
+	size_t off = 0;
+	pid_t pid;
+
+	for (size_t i = 0; i < e->n_procs && off < sizeof(pids) - 16; i++)
+		off += (size_t)snprintf(pids + off, sizeof(pids) - off, "%s%d", i ? " " : "",
+					(int)e->procs[i].pid);
+	sgpr_key_format(e->lost_key, key);
+	pid = fork();
+	if (pid < 0) {
+		log_msg(LOG_ERR, "%s: cannot run loss hook %s: %m", e->dev, dm->hook);
+		return;
+	}
+	if (pid == 0) {
+		sigset_t all;
+
+		sigemptyset(&all);
+		sigprocmask(SIG_SETMASK, &all, NULL);
+		signal(SIGPIPE, SIG_DFL);
+		setenv("PRLOCKD_PROTECTED_PIDS", pids, 1);
+		execl(dm->hook, dm->hook, e->dev, sgpr_lease_event_name(e->lost_event), key,
+		      (char *)NULL);
+		fprintf(stderr, "<3>%s: cannot execute loss hook %s: %s\n", e->dev, dm->hook,
+			strerror(errno));
+		_exit(127);
+	}
+	e->hook_pid = pid;
+	e->hook_deadline = mono_ms() + PRLOCKD_HOOK_TIMEOUT_MS;
+	log_msg(LOG_NOTICE, "%s: running loss hook %s %s %s %s (pid %d)", e->dev, dm->hook, e->dev,
+		sgpr_lease_event_name(e->lost_event), key, (int)pid);
+}
+
+static void lease_lost(struct daemon *dm, struct entry *e, enum sgpr_lease_event ev)
+{
+	char k[SGPR_KEY_STRLEN], words[128];
+	const char *cause;
+
+	e->state = ENTRY_LOST;
+	e->lost_event = ev;
+	e->lost_key = e->l ? sgpr_lease_key(e->l) : 0;
+	e->lost_holder = e->l ? sgpr_lease_last_holder(e->l) : 0;
+	e->next_due = UINT64_MAX;
+	switch (ev) {
+	case SGPR_LEASE_LOST_PREEMPTED:
+		cause = "preempted: our key was removed";
+		break;
+	case SGPR_LEASE_LOST_CLEARED:
+		cause = "cleared: our key was removed and nobody holds it";
+		break;
+	case SGPR_LEASE_LOST_TARGET:
+		cause = "the target lost its reservation state and another key holds it now";
+		break;
+	case SGPR_LEASE_LOST_SELF_FENCED:
+		cause = "no renewal for self_fence_after";
+		break;
+	default:
+		cause = "held by another key after restart";
+		break;
+	}
+	prune_procs(e);
+	log_msg(LOG_CRIT, "%s: lease LOST (%s): %s; key %s, now %s; %s %zu protected process(es)",
+		e->dev, sgpr_lease_event_name(ev) ?: "lost-at-adoption", cause,
+		sgpr_key_format(e->lost_key, k),
+		e->lost_holder && e->lost_holder != e->lost_key
+			? holder_words(dm, e->lost_holder, words, sizeof(words))
+			: "not held by another key",
+		dm->hook ? "running the hook for" : "stopping (SIGTERM)", e->n_procs);
+	if (dm->hook) {
+		run_hook(dm, e);
+	} else if (e->n_procs) {
+		for (size_t i = 0; i < e->n_procs; i++)
+			if (kill(e->procs[i].pid, SIGTERM) < 0)
+				log_msg(LOG_WARNING, "%s: SIGTERM to %d: %m", e->dev,
+					(int)e->procs[i].pid);
+		e->kill_at = mono_ms() + dm->kill_grace_ms;
+	}
+	state_save(dm);
+}
+
+void leases_timers(struct daemon *dm)
+{
+	uint64_t now = mono_ms();
+
+	for (size_t i = 0; i < dm->n_entries; i++) {
+		struct entry *e = dm->entries[i];
+
+		if (e->kill_at && now >= e->kill_at) {
+			e->kill_at = 0;
+			prune_procs(e);
+			for (size_t k = 0; k < e->n_procs; k++) {
+				log_msg(LOG_WARNING,
+					"%s: protected process %d still running %u ms after "
+					"SIGTERM, SIGKILL",
+					e->dev, (int)e->procs[k].pid, dm->kill_grace_ms);
+				kill(e->procs[k].pid, SIGKILL);
+			}
+		}
+		if (e->hook_pid > 0 && now >= e->hook_deadline) {
+			log_msg(LOG_ERR,
+				"%s: loss hook (pid %d) still running after %u ms, SIGKILL", e->dev,
+				(int)e->hook_pid, PRLOCKD_HOOK_TIMEOUT_MS);
+			kill(e->hook_pid, SIGKILL);
+			e->hook_deadline = UINT64_MAX; /* reaped by leases_reap_children() */
+		}
+	}
+}
+
+void leases_reap_children(struct daemon *dm)
+{
+	int status;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		for (size_t i = 0; i < dm->n_entries; i++) {
+			struct entry *e = dm->entries[i];
+
+			if (e->hook_pid != pid)
+				continue;
+			e->hook_pid = -1;
+			if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+				log_msg(LOG_NOTICE, "%s: loss hook done", e->dev);
+			else if (WIFEXITED(status))
+				log_msg(LOG_ERR, "%s: loss hook exited with status %d", e->dev,
+					WEXITSTATUS(status));
+			else
+				log_msg(LOG_ERR, "%s: loss hook killed by signal %d", e->dev,
+					WTERMSIG(status));
+		}
+	}
+}
+
+uint64_t leases_next_wakeup(const struct daemon *dm)
+{
+	uint64_t w = UINT64_MAX;
+
+	for (size_t i = 0; i < dm->n_entries; i++) {
+		const struct entry *e = dm->entries[i];
+
+		if (e->state != ENTRY_LOST && e->next_due < w)
+			w = e->next_due;
+		if (e->kill_at && e->kill_at < w)
+			w = e->kill_at;
+		if (e->hook_pid > 0 && e->hook_deadline < w)
+			w = e->hook_deadline;
+	}
+	return w;
+}
+
+/* ---- the engine ---------------------------------------------------------- */
+
+static void schedule(struct daemon *dm, struct entry *e, uint64_t now)
+{
+	e->next_due += dm->period_ms;
+	if (e->next_due <= now)
+		e->next_due = now + dm->period_ms;
+}
+
+static void log_event(struct entry *e, enum sgpr_lease_event ev, int prio)
+{
+	char k[SGPR_KEY_STRLEN];
+
+	log_msg(prio, "%s: lease %s (key %s)", e->dev, sgpr_lease_event_name(ev),
+		sgpr_key_format(sgpr_lease_key(e->l), k));
+}
+
+static void renew_one(struct daemon *dm, struct entry *e)
+{
+	enum sgpr_lease_event ev;
+	int r = sgpr_lease_renew(e->l, &ev);
+
+	if (r < 0) {
+		log_msg(LOG_WARNING, "%s: renewal failed: %s; retrying next period", e->dev,
+			errno_words(r));
+		return;
+	}
+	if (sgpr_lease_get_state(e->l) == SGPR_LEASE_LOST) {
+		lease_lost(dm, e, ev);
+		return;
+	}
+	if (ev == SGPR_LEASE_UNREACHABLE) {
+		if (!e->unreachable)
+			log_msg(LOG_WARNING,
+				"%s: device unreachable, lease not renewed (not a loss: writes are "
+				"impossible too)",
+				e->dev);
+		e->unreachable = true;
+		return;
+	}
+	if (e->unreachable)
+		log_msg(LOG_NOTICE, "%s: device reachable again", e->dev);
+	e->unreachable = false;
+	switch (ev) {
+	case SGPR_LEASE_RENEWED:
+		log_event(e, ev, LOG_DEBUG);
+		break;
+	case SGPR_LEASE_RECOVERED:
+		log_event(e, ev, LOG_NOTICE);
+		break;
+	default:
+		log_event(e, ev, LOG_INFO);
+		break;
+	}
+}
+
+static void observe_one(struct daemon *dm, struct entry *e, uint64_t now)
+{
+	enum sgpr_lease_event ev;
+	char words[128];
+	int r;
+
+	if (e->wait_deadline && now >= e->wait_deadline) {
+		log_msg(LOG_INFO, "%s: acquire --wait gave up after %llu ms: %s", e->dev,
+			(unsigned long long)(now - e->wait_start),
+			holder_words(dm, sgpr_lease_last_holder(e->l), words, sizeof(words)));
+		waiter_done(dm, e, -EBADE, SGPR_LEASE_NONE);
+		entry_remove(dm, e);
+		return;
+	}
+	r = sgpr_lease_observe(e->l, &ev);
+	if (r == -EBADE || (r < 0 && strcmp(error_kind(r), "unreachable") != 0)) {
+		waiter_done(dm, e, r, SGPR_LEASE_NONE);
+		entry_remove(dm, e);
+		return;
+	}
+	if (r < 0) {
+		log_msg(LOG_DEBUG, "%s: observing: %s", e->dev, errno_words(r));
+		return;
+	}
+	if (ev == SGPR_LEASE_TAKEN_OVER || ev == SGPR_LEASE_ACQUIRED || ev == SGPR_LEASE_ADOPTED) {
+		char k[SGPR_KEY_STRLEN];
+
+		e->state = ENTRY_HELD;
+		e->next_due = now + dm->period_ms;
+		log_msg(LOG_NOTICE, "%s: lease %s after %llu ms: key %s%s%s", e->dev,
+			sgpr_lease_event_name(ev), (unsigned long long)(now - e->wait_start),
+			sgpr_key_format(sgpr_lease_key(e->l), k),
+			ev == SGPR_LEASE_TAKEN_OVER ? ", dead holder was " : "",
+			ev == SGPR_LEASE_TAKEN_OVER ? holder_words(dm, sgpr_lease_last_holder(e->l),
+								   words, sizeof(words))
+						    : "");
+		state_save(dm);
+		waiter_done(dm, e, 0, ev);
+		return;
+	}
+	if (ev == SGPR_LEASE_HOLDER_ALIVE)
+		log_msg(LOG_INFO, "%s: takeover refused by the target: the holder renewed", e->dev);
+}
+
+/* Re-adopt a recorded lease (start-up, or a retry while the device was unreachable). */
+static void adopt_one(struct daemon *dm, struct entry *e)
+{
+	enum sgpr_lease_event ev;
+	char k[SGPR_KEY_STRLEN], words[128];
+	int r;
+
+	r = entry_open(dm, e);
+	if (r == 0)
+		r = sgpr_lease_acquire(e->l, &ev);
+	if (r == -EBADE) {
+		log_msg(LOG_ERR, "%s: recorded lease is %s now", e->dev,
+			holder_words(dm, e->l ? sgpr_lease_last_holder(e->l) : 0, words,
+				     sizeof(words)));
+		lease_lost(dm, e, SGPR_LEASE_LOST_PREEMPTED);
+		return;
+	}
+	if (r < 0) {
+		if (!e->unreachable)
+			log_msg(LOG_WARNING,
+				"%s: cannot re-adopt the recorded lease yet: %s; retrying every "
+				"period",
+				e->dev, errno_words(r));
+		e->unreachable = true;
+		return;
+	}
+	e->unreachable = false;
+	e->state = ENTRY_HELD;
+	if (ev == SGPR_LEASE_ADOPTED)
+		log_msg(LOG_NOTICE, "%s: lease re-adopted with key %s, %zu protected process(es)",
+			e->dev, sgpr_key_format(sgpr_lease_key(e->l), k), e->n_procs);
+	else
+		log_msg(LOG_WARNING,
+			"%s: recorded lease was free (target state lost or released behind our "
+			"back); reserved again with key %s",
+			e->dev, sgpr_key_format(sgpr_lease_key(e->l), k));
+	state_save(dm);
+}
+
+static void tick(struct daemon *dm, struct entry *e)
+{
+	uint64_t now = mono_ms();
+
+	schedule(dm, e, now);
+	switch (e->state) {
+	case ENTRY_HELD:
+		renew_one(dm, e);
+		break;
+	case ENTRY_WAITING:
+		observe_one(dm, e, now); /* may remove e */
+		break;
+	case ENTRY_ADOPTING:
+		adopt_one(dm, e);
+		break;
+	case ENTRY_LOST:
+		e->next_due = UINT64_MAX;
+		break;
+	}
+}
+
+static struct entry *first_due(struct daemon *dm, uint64_t now)
+{
+	struct entry *best = NULL;
+
+	for (size_t i = 0; i < dm->n_entries; i++) {
+		struct entry *e = dm->entries[i];
+
+		if (e->state != ENTRY_LOST && e->next_due <= now &&
+		    (!best || e->next_due < best->next_due))
+			best = e;
+	}
+	return best;
+}
+
+void leases_run_due(struct daemon *dm)
+{
+	struct entry *e;
+
+	/* Each tick moves the entry's due time past now, so this ends. */
+	while (!dm->quit && (e = first_due(dm, mono_ms()))) {
+		tick(dm, e);
+		serve(dm, 0); /* the control socket between two devices */
+		leases_timers(dm);
+	}
+}
+
+void leases_adopt_all(struct daemon *dm)
+{
+	if (dm->n_entries)
+		log_msg(LOG_INFO, "re-adopting %zu recorded lease(s)", dm->n_entries);
+	for (size_t i = 0; i < dm->n_entries; i++) {
+		struct entry *e = dm->entries[i];
+
+		if (e->state != ENTRY_ADOPTING)
+			continue;
+		adopt_one(dm, e);
+		/* renew at once: the key has not changed since the previous daemon stopped */
+		e->next_due = mono_ms();
+	}
+	state_save(dm);
+}

@@ -1,0 +1,393 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * prlockd: holds this host's leases. One engine loop (single thread, poll) renews every held
+ * lease each period and serves the control socket (docs/prlockd.md).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "prlockd.h"
+
+int log_max_level = LOG_INFO;
+
+void log_msg(int prio, const char *fmt, ...)
+{
+	char buf[2048];
+	va_list ap;
+
+	if (prio > log_max_level)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "<%d>%s\n", prio, buf);
+}
+
+uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void help(void)
+{
+	printf("Usage: prlockd [OPTIONS]\n\n"
+	       "Holds this host's SCSI persistent reservation leases: renews them every lease\n"
+	       "period, stops the protected processes when one is lost, and serves prlock on a\n"
+	       "control socket. SIGTERM/SIGINT exit WITHOUT releasing (a restart re-adopts).\n\n"
+	       "  --config FILE          configuration file (default " SGPR_CONFIG_DEFAULT ")\n"
+	       "  --host-id N            this host's id, 1..65535\n"
+	       "  --cluster NAME         key namespace (default \"" SGPR_CLUSTER_DEFAULT "\")\n"
+	       "  --initiator IQN        iSCSI initiator name of this host\n"
+	       "  --type T               default reservation type (write-exclusive-reg-only)\n"
+	       "  --lease-period S       lease period L (default 2)\n"
+	       "  --dead-after S         a holder key unchanged this long is dead (default 3.5 L)\n"
+	       "  --kill-grace S         SIGTERM to SIGKILL on a lost lease (default 5)\n"
+	       "  --command-timeout MS   per-command timeout (default: L, at least 1000)\n"
+	       "  --control PATH         control socket (default " PRLOCKD_CONTROL_DEFAULT ")\n"
+	       "  --state-dir DIR        leases file and lock (default " PRLOCKD_STATE_DIR_DEFAULT
+	       ")\n"
+	       "  -v, --verbose          debug messages (every renewal)\n"
+	       "  -h, --help             this help\n");
+}
+
+static int usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int usage(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("prlockd: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return -EINVAL;
+}
+
+enum {
+	ARG_CONFIG = 0x100,
+	ARG_HOST_ID,
+	ARG_CLUSTER,
+	ARG_INITIATOR,
+	ARG_TYPE,
+	ARG_LEASE_PERIOD,
+	ARG_DEAD_AFTER,
+	ARG_KILL_GRACE,
+	ARG_TIMEOUT,
+	ARG_CONTROL,
+	ARG_STATE_DIR,
+};
+
+/* Returns <0 on a usage error, 0 to exit (help), >0 to run. */
+static int parse_argv(int argc, char **argv, struct daemon *dm)
+{
+	static const struct option options[] = {
+		{"help", no_argument, NULL, 'h'},
+		{"verbose", no_argument, NULL, 'v'},
+		{"config", required_argument, NULL, ARG_CONFIG},
+		{"host-id", required_argument, NULL, ARG_HOST_ID},
+		{"cluster", required_argument, NULL, ARG_CLUSTER},
+		{"initiator", required_argument, NULL, ARG_INITIATOR},
+		{"type", required_argument, NULL, ARG_TYPE},
+		{"lease-period", required_argument, NULL, ARG_LEASE_PERIOD},
+		{"dead-after", required_argument, NULL, ARG_DEAD_AFTER},
+		{"kill-grace", required_argument, NULL, ARG_KILL_GRACE},
+		{"command-timeout", required_argument, NULL, ARG_TIMEOUT},
+		{"control", required_argument, NULL, ARG_CONTROL},
+		{"state-dir", required_argument, NULL, ARG_STATE_DIR},
+		{}};
+	const char *config = NULL, *host_id = NULL, *cluster = NULL, *initiator = NULL;
+	const char *type = NULL, *period = NULL, *dead = NULL, *grace = NULL, *timeout = NULL;
+	char err[512];
+	int o, r;
+
+	opterr = 0;
+	while ((o = getopt_long(argc, argv, ":hv", options, NULL)) >= 0) {
+		switch (o) {
+		case 'h':
+			help();
+			return 0;
+		case 'v':
+			log_max_level = LOG_DEBUG;
+			break;
+		case ARG_CONFIG:
+			config = optarg;
+			break;
+		case ARG_HOST_ID:
+			host_id = optarg;
+			break;
+		case ARG_CLUSTER:
+			cluster = optarg;
+			break;
+		case ARG_INITIATOR:
+			initiator = optarg;
+			break;
+		case ARG_TYPE:
+			type = optarg;
+			break;
+		case ARG_LEASE_PERIOD:
+			period = optarg;
+			break;
+		case ARG_DEAD_AFTER:
+			dead = optarg;
+			break;
+		case ARG_KILL_GRACE:
+			grace = optarg;
+			break;
+		case ARG_TIMEOUT:
+			timeout = optarg;
+			break;
+		case ARG_CONTROL:
+			dm->control_path = optarg;
+			break;
+		case ARG_STATE_DIR:
+			dm->state_dir = optarg;
+			break;
+		case ':':
+			return usage("option '%s' needs a value", argv[optind - 1]);
+		default:
+			return usage("unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return usage("unexpected argument '%s'", argv[optind]);
+
+	strcpy(dm->cfg.cluster, SGPR_CLUSTER_DEFAULT);
+	r = config_load(config ?: SGPR_CONFIG_DEFAULT, &dm->cfg, err, sizeof(err));
+	if (r < 0 && !(r == -ENOENT && !config))
+		return usage("config %s", err);
+	if (host_id && parse_host_id(host_id, &dm->cfg.host_id) < 0)
+		return usage("--host-id '%s': expected a number 1..65535", host_id);
+	if (cluster) {
+		if (!*cluster || strlen(cluster) >= sizeof(dm->cfg.cluster))
+			return usage("--cluster '%s': expected 1..63 characters", cluster);
+		strcpy(dm->cfg.cluster, cluster);
+	}
+	if (initiator) {
+		if (!iscsi_name_valid(initiator))
+			return usage("--initiator '%s': not an iSCSI name", initiator);
+		strcpy(dm->cfg.initiator, initiator);
+	}
+	if (type) {
+		r = sgpr_type_from_name(type);
+		if (r < 0)
+			return usage("--type '%s': unknown reservation type", type);
+		dm->cfg.type = r;
+	}
+	if (period && parse_seconds(period, 100, 3600000, &dm->cfg.lease_period_ms) < 0)
+		return usage("--lease-period '%s': expected 0.1..3600 seconds", period);
+	if (dead && parse_seconds(dead, 200, 86400000, &dm->cfg.dead_after_ms) < 0)
+		return usage("--dead-after '%s': expected 0.2..86400 seconds", dead);
+	if (grace && parse_seconds(grace, 0, 3600000, &dm->cfg.kill_grace_ms) < 0)
+		return usage("--kill-grace '%s': expected 0..3600 seconds", grace);
+	if (timeout && parse_uint(timeout, 100, 600000, &dm->cfg.timeout_ms) < 0)
+		return usage("--command-timeout '%s': expected 100..600000 ms", timeout);
+
+	if (!dm->cfg.host_id) {
+		r = host_id_from_machine_id("/etc/machine-id", &dm->cfg.host_id);
+		if (r < 0)
+			return usage("no host id: set host_id in %s or pass --host-id",
+				     config ?: SGPR_CONFIG_DEFAULT);
+		log_msg(LOG_WARNING,
+			"host_id not configured, using %u derived from /etc/machine-id; set "
+			"host_id in %s",
+			dm->cfg.host_id, config ?: SGPR_CONFIG_DEFAULT);
+	}
+	if (!dm->cfg.initiator[0])
+		snprintf(dm->cfg.initiator, sizeof(dm->cfg.initiator),
+			 "iqn.2026-11.io.sgpr:host-%u", dm->cfg.host_id);
+	dm->period_ms = dm->cfg.lease_period_ms ?: PRLOCKD_DEFAULT_PERIOD_MS;
+	dm->dead_after_ms = dm->cfg.dead_after_ms ?: dm->period_ms * 7 / 2;
+	if (dm->dead_after_ms <= dm->period_ms)
+		return usage("--dead-after must be longer than the lease period");
+	dm->kill_grace_ms = dm->cfg.kill_grace_ms ?: PRLOCKD_DEFAULT_KILL_GRACE_MS;
+	if (dm->cfg.group[0]) {
+		struct group *g = getgrnam(dm->cfg.group);
+
+		if (!g)
+			return usage("group '%s' (config): no such group", dm->cfg.group);
+		dm->group = g->gr_gid;
+		dm->has_group = true;
+	}
+	if (strncmp(dm->cfg.loss_action, "hook:", 5) == 0)
+		dm->hook = dm->cfg.loss_action + 5;
+	dm->ns = sgpr_ns_from_cluster(dm->cfg.cluster);
+	/*
+	 * Device commands run synchronously in the one loop, so a device that stops answering
+	 * holds every other renewal up for one command timeout (plus the library's bounded
+	 * retries). Unless configured, the timeout is one lease period (at least 1 s), which
+	 * dead_after (3.5 L) absorbs for one stuck device.
+	 */
+	dm->dev_opts = (struct sgpr_dev_opts){
+		.initiator = dm->cfg.initiator,
+		.host_id = dm->cfg.host_id,
+		.timeout_ms = dm->cfg.timeout_ms ?: (dm->period_ms > 1000 ? dm->period_ms : 1000),
+	};
+	dm->dev_opts.connect_timeout_ms =
+		dm->dev_opts.timeout_ms < 5000 ? dm->dev_opts.timeout_ms : 5000;
+	return 1;
+}
+
+static int mkdir_parents(const char *path)
+{
+	_cleanup_free_ char *p = strdup(path);
+
+	if (!p)
+		return -ENOMEM;
+	for (char *s = p + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = 0;
+		if (mkdir(p, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		*s = '/';
+	}
+	if (mkdir(p, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+/* One daemon per state directory: an flock held for the process' life. */
+static int lock_state_dir(struct daemon *dm)
+{
+	char path[4096];
+	int fd, r;
+
+	r = mkdir_parents(dm->state_dir);
+	if (r < 0) {
+		log_msg(LOG_ERR, "Failed to create state directory %s: %s", dm->state_dir,
+			strerror(-r));
+		return r;
+	}
+	snprintf(path, sizeof(path), "%s/lock", dm->state_dir);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		r = -errno;
+		log_msg(LOG_ERR, "Failed to open %s: %m", path);
+		return r;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		r = -errno;
+		log_msg(LOG_ERR, "Another prlockd uses state directory %s (%s is locked)",
+			dm->state_dir, path);
+		close(fd);
+		return r;
+	}
+	dm->lock_fd = fd;
+	return 0;
+}
+
+static int setup_signals(struct daemon *dm)
+{
+	sigset_t mask;
+
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGCHLD);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+		return -errno;
+	dm->signal_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (dm->signal_fd < 0)
+		return -errno;
+	return 0;
+}
+
+static int count_held(const struct daemon *dm)
+{
+	int n = 0;
+
+	for (size_t i = 0; i < dm->n_entries; i++)
+		n += dm->entries[i]->state == ENTRY_HELD || dm->entries[i]->state == ENTRY_ADOPTING;
+	return n;
+}
+
+int main(int argc, char **argv)
+{
+	struct daemon dm = {
+		.control_path = PRLOCKD_CONTROL_DEFAULT,
+		.state_dir = PRLOCKD_STATE_DIR_DEFAULT,
+		.listen_fd = -1,
+		.signal_fd = -1,
+		.lock_fd = -1,
+	};
+	int r;
+
+	r = parse_argv(argc, argv, &dm);
+	if (r <= 0)
+		return r < 0 ? 2 : 0;
+	r = setup_signals(&dm);
+	if (r < 0) {
+		log_msg(LOG_ERR, "Failed to set up signals: %s", strerror(-r));
+		return 1;
+	}
+	r = lock_state_dir(&dm);
+	if (r < 0)
+		return 1;
+	r = state_load(&dm);
+	if (r < 0)
+		return 1;
+	r = control_listen(&dm);
+	if (r < 0)
+		return 1;
+	log_msg(LOG_INFO,
+		"prlockd started: host %u, cluster \"%s\", initiator %s, lease period %u ms, "
+		"dead after %u ms, loss action %s, control %s",
+		dm.cfg.host_id, dm.cfg.cluster, dm.cfg.initiator, dm.period_ms, dm.dead_after_ms,
+		dm.hook ? dm.cfg.loss_action : "kill", dm.control_path);
+	leases_adopt_all(&dm);
+
+	while (!dm.quit) {
+		uint64_t now = mono_ms(), wake = leases_next_wakeup(&dm);
+		uint64_t cw = clients_next_wakeup(&dm);
+		int timeout;
+
+		if (cw < wake)
+			wake = cw;
+		if (wake == UINT64_MAX)
+			timeout = -1;
+		else
+			timeout = wake > now ? (int)(wake - now > 60000 ? 60000 : wake - now) : 0;
+		serve(&dm, timeout);
+		if (dm.quit)
+			break;
+		leases_timers(&dm);
+		leases_run_due(&dm);
+	}
+	/*
+	 * Leases are kept on purpose: the storage holds them, the state file names them, and the
+	 * next prlockd re-adopts them. "release" is the way to give one up.
+	 */
+	log_msg(LOG_NOTICE,
+		"prlockd exiting without releasing: %d lease(s) kept; renew them by starting "
+		"prlockd again within dead_after (%u ms)",
+		count_held(&dm), dm.dead_after_ms);
+	control_close(&dm);
+	for (size_t i = 0; i < dm.n_entries; i++) {
+		sgpr_lease_free(dm.entries[i]->l);
+		sgpr_dev_free(dm.entries[i]->d);
+		free(dm.entries[i]->procs);
+		free(dm.entries[i]->dev);
+		free(dm.entries[i]);
+	}
+	free(dm.entries);
+	return 0;
+}
