@@ -18,9 +18,14 @@ static const struct verb verbs[] = {
 	{"register", verb_register, 1, -1, 0, "DEV...", "register this host's key"},
 	{"unregister", verb_unregister, 1, -1, 0, "DEV...", "remove this host's key"},
 	{"acquire", verb_acquire, 1, -1, OPT_TYPE | OPT_STATIC | OPT_WAIT,
-	 "DEV... [--type T] [--static]", "register and reserve"},
+	 "DEV... [--type T] [--wait[=S]] | DEV... --static",
+	 "hand a lease to prlockd (--wait: until a dead holder can be taken over);\n"
+	 "                  --static: one-shot register and reserve, no daemon"},
 	{"release", verb_release, 1, -1, OPT_KEEP_REG, "DEV... [--keep-registration]",
-	 "release the reservation and unregister"},
+	 "give a lease back to prlockd's hands, else release and unregister"},
+	{"leases", verb_leases, 0, 0, 0, "", "the leases prlockd holds, waits for or lost"},
+	{"protect", verb_protect, 2, 2, 0, "DEV PID",
+	 "prlockd stops PID (SIGTERM, SIGKILL) if the lease on DEV is lost"},
 	{"check", verb_check, 1, 1, 0, "DEV",
 	 "exit 0 if this host holds DEV, 3 if another key does, 6 if nobody"},
 	{"preempt", verb_preempt, 1, 1,
@@ -61,6 +66,8 @@ static void help(FILE *f)
 		   "  --dead-after S         a holder key unchanged this long is dead (default 3.5 "
 		   "L)\n"
 		   "  --kill-grace S         run: SIGTERM to SIGKILL on a lost lease (default 5)\n"
+		   "  --control PATH         prlockd's control socket "
+		   "(default " PRLOCKD_CONTROL_DEFAULT ")\n"
 		   "  -h, --help             this help\n"
 		   "\nExit status: 0 ok, 1 error, 2 usage, 3 conflict, 4 PR not supported,\n"
 		   "5 device or transport unreachable, 6 no reservation (check).\n");
@@ -86,13 +93,14 @@ enum {
 	ARG_KILL_GRACE,
 	ARG_IF_DEAD,
 	ARG_WAIT_TIMEOUT,
+	ARG_CONTROL,
 };
 
 /* Command-line values, applied over the config file. */
 struct cmdline {
 	const char *config;
 	const char *host_id, *cluster, *initiator, *type, *timeout, *victim, *victim_host;
-	const char *lease_period, *dead_after, *kill_grace, *wait_timeout;
+	const char *lease_period, *dead_after, *kill_grace, *wait_timeout, *wait;
 	unsigned used; /* OPT_* seen */
 };
 
@@ -119,6 +127,7 @@ static int parse_argv(int argc, char **argv, struct prlock *p, struct cmdline *c
 		{"force", no_argument, NULL, ARG_FORCE},
 		{"no-abort", no_argument, NULL, ARG_NO_ABORT},
 		{"keep-registration", no_argument, NULL, ARG_KEEP_REG},
+		{"control", required_argument, NULL, ARG_CONTROL},
 		{}};
 	int o;
 
@@ -164,6 +173,11 @@ static int parse_argv(int argc, char **argv, struct prlock *p, struct cmdline *c
 			break;
 		case ARG_WAIT:
 			c->used |= OPT_WAIT;
+			p->wait = true;
+			c->wait = optarg;
+			break;
+		case ARG_CONTROL:
+			p->control = optarg;
 			break;
 		case ARG_VICTIM:
 			c->victim = optarg;
@@ -261,6 +275,8 @@ static int resolve_identity(struct prlock *p, const struct cmdline *c)
 		return usage_error("--dead-after '%s': expected 0.2..86400 seconds", c->dead_after);
 	if (c->kill_grace && parse_seconds(c->kill_grace, 0, 3600000, &p->cfg.kill_grace_ms))
 		return usage_error("--kill-grace '%s': expected 0..3600 seconds", c->kill_grace);
+	if (c->wait && parse_seconds(c->wait, 1, 86400000, &p->wait_ms))
+		return usage_error("--wait=%s: expected 0.001..86400 seconds", c->wait);
 	if (c->wait_timeout && parse_seconds(c->wait_timeout, 0, 86400000, &p->wait_timeout_ms))
 		return usage_error("--timeout '%s': expected 0..86400 seconds", c->wait_timeout);
 	p->wait_timeout_set = c->wait_timeout != NULL;
@@ -367,9 +383,8 @@ int main(int argc, char **argv)
 	if (p.if_dead && (c.used & (OPT_VICTIM | OPT_HOST | OPT_NO_ABORT)))
 		return usage_error("preempt --if-dead takes the holder it watches; no --victim, "
 				   "--host or --no-abort");
-	if ((c.used & OPT_WAIT))
-		return usage_error(
-			"acquire --wait needs prlockd, which this version does not have yet");
+	if ((c.used & OPT_WAIT) && p.static_lease)
+		return usage_error("acquire: --wait goes through prlockd; --static is one-shot");
 
 	r = resolve_identity(&p, &c);
 	if (r)

@@ -20,6 +20,9 @@ enum {
 	EXIT_NO_RESERVATION = 6,
 };
 
+/* prlockd's control socket (docs/prlockd.md) */
+#define PRLOCKD_CONTROL_DEFAULT "/run/prlockd/control.sock"
+
 struct prlock {
 	bool json;
 	bool pretty;
@@ -39,7 +42,10 @@ struct prlock {
 	bool if_dead;		/* preempt --if-dead */
 	bool wait_timeout_set;	/* preempt --if-dead --timeout given */
 	unsigned wait_timeout_ms;
-	char **cmd; /* run: the command after "--" */
+	const char *control; /* --control PATH: prlockd's socket */
+	bool wait;	     /* acquire --wait[=SECONDS] */
+	unsigned wait_ms;    /* 0: no bound */
+	char **cmd;	     /* run: the command after "--" */
 	int ncmd;
 };
 
@@ -116,6 +122,13 @@ int verb_check(struct prlock *p, int ndev, char **devs);
 int verb_preempt(struct prlock *p, int ndev, char **devs);
 int verb_clear(struct prlock *p, int ndev, char **devs);
 int verb_run(struct prlock *p, int ndev, char **devs);
+int verb_leases(struct prlock *p, int ndev, char **devs);
+int verb_protect(struct prlock *p, int ndev, char **devs);
+
+/* verb-daemon.c: through prlockd */
+int acquire_via_daemon(struct prlock *p, int ndev, char **devs);
+/* 0 released by prlockd, 1 prlockd does not hold dev (or does not run), else an exit code */
+int release_via_daemon(struct prlock *p, const char *dev);
 
 /* verb-run.c: lease options from the configuration and the command line */
 struct sgpr_lease_opts lease_opts(const struct prlock *p, bool static_lease);

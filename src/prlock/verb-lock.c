@@ -171,7 +171,7 @@ static int release_one(struct prlock *p, struct sgpr_dev *d, bool keep, enum rel
 
 /* Shared by unregister and release: words[] gives the human line per outcome of release_one(). */
 static int release_devices(struct prlock *p, int ndev, char **devs, bool keep,
-			   const char *const words[3])
+			   const char *const words[3], bool daemon_first)
 {
 	int ret = 0;
 
@@ -181,6 +181,16 @@ static int release_devices(struct prlock *p, int ndev, char **devs, bool keep,
 		enum release_outcome o = RELEASE_NOT_REGISTERED;
 		int r;
 
+		/* a lease prlockd holds goes back through prlockd, which else would renew it */
+		r = daemon_first ? release_via_daemon(p, devs[i]) : 1;
+		if (r != 1) {
+			result_device(p, devs[i], r,
+				      r ? NULL
+					: &(struct result){.action = "released",
+							   .message = "released by prlockd"});
+			ret = ret ?: r;
+			continue;
+		}
 		r = open_dev(p, devs[i], &d);
 		if (!r)
 			r = release_one(p, d, keep, &o);
@@ -198,7 +208,7 @@ int verb_unregister(struct prlock *p, int ndev, char **devs)
 	static const char *const words[] = {"not registered, nothing to do", "unregistered",
 					    "released and unregistered"};
 
-	return release_devices(p, ndev, devs, false, words);
+	return release_devices(p, ndev, devs, false, words, false);
 }
 
 int verb_release(struct prlock *p, int ndev, char **devs)
@@ -211,7 +221,7 @@ int verb_release(struct prlock *p, int ndev, char **devs)
 						 "released (still registered)"};
 
 	return release_devices(p, ndev, devs, p->keep_registration,
-			       p->keep_registration ? words_keep : words);
+			       p->keep_registration ? words_keep : words, !p->keep_registration);
 }
 
 /*
@@ -275,9 +285,12 @@ static int acquire_one(struct prlock *p, const char *target, int type, struct sg
 
 int verb_acquire(struct prlock *p, int ndev, char **devs)
 {
-	struct sgpr_dev **held = calloc((size_t)ndev, sizeof(*held));
+	struct sgpr_dev **held;
 	int type = effective_type(p), ret = 0, i;
 
+	if (!p->static_lease)
+		return acquire_via_daemon(p, ndev, devs);
+	held = calloc((size_t)ndev, sizeof(*held));
 	if (!held)
 		return fail(-ENOMEM, devs[0], "acquire", NULL);
 	results_begin(p);
