@@ -39,7 +39,7 @@ io_stop h1
 io_stop h2
 
 echo "# the target hangs (tgtd SIGSTOPped): commands time out within the bound, then recover"
-pl 1 acquire "$URL"
+pl 1 acquire --static "$URL"
 io_start h1 1 --timeout 1500
 io_expect h1 register ok
 TGTD=$(cat "$WORK/target/tgtd.pid")

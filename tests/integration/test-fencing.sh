@@ -43,7 +43,7 @@ io_expect h1 reserve ok
 for seq in 1 2 3; do
 	io_expect h1 "write $seq seq-$seq-by-host1" ok
 done
-pl 2 acquire "$URL"
+pl 2 acquire --static "$URL"
 expect_rc "host 2 acquire while host 1 holds" 3 "held by host 1"
 pl 2 preempt "$URL"
 expect_rc "host 2 preempt" 0 "preempted host 1"

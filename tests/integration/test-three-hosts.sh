@@ -7,7 +7,7 @@ start_target 1
 keys_of() { python3 -c 'import json,sys
 print(" ".join(str(r["host_id"]) for r in json.loads(sys.argv[1])["devices"][0]["registrations"]))' "$OUT"; }
 
-pl 1 acquire "$URL"
+pl 1 acquire --static "$URL"
 expect_rc "host 1 acquire" 0
 pl 2 register "$URL"
 expect_rc "host 2 register" 0
@@ -57,7 +57,7 @@ echo "# a foreign holder"
 io_start foreign 9 --cluster other
 io_expect foreign register ok
 io_expect foreign reserve ok
-pl 1 acquire "$URL"
+pl 1 acquire --static "$URL"
 expect_rc "acquire against a foreign holder" 3 "held by foreign key"
 pl 1 preempt "$URL"
 expect_rc "preempt a foreign holder without --force" 3 "--force"

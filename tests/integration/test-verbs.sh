@@ -39,7 +39,7 @@ expect_rc "unregister when not registered" 0 "not registered"
 # acquire / check / conflict / release
 pl 1 check "$URL"
 expect_rc "check with no reservation" 6
-pl 1 acquire --type write-exclusive "$URL"
+pl 1 acquire --static --type write-exclusive "$URL"
 expect_rc "host 1 acquire write-exclusive" 0 "acquired write-exclusive"
 pl 2 --json status "$URL"
 check "reservation type read back" json_eq 'd["devices"][0]["reservation"]["type"]' write-exclusive
@@ -49,12 +49,12 @@ pl 1 check "$URL"
 expect_rc "host 1 check" 0 "this host"
 pl 2 check "$URL"
 expect_rc "host 2 check" 3 "held by host 1"
-pl 2 acquire "$URL"
+pl 2 acquire --static "$URL"
 expect_rc "host 2 acquire is refused" 3 "held by host 1"
 check "conflict message is one line" err_one_line
 pl 2 --json keys "$URL"
 check "refused host 2 left no registration" json_eq 'len(d["devices"][0]["registrations"])' 1
-pl 1 acquire --type write-exclusive-reg-only "$URL"
+pl 1 acquire --static --type write-exclusive-reg-only "$URL"
 expect_rc "host 1 acquire with another type" 3 "another type"
 pl 1 release "$URL"
 expect_rc "host 1 release" 0 "released and unregistered"
@@ -62,7 +62,7 @@ pl 2 --json status "$URL"
 check "no reservation after release" json_eq 'd["devices"][0]["reservation"]' None
 check "no registration after release" json_eq 'len(d["devices"][0]["registrations"])' 0
 
-pl 1 acquire "$URL"
+pl 1 acquire --static "$URL"
 pl 1 release --keep-registration "$URL"
 expect_rc "release --keep-registration" 0 "released (still registered)"
 pl 2 --json status "$URL"
@@ -72,13 +72,13 @@ pl 1 unregister "$URL"
 expect_rc "unregister the kept registration" 0 "unregistered"
 
 # acquire of several LUNs is all or nothing
-pl 2 acquire "$URL2"
-pl 1 acquire "$URL" "$URL2"
+pl 2 acquire --static "$URL2"
+pl 1 acquire --static "$URL" "$URL2"
 expect_rc "host 1 acquire LUN1+LUN2 while host 2 holds LUN2" 3
 pl 1 check "$URL"
 expect_rc "LUN 1 rolled back after LUN 2 failed" 6
 pl 2 release "$URL2"
-pl 1 --json acquire "$URL" "$URL2"
+pl 1 --json acquire --static "$URL" "$URL2"
 expect_rc "host 1 acquire two LUNs" 0
 check "json: two results" json_eq '[r["action"] for r in d["results"]]' "['acquired', 'acquired']"
 pl 1 release "$URL" "$URL2"
