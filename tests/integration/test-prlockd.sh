@@ -49,6 +49,11 @@ SLEEPER=$!
 IO_PID[sleeper]=$SLEEPER
 pd h1 1 protect "$URL" "$SLEEPER"
 expect_rc "protect the sleeper" 0 "protected"
+sh -c "trap '' TERM; exec sleep 1000" & # ignores SIGTERM: needs the SIGKILL
+STUBBORN=$!
+IO_PID[stubborn]=$STUBBORN
+pd h1 1 protect "$URL" "$STUBBORN"
+expect_rc "protect a process that ignores SIGTERM" 0 "protected"
 kill -STOP "${IO_PID[pd-h1]}"
 t0=$(now_ms)
 pd h2 2 acquire --wait=30 "$URL"
@@ -79,7 +84,18 @@ check "it died of SIGTERM" test $? -eq $((128 + 15))
 unset 'IO_PID[sleeper]'
 check "host 1's prlockd logged the loss with its cause" \
 	grep -q '^<2>.*lease LOST (lost-preempted): preempted' "$WORK/h1.log"
-check "and the SIGTERM" grep -q "stopping (SIGTERM) 1 protected" "$WORK/h1.log"
+check "and the SIGTERM" grep -q "stopping (SIGTERM) 2 protected" "$WORK/h1.log"
+while ! proc_gone "$STUBBORN" && [ $(($(now_ms) - t1)) -le $((limit + 3000)) ]; do
+	sleep 0.05
+done
+died=$(($(now_ms) - t1))
+echo "# the process that ignores SIGTERM died ${died} ms after the resume"
+check "it got SIGKILL after the grace: ${died} ms in [$(ms "$GRACE"), ${limit}]" \
+	eval 'proc_gone $STUBBORN && [ "$died" -ge $(ms "$GRACE") ] && [ "$died" -le "$limit" ]'
+wait "$STUBBORN" 2>/dev/null
+check "it died of SIGKILL" test $? -eq $((128 + 9))
+unset 'IO_PID[stubborn]'
+check "prlockd logged the SIGKILL" grep -q "still running 1000 ms after SIGTERM, SIGKILL" "$WORK/h1.log"
 pd h1 1 --json leases
 check "host 1's prlockd reports the lease lost" \
 	json_eq '[(l["state"], l["lost_event"]) for l in d["leases"]]' "[('lost', 'lost-preempted')]"
