@@ -28,7 +28,7 @@ expect_rc "status of the map" 0
 check "two paths listed" eval '[ "$(json "sorted(p[\"path\"] for p in d[\"devices\"][0][\"paths\"])")" = "['"'"'/dev/sda'"'"', '"'"'/dev/sdb'"'"']" ]'
 check "both paths ok" eval '[ "$(json "[p[\"failed\"] for p in d[\"devices\"][0][\"paths\"]]")" = "[False, False]" ]'
 
-pl 1 acquire /dev/mapper/mp
+pl 1 acquire --static /dev/mapper/mp
 expect_rc "host1 acquire /dev/mapper/mp" 0 "acquired"
 pl 2 --json keys /dev/sda
 KEY1=$(json '[r["key"] for r in d["devices"][0]["registrations"]][0]')
@@ -58,7 +58,7 @@ expect_rc "host2 writes" 0
 
 pl 2 release /dev/sda
 expect_rc "host2 release" 0
-pl 1 acquire /dev/mapper/mp
+pl 1 acquire --static /dev/mapper/mp
 expect_rc "host1 acquires the map again" 0
 pl 1 release /dev/mapper/mp
 expect_rc "host1 releases the map: every path unregistered" 0
@@ -68,7 +68,7 @@ check "no registration left" eval '[ "$(json "len(d[\"devices\"][0][\"registrati
 echo "# a failed path is reported, not fatal while another works"
 vm host1 'echo offline > /sys/block/sdb/device/state && cat /sys/block/sdb/device/state'
 expect_rc "host1: sdb set offline" 0 "offline"
-pl 1 --json acquire /dev/mapper/mp
+pl 1 --json acquire --static /dev/mapper/mp
 expect_rc "acquire with one path down" 0
 pl 1 --json status /dev/mapper/mp
 check "status reports sdb failed and sda working" eval \

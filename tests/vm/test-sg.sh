@@ -30,13 +30,13 @@ check "both hosts identify the same LUN ($LUN1)" \
 	eval '[ "$LUN1" != None ] && [ "$(json "d[\"devices\"][0][\"lun_id\"]")" = "$LUN1" ]'
 
 echo "# host 1 acquires through /dev/sda; host 2 watches through /dev/sg0"
-pl 1 acquire /dev/sda
+pl 1 acquire --static /dev/sda
 expect_rc "host1 acquire /dev/sda" 0 "acquired write-exclusive-reg-only"
 pl 1 check /dev/sg0
 expect_rc "host1 check /dev/sg0" 0
 pl 2 check /dev/sg0
 expect_rc "host2 check /dev/sg0" 3 "held by host 1"
-pl 2 acquire /dev/sda
+pl 2 acquire --static /dev/sda
 expect_rc "host2 acquire refused" 3 "held by host 1"
 write host2
 check "host2's direct write is refused by the target (dd rc $RC)" rc_not 0
