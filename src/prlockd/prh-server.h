@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The pr-manager-helper server: QEMU's "-object pr-manager-helper,path=SOCKET" talks to it as
+ * to qemu-pr-helper (shared/refs/qemu-pr-helper-protocol.md; wire format in prh-proto.h).
+ *
+ * Threads: one accept thread; one thread per connection, which reads requests strictly one at a
+ * time; one short-lived worker thread per request that opens the device and runs the command
+ * with libsgpr. The connection thread waits for the worker at most request_timeout_ms and then
+ * answers CHECK CONDITION ABORTED COMMAND / COMMAND TIMEOUT (0B/2E/02), so a hung device blocks
+ * neither other connections nor the reply. Every thread blocks all signals: signals stay with
+ * the caller, who calls prh_server_stop() on SIGTERM.
+ *
+ * Per request: the fd received with the CDB (SCM_RIGHTS, MSG_CMSG_CLOEXEC) is checked (block or
+ * char device; PR OUT needs it opened for writing), its device number is resolved through
+ * /sys/dev/{block,char}/MAJ:MIN to /dev/NAME, and that node is opened with sgpr_dev_open(),
+ * which refuses non-SCSI devices and expands a dm-multipath map to its paths. The fd is closed
+ * before the command runs. Multipath PR OUT (docs in prh-server.c, "Multipath"): REGISTER and
+ * REGISTER AND IGNORE EXISTING KEY go to every path; the rest to one path.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "sgpr.h"
+#include "prh-proto.h"
+
+#define PRH_DEFAULT_MAX_CONNECTIONS 256u
+#define PRH_DEFAULT_REQUEST_TIMEOUT_MS 25000u
+#define PRH_DEFAULT_DEVICE_TIMEOUT_MS 10000u
+#define PRH_LISTEN_BACKLOG 16
+
+/* What the policy hook sees about one request (valid during the call only). */
+struct prh_request_info {
+	const struct prh_request *req; /* CDB, service action, PR OUT parameters */
+	/* the decoded basic PR OUT list, or NULL (PR IN, REGISTER AND MOVE, other lengths) */
+	const struct sgpr_prout_params *prout;
+	dev_t rdev;		    /* device number of the received fd */
+	bool is_char;		    /* /dev/sgN rather than a block device */
+	const char *devnode;	    /* "/dev/sdc", "/dev/dm-3", "/dev/sg2" */
+	const struct sgpr_dev *dev; /* opened handle: sgpr_dev_lun_id(), paths */
+	pid_t pid;		    /* the client (SO_PEERCRED) */
+	uid_t uid;
+	gid_t gid;
+};
+
+/* A refusal: the reply status and, for CHECK CONDITION, the fixed-format sense. */
+struct prh_verdict {
+	uint8_t status; /* preset to CHECK CONDITION */
+	uint8_t key, asc,
+		ascq;	  /* preset to ILLEGAL REQUEST / INVALID COMMAND OPERATION CODE 05/20/00 */
+	char reason[160]; /* logged with the device and the command; preset empty */
+};
+
+/*
+ * Policy hook, called on the connection's thread (several connections may call it at once) for
+ * every PR IN and PR OUT after the device was opened and before anything is sent to it. Return 0
+ * to let the command through, or a negative errno to refuse it: the guest gets the verdict's
+ * status and sense and the server logs one line with the reason. Must not block for long.
+ */
+typedef int (*prh_policy_fn)(void *userdata, const struct prh_request_info *info,
+			     struct prh_verdict *verdict);
+
+/* Test seam: open devnode instead of sgpr_dev_open() (which the default NULL means). */
+typedef int (*prh_open_fn)(void *userdata, const char *devnode, const struct sgpr_dev_opts *opts,
+			   struct sgpr_dev **ret);
+
+struct prh_server_opts {
+	unsigned max_connections;    /* further connections are closed at once; 0: default */
+	unsigned request_timeout_ms; /* answer COMMAND TIMEOUT after this; 0: default */
+	unsigned device_timeout_ms;  /* per CDB, handed to libsgpr; 0: default */
+	prh_policy_fn policy;	     /* NULL: everything allowed */
+	void *policy_userdata;
+	sgpr_log_fn log_fn; /* syslog priorities; NULL: silent */
+	void *log_userdata;
+	prh_open_fn open_fn; /* NULL: sgpr_dev_open() */
+	void *open_userdata;
+};
+
+struct prh_server_stats {
+	unsigned long connections; /* accepted */
+	unsigned active;	   /* connections open now */
+	unsigned long requests;	   /* answered */
+	unsigned long violations;  /* connections closed for a protocol violation */
+	unsigned long timeouts;	   /* requests answered COMMAND TIMEOUT */
+	unsigned long refused;	   /* requests refused by the policy hook */
+	unsigned abandoned;	   /* workers still running after their timeout */
+};
+
+struct prh_server;
+
+/*
+ * Create a listening unix stream socket at path with the given mode (0660 is usual), replacing
+ * a stale socket left there. A path that exists and is not a socket is not removed (-EEXIST).
+ * Returns 0 and the fd (O_CLOEXEC) in *ret_fd, or -errno (-ENAMETOOLONG for a long path).
+ */
+int prh_listen(const char *path, mode_t mode, int *ret_fd);
+
+/*
+ * Serve listen_fd (from prh_listen(), or socket activation), which the server owns from now on
+ * (closed by prh_server_stop(), also on failure here). opts may be NULL. Starts the accept
+ * thread and returns; on success free with prh_server_free(). -errno on failure.
+ */
+int prh_server_start(int listen_fd, const struct prh_server_opts *opts, struct prh_server **ret);
+
+/*
+ * Stop: close the listening socket, let every request in flight finish (each within its
+ * request timeout) and get its reply, close every connection, join the threads. Idempotent.
+ * Workers abandoned after a timeout keep running detached and clean up after themselves; they
+ * never call back into the caller (hooks and logging run on the connection threads).
+ */
+void prh_server_stop(struct prh_server *s);
+
+/* Stops if needed and frees; accepts NULL, returns NULL. */
+struct prh_server *prh_server_free(struct prh_server *s);
+
+void prh_server_get_stats(struct prh_server *s, struct prh_server_stats *ret);
+
+/*
+ * The reply for a request that did not reach the device or that failed in libsgpr with r, and
+ * the status st (NULL: none) of the last attempt: the device's own status and sense when it
+ * answered, else the sense qemu-pr-helper derives from the errno (ref 2.2), with
+ * -ENOTTY/-ENOTBLK/-ENODEV/-ENOENT/-ENXIO as LOGICAL UNIT NOT SUPPORTED 05/25/00 and
+ * -ETIMEDOUT as COMMAND TIMEOUT 0B/2E/02. Exposed for the unit tests.
+ */
+void prh_reply_from_errno(struct prh_reply *reply, int r, const struct sgpr_status *st);
