@@ -166,6 +166,21 @@ static uint64_t find_own(const struct sgpr_lease *l, const struct sgpr_keys *key
 	return 0;
 }
 
+/* Before acquiring or taking over: the reservation, and a registration of ours if any. */
+static int look(struct sgpr_lease *l, struct sgpr_reservation *res, uint64_t *ret_own)
+{
+	struct sgpr_keys *keys = NULL;
+	int r = read_state(l, &keys, res);
+
+	if (r < 0)
+		return r;
+	l->last_gen = res->generation;
+	l->have_gen = true;
+	*ret_own = find_own(l, keys);
+	free(keys);
+	return 0;
+}
+
 static bool listed(const struct sgpr_keys *keys, uint64_t key)
 {
 	for (uint32_t i = 0; i < keys->count; i++)
@@ -219,7 +234,6 @@ static int register_and_reserve(struct sgpr_lease *l, uint64_t old, uint64_t key
 int sgpr_lease_acquire(struct sgpr_lease *l, enum sgpr_lease_event *ret_event)
 {
 	struct sgpr_reservation res;
-	struct sgpr_keys *keys = NULL;
 	uint64_t own, key;
 	int r;
 
@@ -228,13 +242,9 @@ int sgpr_lease_acquire(struct sgpr_lease *l, enum sgpr_lease_event *ret_event)
 	*ret_event = SGPR_LEASE_NONE;
 	if (l->state == SGPR_LEASE_HELD)
 		return 0;
-	r = read_state(l, &keys, &res);
+	r = look(l, &res, &own);
 	if (r < 0)
 		return r;
-	l->last_gen = res.generation;
-	l->have_gen = true;
-	own = find_own(l, keys);
-	free(keys);
 
 	if (res.held && !sgpr_type_is_all_registrants(res.type)) {
 		if (l->seen_holder != res.key) {
@@ -444,7 +454,6 @@ int sgpr_lease_renew(struct sgpr_lease *l, enum sgpr_lease_event *ret_event)
 int sgpr_lease_observe(struct sgpr_lease *l, enum sgpr_lease_event *ret_event)
 {
 	struct sgpr_reservation res;
-	struct sgpr_keys *keys = NULL;
 	uint64_t now, own, key, victim;
 	bool aborted;
 	int r;
@@ -454,13 +463,9 @@ int sgpr_lease_observe(struct sgpr_lease *l, enum sgpr_lease_event *ret_event)
 	*ret_event = SGPR_LEASE_NONE;
 	if (l->state == SGPR_LEASE_HELD)
 		return 0;
-	r = read_state(l, &keys, &res);
+	r = look(l, &res, &own);
 	if (r < 0)
 		return r;
-	l->last_gen = res.generation;
-	l->have_gen = true;
-	own = find_own(l, keys);
-	free(keys);
 	now = now_ms(l);
 
 	if (!res.held || sgpr_type_is_all_registrants(res.type) || key_is_ours(l, res.key)) {
