@@ -14,9 +14,9 @@ SGPR_IO="$BUILD_DIR/src/sgpr-io/sgpr-io"
 TARGET="$SOURCE_DIR/tools/sgpr-target"
 WORK=$(mktemp -d /tmp/sgpr-it.XXXXXX)
 TEST_NAME=${0##*/}
-FAILURES=0
-CHECKS=0
 declare -A IO_IN IO_OUT IO_PID
+# shellcheck source=tests/lib-assert.sh
+. "$SOURCE_DIR/tests/lib-assert.sh"
 
 iqn() { echo "iqn.2026-11.io.sgpr:it-host$1"; }
 
@@ -49,42 +49,6 @@ pl() {
 		"$@" 2>"$WORK/stderr")
 	RC=$?
 	ERR=$(cat "$WORK/stderr")
-}
-
-check() {
-	local what=$1
-	shift
-	CHECKS=$((CHECKS + 1))
-	if "$@"; then
-		echo "ok - $what"
-	else
-		echo "not ok - $what"
-		echo "    rc=$RC out=[${OUT:0:400}] err=[${ERR:0:400}]"
-		FAILURES=$((FAILURES + 1))
-	fi
-}
-
-rc_is() { [ "$RC" -eq "$1" ]; }
-out_has() { grep -q -- "$1" <<<"$OUT"; }
-err_has() { grep -q -- "$1" <<<"$ERR"; }
-err_one_line() { [ "$(grep -c . <<<"$ERR")" -eq 1 ]; }
-
-# expect_rc WHAT CODE [GREP-IN-STDOUT-OR-STDERR]
-expect_rc() {
-	local what=$1 code=$2 pattern=${3-}
-	if [ -n "$pattern" ]; then
-		check "$what (exit $code, '$pattern')" eval \
-			'rc_is '"$code"' && { out_has "$pattern" || err_has "$pattern"; }'
-	else
-		check "$what (exit $code)" rc_is "$code"
-	fi
-}
-
-# JSON field check with python3 (meson's own runtime, always present).
-json_eq() {
-	python3 -c 'import json,sys
-d=json.loads(sys.argv[1]); v=eval(sys.argv[2], {"d": d})
-sys.exit(0 if str(v) == sys.argv[3] else 1)' "$OUT" "$1" "$2"
 }
 
 # sgpr-io sessions: io_start NAME HOST [opts]; io NAME "command" -> REPLY
@@ -133,10 +97,4 @@ io_kill() {
 	kill -9 "${IO_PID[$1]}" 2>/dev/null
 	wait "${IO_PID[$1]}" 2>/dev/null
 	unset 'IO_PID[$1]'
-}
-
-finish() {
-	echo "# $TEST_NAME: $((CHECKS - FAILURES)) passed, $FAILURES failed"
-	[ "$CHECKS" -gt 0 ] || { echo "no checks ran"; exit 1; }
-	[ "$FAILURES" -eq 0 ]
 }

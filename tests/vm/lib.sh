@@ -34,9 +34,8 @@ WORK=$(mktemp -d /tmp/sgpr-vm-test.XXXXXX)
 VM_DIR=$WORK/vm
 VM_TIMEOUT=${VM_TIMEOUT:-120}
 TEST_NAME=${0##*/}
-FAILURES=0
-CHECKS=0
-OUT='' ERR='' RC=0
+# shellcheck source=tests/lib-assert.sh
+. "$SOURCE_DIR/tests/lib-assert.sh"
 
 teardown() {
 	local f
@@ -110,36 +109,3 @@ vm_thaw() { "$SGPR_VM" thaw "$1" --dir "$VM_DIR"; }
 vm_kill() { "$SGPR_VM" kill "$1" --dir "$VM_DIR"; }
 vm_stop() { "$SGPR_VM" stop "$1" --dir "$VM_DIR" >/dev/null; }
 vm_running() { "$SGPR_VM" status --dir "$VM_DIR" | grep -q "^$1: pid"; }
-
-check() {
-	local what=$1
-	shift
-	CHECKS=$((CHECKS + 1))
-	if "$@"; then
-		echo "ok - $what"
-	else
-		echo "not ok - $what"
-		echo "    rc=$RC out=[${OUT:0:600}]"
-		FAILURES=$((FAILURES + 1))
-	fi
-}
-
-rc_is() { [ "$RC" -eq "$1" ]; }
-rc_not() { [ "$RC" -ne "$1" ]; }
-out_has() { grep -q -- "$1" <<<"$OUT"; }
-
-# expect_rc WHAT CODE [GREP-IN-OUTPUT]
-expect_rc() {
-	local what=$1 code=$2 pattern=${3-}
-	if [ -n "$pattern" ]; then
-		check "$what (exit $code, '$pattern')" eval 'rc_is '"$code"' && out_has "$pattern"'
-	else
-		check "$what (exit $code)" rc_is "$code"
-	fi
-}
-
-finish() {
-	echo "# $TEST_NAME: $((CHECKS - FAILURES)) passed, $FAILURES failed"
-	[ "$CHECKS" -gt 0 ] || { echo "no checks ran"; exit 1; }
-	[ "$FAILURES" -eq 0 ]
-}
