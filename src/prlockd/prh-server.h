@@ -16,6 +16,26 @@
  * which refuses non-SCSI devices and expands a dm-multipath map to its paths. The fd is closed
  * before the command runs. Multipath PR OUT (docs in prh-server.c, "Multipath"): REGISTER and
  * REGISTER AND IGNORE EXISTING KEY go to every path; the rest to one path.
+ *
+ * Deliberate differences from qemu-pr-helper (ref sections 1-2):
+ *   - The fd must be a block or char device of a SCSI disk, sg device or dm-multipath map;
+ *     anything else gets CHECK CONDITION 05/25/00 LOGICAL UNIT NOT SUPPORTED (the helper sends
+ *     SG_IO to whatever it got: ENOTTY, 0B/00/06). Partitions and non-multipath dm devices too.
+ *   - The device is opened again by its /dev name (QEMU's fd only identifies it), so the daemon
+ *     needs to be able to open /dev/sdX, /dev/sgN (uid 0 or the disk group), not only
+ *     CAP_SYS_RAWIO. libsgpr may send INQUIRY (VPD 0x83) when it opens the device.
+ *   - libsgpr retries UNIT ATTENTION (up to 8 times) and BUSY/TASK SET FULL/NOT READY with
+ *     back-off; the helper passes them to the guest at once.
+ *   - 10 CDB bytes go to the device (0x5E/0x5F are 10-byte CDBs), not the 16 QEMU pads to.
+ *   - Every command has a timeout (device_timeout_ms per CDB in libsgpr, request_timeout_ms for
+ *     the whole request: then 0B/2E/02 while the abandoned command may still complete).
+ *   - Multipath without multipathd/libmpathpersist: per-path REGISTER by libsgpr, SPEC_I_PT and
+ *     ALL_TG_PT registrations refused (05/26/00), own-key PREEMPT re-registers every path. No
+ *     process-wide exit on a dm ioctl error; no call blocks other clients.
+ *   - CLEANUP (0xFF) is answered GOOD without touching the device, multipath maps included
+ *     (the helper clears multipathd's key there); CLEANUP is never offered in the handshake.
+ *   - Sense is zeroed unless the status is CHECK CONDITION.
+ *   - listen() backlog 16 instead of 1; the socket gets an explicit mode.
  */
 #pragma once
 
