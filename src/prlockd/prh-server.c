@@ -200,7 +200,6 @@ static void job_unref(struct job *j)
 	pthread_mutex_unlock(&j->lock);
 	if (!last)
 		return;
-	sgpr_dev_free(j->dev);
 	pthread_cond_destroy(&j->cond);
 	pthread_mutex_destroy(&j->lock);
 	free(j);
@@ -351,6 +350,12 @@ static void *worker_main(void *arg)
 			run_prout(j);
 		pthread_mutex_lock(&j->lock);
 	}
+	/* the device is closed before the reply goes out: the next request finds it free */
+	d = j->dev;
+	j->dev = NULL;
+	pthread_mutex_unlock(&j->lock);
+	sgpr_dev_free(d);
+	pthread_mutex_lock(&j->lock);
 	j->state = JOB_DONE;
 	pthread_cond_broadcast(&j->cond);
 	if (j->abandoned)

@@ -382,7 +382,7 @@ static int fx_open(void *userdata, const char *devnode, const struct sgpr_dev_op
 	struct fx *f = userdata;
 
 	pthread_mutex_lock(&f->lock);
-	f->opens++;
+	__atomic_add_fetch(&f->opens, 1, __ATOMIC_SEQ_CST);
 	snprintf(f->last_devnode, sizeof(f->last_devnode), "%s", devnode);
 	while (f->hold)
 		pthread_cond_wait(&f->cond, &f->lock);
@@ -614,13 +614,15 @@ static void test_server_read_only(void **state)
 	send_frame(sock, register_frame, 40, &ro_fd, 1);
 	assert_int_equal(recv_reply(sock, r), 0);
 	assert_true(sense_is(r, 0x05, 0x20, 0x00));
-	assert_int_equal(f->opens, 0);
+	assert_int_equal(__atomic_load_n(&f->opens, __ATOMIC_SEQ_CST), 0);
 	assert_int_equal(sgpr_sim_lun_registrations(f->lun), 0);
 	/* PR IN is fine read-only */
 	send_frame(sock, read_keys_frame, 16, &ro_fd, 1);
 	assert_int_equal(recv_reply(sock, r), 8);
 	assert_int_equal(r->result, 0);
+	pthread_mutex_lock(&f->lock);
 	assert_string_equal(f->last_devnode, "/dev/null");
+	pthread_mutex_unlock(&f->lock);
 	close(sock);
 	close(ro_fd);
 	free(r);
@@ -934,9 +936,9 @@ static void test_server_stop_in_flight(void **state)
 	idle = client_connect(f->path);
 	set_hold(f, true);
 	send_frame(a, read_keys_frame, 16, &fd, 1);
-	for (int i = 0; i < 200 && !f->opens; i++)
+	for (int i = 0; i < 200 && !__atomic_load_n(&f->opens, __ATOMIC_SEQ_CST); i++)
 		usleep(5000);
-	assert_int_equal(f->opens, 1);
+	assert_int_equal(__atomic_load_n(&f->opens, __ATOMIC_SEQ_CST), 1);
 	pthread_create(&t, NULL, release_later, f);
 	prh_server_stop(f->s);
 	pthread_join(t, NULL);
