@@ -15,8 +15,10 @@
  * the target, and a PR OUT run twice on two nexuses is not idempotent.
  * REGISTER fan-out to every working path lives in pr.c.
  */
+#include <fcntl.h>
 #include <stdio.h>
 #include <time.h>
+#include <sys/stat.h>
 
 #include "sgpr-private.h"
 
@@ -117,6 +119,44 @@ int sgpr_dev_open(const char *target, const struct sgpr_dev_opts *opts, struct s
 	if (r < 0)
 		return r;
 	r = ops->open(d, target);
+	if (r < 0) {
+		d->ops = NULL; /* open failed: nothing for close() to release */
+		sgpr_dev_free(d);
+		return r;
+	}
+	*ret = d;
+	return 0;
+}
+
+int sgpr_dev_open_fd(int fd, const struct sgpr_dev_opts *opts, struct sgpr_dev **ret)
+{
+	const struct sgpr_transport_ops *ops = &sgpr_transport_sgio;
+	char name[32];
+	struct sgpr_dev *d;
+	struct stat st;
+	int r, fl;
+
+	if (!ret)
+		return -EINVAL;
+	if (fd < 0)
+		return -EBADF;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0)
+		return -errno;
+	if (fl & O_PATH)
+		return -EBADF; /* no ioctl() on it */
+	if (!S_ISBLK(st.st_mode) && !S_ISCHR(st.st_mode))
+		return -ENOTTY; /* as sgpr_dev_open() says of a regular file */
+	if (!ops->open_fd)
+		return -EPROTONOSUPPORT;
+	/* the transport names the handle after the /dev node when it finds it */
+	snprintf(name, sizeof(name), "fd:%d", fd);
+	r = sgpr_dev_new(ops, name, opts, &d);
+	if (r < 0)
+		return r;
+	r = ops->open_fd(d, fd, S_ISCHR(st.st_mode), st.st_rdev);
 	if (r < 0) {
 		d->ops = NULL; /* open failed: nothing for close() to release */
 		sgpr_dev_free(d);

@@ -32,6 +32,12 @@ struct sgpr_cmd {
 struct sgpr_transport_ops {
 	const char *name;
 	int (*open)(struct sgpr_dev *d, const char *target);
+	/*
+	 * Optional (NULL: -EPROTONOSUPPORT): wrap fd, an open block (is_char false) or char device
+	 * whose device number is rdev (fstat of fd, done by the caller). The transport keeps a
+	 * duplicate, never fd itself, and may replace d->target by a better name.
+	 */
+	int (*open_fd)(struct sgpr_dev *d, int fd, bool is_char, dev_t rdev);
 	int (*execute)(struct sgpr_dev *d, const struct sgpr_cmd *cmd, struct sgpr_status *ret);
 	/* Optional: log in again on the same I_T nexus identity (same ISID), current path. */
 	int (*reconnect)(struct sgpr_dev *d);

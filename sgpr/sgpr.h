@@ -293,6 +293,37 @@ struct sgpr_dev_opts {
  */
 SGPR_PUBLIC int sgpr_dev_open(const char *target, const struct sgpr_dev_opts *opts,
 			      struct sgpr_dev **ret);
+/**
+ * sgpr_dev_open_fd() - open a SCSI device from a descriptor the caller already has
+ * @fd: an open block device (/dev/sdX, a dm-multipath map /dev/dm-N) or sg char device
+ *	(/dev/sgN), e.g. one QEMU passed over a unix socket; any access mode
+ * @opts: as for sgpr_dev_open(), may be NULL
+ * @ret: the new handle, free with sgpr_dev_free()
+ *
+ * The handle works on its own duplicate of @fd (F_DUPFD_CLOEXEC): the caller keeps @fd and
+ * closes it when it likes, before or after the handle. The file status flags are shared with
+ * @fd and are not changed. The device is validated as by sgpr_dev_open(), from fstat()'s
+ * st_rdev and sysfs; no device node is opened for a single disk or sg device, so SG_IO with
+ * CAP_SYS_RAWIO is the only privilege needed (PERSISTENT RESERVE IN/OUT are not on the
+ * kernel's SG_IO allow list). A dm-multipath map's fd only identifies the map: its paths
+ * (/dev/sdX of /sys/block/dm-N/slaves) are opened by name, which needs the right to open
+ * those nodes (uid 0 or the disk group), as for sgpr_dev_open(); paths that cannot be opened
+ * are failed paths. sgpr_dev_target() is the /dev name of the device when that node exists
+ * here and is this device, else "fd:@fd".
+ *
+ * Return: 0, or
+ *   -EBADF     @fd is not an open descriptor, or an O_PATH one
+ *   -EINVAL    @ret is NULL
+ *   -ENOTTY    not a SCSI device: a regular file, a pipe or socket, another character
+ *              device (/dev/null), a loop, NVMe or virtio disk, a dm device that is not a
+ *              multipath map
+ *   -ENOTBLK   a partition (or a partition map of a multipath map)
+ *   -ENODEV    no device behind the number in sysfs (removed), or a map has no paths
+ *   -EPROTONOSUPPORT  built without the sg transport (for a device not refused above)
+ *   and, when no path works, the errors of sgpr_dev_open() for opening a map's paths
+ *   (-EACCES) and for INQUIRY.
+ */
+SGPR_PUBLIC int sgpr_dev_open_fd(int fd, const struct sgpr_dev_opts *opts, struct sgpr_dev **ret);
 SGPR_PUBLIC struct sgpr_dev *sgpr_dev_free(struct sgpr_dev *d);
 SGPR_PUBLIC const char *sgpr_dev_transport_name(const struct sgpr_dev *d);
 SGPR_PUBLIC const char *sgpr_dev_target(const struct sgpr_dev *d);

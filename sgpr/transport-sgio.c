@@ -220,6 +220,14 @@ static int open_node(const char *node, const struct sgpr_sgio_path *path)
 	return fd;
 }
 
+/* Our own descriptor of the caller's open device: its flags are shared, never changed here. */
+static int dup_fd(int fd)
+{
+	int r = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+
+	return r < 0 ? -errno : r;
+}
+
 /* udev's WWN in the "naa.<hex>" form of page 0x83, or its serial; false if it has neither. */
 static bool udev_lun_id(const struct sgpr_sgio_path *path, bool serial, char *buf, size_t len)
 {
@@ -306,35 +314,44 @@ static void sgio_close(struct sgpr_dev *d)
 	d->priv = NULL;
 }
 
-static int sgio_open(struct sgpr_dev *d, const char *target)
+/*
+ * Open the paths of t and name the LUN. given_fd >= 0: the caller's fd of the disk or sg
+ * device itself (sgpr_dev_open_fd), duplicated for a single device; a map's paths are always
+ * opened by their names. target is only for the messages.
+ */
+static int sgio_attach(struct sgpr_dev *d, const struct sgpr_sgio_target *t, const char *target,
+		       int given_fd)
 {
-	struct sgpr_sgio_target t;
 	struct sgpr_sgio *p;
-	int r, first_err = 0;
+	int r = 0, first_err = 0;
 
-	r = sgpr_sgio_resolve(target, NULL, &t);
-	if (r < 0)
-		return r;
-	p = calloc(1, sizeof(*p) + t.npaths * sizeof(p->fds[0]));
-	if (!p) {
-		sgpr_sgio_target_done(&t);
+	p = calloc(1, sizeof(*p) + t->npaths * sizeof(p->fds[0]));
+	if (!p)
 		return -ENOMEM;
-	}
-	p->npaths = t.npaths;
-	for (unsigned i = 0; i < t.npaths; i++)
+	p->npaths = t->npaths;
+	for (unsigned i = 0; i < t->npaths; i++)
 		p->fds[i] = -1;
 	d->priv = p;
 
-	for (unsigned i = 0; i < t.npaths && r >= 0; i++) {
-		/* a disk or sg device is opened by the name given, a map's paths by theirs */
-		int fd = open_node(t.multipath ? t.paths[i].devnode : target, &t.paths[i]);
+	for (unsigned i = 0; i < t->npaths && r >= 0; i++) {
+		int fd;
 
-		r = sgpr_dev_add_path(d, t.paths[i].devnode);
-		if (r < 0)
+		/* a disk or sg device is opened by the name given, a map's paths by theirs */
+		if (t->multipath)
+			fd = open_node(t->paths[i].devnode, &t->paths[i]);
+		else if (given_fd >= 0)
+			fd = dup_fd(given_fd);
+		else
+			fd = open_node(target, &t->paths[i]);
+		r = sgpr_dev_add_path(d, t->paths[i].devnode);
+		if (r < 0) {
+			if (fd >= 0)
+				close(fd);
 			break;
+		}
 		if (fd < 0) {
 			sgpr_log(d, LOG_WARNING, "%s: cannot open path %s: %s", target,
-				 t.paths[i].devnode, strerror(-fd));
+				 t->paths[i].devnode, strerror(-fd));
 			if (!first_err)
 				first_err = fd;
 			sgpr_dev_mark_path(d, i, fd);
@@ -343,7 +360,7 @@ static int sgio_open(struct sgpr_dev *d, const char *target)
 		p->fds[i] = fd;
 	}
 	if (r >= 0)
-		r = identify(d, &t);
+		r = identify(d, t);
 	if (r >= 0 && !sgpr_dev_working_paths(d)) {
 		/* no path could be opened or answered INQUIRY */
 		r = first_err;
@@ -358,10 +375,61 @@ static int sgio_open(struct sgpr_dev *d, const char *target)
 			sgpr_dev_select_path(d, i);
 			break;
 		}
-	sgpr_sgio_target_done(&t);
 	if (r < 0)
 		sgio_close(d);
 	return r < 0 ? r : 0;
+}
+
+static int sgio_open(struct sgpr_dev *d, const char *target)
+{
+	struct sgpr_sgio_target t;
+	int r;
+
+	r = sgpr_sgio_resolve(target, NULL, &t);
+	if (r < 0)
+		return r;
+	r = sgio_attach(d, &t, target, -1);
+	sgpr_sgio_target_done(&t);
+	return r;
+}
+
+/* "/dev/NAME" if that node is the device rdev here, else NULL (the handle stays "fd:N"). */
+static char *node_name(const char *name, bool is_char, dev_t rdev)
+{
+	struct stat st;
+	char *node;
+
+	if (asprintf(&node, "/dev/%s", name) < 0)
+		return NULL;
+	if (stat(node, &st) < 0 || st.st_rdev != rdev ||
+	    (is_char ? !S_ISCHR(st.st_mode) : !S_ISBLK(st.st_mode))) {
+		free(node);
+		return NULL;
+	}
+	return node;
+}
+
+static int sgio_open_fd(struct sgpr_dev *d, int fd, bool is_char, dev_t rdev)
+{
+	struct sgpr_sgio_target t;
+	char *name;
+	int r;
+
+	r = sgpr_sgio_resolve_devnum(NULL, is_char, rdev, &t);
+	if (r < 0)
+		return r;
+	/* a map is named by its sysfs name (dm-N), a disk or sg device by its uevent DEVNAME */
+	if (t.multipath)
+		name = node_name(t.name, is_char, rdev);
+	else
+		name = node_name(t.paths[0].devnode + strlen("/dev/"), is_char, rdev);
+	if (name) {
+		free(d->target);
+		d->target = name;
+	}
+	r = sgio_attach(d, &t, d->target, fd);
+	sgpr_sgio_target_done(&t);
+	return r;
 }
 
 static int sgio_set_path(struct sgpr_dev *d, unsigned i)
@@ -374,6 +442,7 @@ static int sgio_set_path(struct sgpr_dev *d, unsigned i)
 const struct sgpr_transport_ops sgpr_transport_sgio = {
 	.name = "sg",
 	.open = sgio_open,
+	.open_fd = sgio_open_fd,
 	.execute = sgio_execute,
 	.close = sgio_close,
 	.set_path = sgio_set_path,

@@ -88,6 +88,7 @@ struct job {
 	enum job_state state;
 	bool go, cancel, abandoned;
 
+	int fd; /* the client's device fd, owned until the worker opened the device; -1 after */
 	char devnode[DEVNODE_MAX];
 	struct sgpr_dev_opts dev_opts;
 	prh_open_fn open_fn;
@@ -148,7 +149,7 @@ void prh_reply_from_errno(struct prh_reply *reply, int r, const struct sgpr_stat
 			       st->sense_len < PRH_SENSE_SIZE ? st->sense_len : PRH_SENSE_SIZE);
 		return;
 	}
-	/* qemu-pr-helper's errno mapping (ref 2.2), plus the open errors of sgpr_dev_open() */
+	/* qemu-pr-helper's errno mapping (ref 2.2), plus the open errors of sgpr_dev_open_fd() */
 	switch (r) {
 	case -EBADE:
 		prh_reply_status(reply, SGPR_STATUS_RESERVATION_CONFLICT);
@@ -200,6 +201,8 @@ static void job_unref(struct job *j)
 	pthread_mutex_unlock(&j->lock);
 	if (!last)
 		return;
+	if (j->fd >= 0)
+		close(j->fd);
 	pthread_cond_destroy(&j->cond);
 	pthread_mutex_destroy(&j->lock);
 	free(j);
@@ -329,10 +332,13 @@ static void *worker_main(void *arg)
 	struct sgpr_dev *d = NULL;
 	int r;
 
+	/* on the client's fd, as qemu-pr-helper: the handle keeps a duplicate of it */
 	if (j->open_fn)
-		r = j->open_fn(j->open_userdata, j->devnode, &j->dev_opts, &d);
+		r = j->open_fn(j->open_userdata, j->fd, j->devnode, &j->dev_opts, &d);
 	else
-		r = sgpr_dev_open(j->devnode, &j->dev_opts, &d);
+		r = sgpr_dev_open_fd(j->fd, &j->dev_opts, &d);
+	close(j->fd);
+	j->fd = -1;
 
 	pthread_mutex_lock(&j->lock);
 	j->open_r = r;
@@ -391,7 +397,10 @@ static int start_detached(void *(*fn)(void *), void *arg)
 
 /* ---- one request ---------------------------------------------------------- */
 
-/* The /dev node of a device number, from sysfs uevent DEVNAME, checked against the number. */
+/*
+ * The /dev node of a device number, from sysfs uevent DEVNAME, checked against the number. Only
+ * a name for the logs and the policy hook: the device is used through the client's fd.
+ */
 static int devnode_of(dev_t rdev, bool is_char, char *buf, size_t len)
 {
 	char path[64], line[256];
@@ -438,15 +447,19 @@ static struct timespec deadline_in(unsigned ms)
 	return ts;
 }
 
-static struct job *job_new(struct conn *c, const char *devnode)
+/* A job on fd (owned by the job from now on, also on failure). */
+static struct job *job_new(struct conn *c, int fd, const char *devnode)
 {
 	struct prh_server *s = c->s;
 	pthread_condattr_t ca;
 	struct job *j;
 
 	j = calloc(1, sizeof(*j));
-	if (!j)
+	if (!j) {
+		close(fd);
 		return NULL;
+	}
+	j->fd = fd;
 	pthread_mutex_init(&j->lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -472,7 +485,8 @@ static void job_abandon(struct job *j)
 	pthread_cond_broadcast(&j->cond);
 }
 
-static void run_job(struct conn *c, const char *devnode, dev_t rdev, bool is_char)
+/* fd is the client's device fd, closed here (by the job). */
+static void run_job(struct conn *c, int fd, const char *devnode, dev_t rdev, bool is_char)
 {
 	struct prh_server *s = c->s;
 	struct timespec deadline = deadline_in(s->opts.request_timeout_ms);
@@ -484,7 +498,7 @@ static void run_job(struct conn *c, const char *devnode, dev_t rdev, bool is_cha
 	int r;
 
 	req_name(&c->req, what, sizeof(what));
-	j = job_new(c, devnode);
+	j = job_new(c, fd, devnode);
 	if (!j) {
 		prh_reply_from_errno(rep, -ENOMEM, NULL);
 		return;
@@ -589,7 +603,7 @@ static void handle_request(struct conn *c, int fd)
 	struct prh_reply *rep = &c->reply;
 	char devnode[DEVNODE_MAX], what[64];
 	struct stat st;
-	int r, fl;
+	int fl;
 
 	if (c->req.kind == PRH_REQ_CLEANUP) {
 		/* nothing to drop: we keep no per-device state for QEMU (ref 1.1) */
@@ -611,18 +625,12 @@ static void handle_request(struct conn *c, int fd)
 			return;
 		}
 	}
-	r = devnode_of(st.st_rdev, S_ISCHR(st.st_mode), devnode, sizeof(devnode));
-	if (r < 0) {
-		slog(c->s, LOG_NOTICE, "pr-helper: %s from pid %d: no device node for %s %u:%u: %s",
-		     what, (int)c->pid, S_ISCHR(st.st_mode) ? "char" : "block", major(st.st_rdev),
-		     minor(st.st_rdev), strerror(-r));
-		prh_reply_check_condition(rep, 0x05, 0x25, 0x00);
-		return;
-	}
-	/* the device is opened again by name: QEMU's fd is not used for I/O, close it now */
-	closep(&dfd);
-	dfd = -1;
-	run_job(c, devnode, st.st_rdev, S_ISCHR(st.st_mode));
+	/* a name for the logs; without one (no such node here) the device number */
+	if (devnode_of(st.st_rdev, S_ISCHR(st.st_mode), devnode, sizeof(devnode)) < 0)
+		snprintf(devnode, sizeof(devnode), "%s %u:%u",
+			 S_ISCHR(st.st_mode) ? "char" : "block", major(st.st_rdev),
+			 minor(st.st_rdev));
+	run_job(c, TAKE_FD(dfd), devnode, st.st_rdev, S_ISCHR(st.st_mode));
 }
 
 /* ---- connections ---------------------------------------------------------- */

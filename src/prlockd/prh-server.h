@@ -11,27 +11,34 @@
  * the caller, who calls prh_server_stop() on SIGTERM.
  *
  * Per request: the fd received with the CDB (SCM_RIGHTS, MSG_CMSG_CLOEXEC) is checked (block or
- * char device; PR OUT needs it opened for writing), its device number is resolved through
- * /sys/dev/{block,char}/MAJ:MIN to /dev/NAME, and that node is opened with sgpr_dev_open(),
- * which refuses non-SCSI devices and expands a dm-multipath map to its paths. The fd is closed
- * before the command runs. Multipath PR OUT (docs in prh-server.c, "Multipath"): REGISTER and
- * REGISTER AND IGNORE EXISTING KEY go to every path; the rest to one path.
+ * char device; PR OUT needs it opened for writing) and handed to the worker, which opens it with
+ * sgpr_dev_open_fd(): the commands run on (a duplicate of) QEMU's fd, as in qemu-pr-helper, so
+ * a single disk or sg device needs only CAP_SYS_RAWIO, no right to open /dev nodes. libsgpr
+ * validates the device from its number through sysfs (non-SCSI devices, partitions and other
+ * dm devices refused) and expands a dm-multipath map to its paths, which it opens by name
+ * (/dev/sdX of /sys/block/dm-N/slaves): multipath needs the right to open those nodes too
+ * (uid 0 or the disk group), as qemu-pr-helper's libmpathpersist does. The fd and its
+ * duplicate are closed when the request ends. The /dev name found through
+ * /sys/dev/{block,char}/MAJ:MIN is only used in logs and for the policy hook. Multipath PR OUT
+ * (docs in prh-server.c, "Multipath"): REGISTER and REGISTER AND IGNORE EXISTING KEY go to
+ * every path; the rest to one path.
  *
  * Deliberate differences from qemu-pr-helper (ref sections 1-2):
  *   - The fd must be a block or char device of a SCSI disk, sg device or dm-multipath map;
  *     anything else gets CHECK CONDITION 05/25/00 LOGICAL UNIT NOT SUPPORTED (the helper sends
  *     SG_IO to whatever it got: ENOTTY, 0B/00/06). Partitions and non-multipath dm devices too.
- *   - The device is opened again by its /dev name (QEMU's fd only identifies it), so the daemon
- *     needs to be able to open /dev/sdX, /dev/sgN (uid 0 or the disk group), not only
- *     CAP_SYS_RAWIO. libsgpr may send INQUIRY (VPD 0x83) when it opens the device.
+ *   - libsgpr may send INQUIRY (VPD 0x83) when it opens the device (to name the LUN when udev
+ *     has no WWN for it), before the guest's command.
  *   - libsgpr retries UNIT ATTENTION (up to 8 times) and BUSY/TASK SET FULL/NOT READY with
  *     back-off; the helper passes them to the guest at once.
  *   - 10 CDB bytes go to the device (0x5E/0x5F are 10-byte CDBs), not the 16 QEMU pads to.
  *   - Every command has a timeout (device_timeout_ms per CDB in libsgpr, request_timeout_ms for
  *     the whole request: then 0B/2E/02 while the abandoned command may still complete).
- *   - Multipath without multipathd/libmpathpersist: per-path REGISTER by libsgpr, SPEC_I_PT and
- *     ALL_TG_PT registrations refused (05/26/00), own-key PREEMPT re-registers every path. No
- *     process-wide exit on a dm ioctl error; no call blocks other clients.
+ *   - Multipath without multipathd/libmpathpersist: per-path REGISTER by libsgpr on the map's
+ *     paths, opened by name (so not with CAP_SYS_RAWIO alone; multipathd's reservation_key
+ *     is not set), SPEC_I_PT and ALL_TG_PT registrations refused (05/26/00), own-key PREEMPT
+ *     re-registers every path. No process-wide exit on a dm ioctl error; no call blocks other
+ *     clients.
  *   - CLEANUP (0xFF) is answered GOOD without touching the device, multipath maps included
  *     (the helper clears multipathd's key there); CLEANUP is never offered in the handshake.
  *   - Sense is zeroed unless the status is CHECK CONDITION.
@@ -56,9 +63,10 @@ struct prh_request_info {
 	const struct prh_request *req; /* CDB, service action, PR OUT parameters */
 	/* the decoded basic PR OUT list, or NULL (PR IN, REGISTER AND MOVE, other lengths) */
 	const struct sgpr_prout_params *prout;
-	dev_t rdev;		    /* device number of the received fd */
-	bool is_char;		    /* /dev/sgN rather than a block device */
-	const char *devnode;	    /* "/dev/sdc", "/dev/dm-3", "/dev/sg2" */
+	dev_t rdev;   /* device number of the received fd */
+	bool is_char; /* /dev/sgN rather than a block device */
+	/* "/dev/sdc", "/dev/dm-3", "/dev/sg2"; "block 8:32" if no such node is here */
+	const char *devnode;
 	const struct sgpr_dev *dev; /* opened handle: sgpr_dev_lun_id(), paths */
 	pid_t pid;		    /* the client (SO_PEERCRED) */
 	uid_t uid;
@@ -82,9 +90,12 @@ struct prh_verdict {
 typedef int (*prh_policy_fn)(void *userdata, const struct prh_request_info *info,
 			     struct prh_verdict *verdict);
 
-/* Test seam: open devnode instead of sgpr_dev_open() (which the default NULL means). */
-typedef int (*prh_open_fn)(void *userdata, const char *devnode, const struct sgpr_dev_opts *opts,
-			   struct sgpr_dev **ret);
+/*
+ * Test seam: open the client's fd (devnode as in struct prh_request_info) instead of
+ * sgpr_dev_open_fd() (which the default NULL means). fd is closed after the call.
+ */
+typedef int (*prh_open_fn)(void *userdata, int fd, const char *devnode,
+			   const struct sgpr_dev_opts *opts, struct sgpr_dev **ret);
 
 struct prh_server_opts {
 	unsigned max_connections;    /* further connections are closed at once; 0: default */
@@ -94,7 +105,7 @@ struct prh_server_opts {
 	void *policy_userdata;
 	sgpr_log_fn log_fn; /* syslog priorities; NULL: silent */
 	void *log_userdata;
-	prh_open_fn open_fn; /* NULL: sgpr_dev_open() */
+	prh_open_fn open_fn; /* NULL: sgpr_dev_open_fd() */
 	void *open_userdata;
 };
 

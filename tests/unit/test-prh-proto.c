@@ -370,11 +370,12 @@ struct fx {
 	bool refuse_prout; /* policy */
 	unsigned policy_calls;
 	char last_devnode[64];
+	bool last_fd_ok;
 };
 
 static struct fx *F;
 
-static int fx_open(void *userdata, const char *devnode, const struct sgpr_dev_opts *opts,
+static int fx_open(void *userdata, int fd, const char *devnode, const struct sgpr_dev_opts *opts,
 		   struct sgpr_dev **ret)
 {
 	static const char *const names[] = {"iqn.2024-01.test:vm,i,0x400000000001",
@@ -384,6 +385,7 @@ static int fx_open(void *userdata, const char *devnode, const struct sgpr_dev_op
 	pthread_mutex_lock(&f->lock);
 	__atomic_add_fetch(&f->opens, 1, __ATOMIC_SEQ_CST);
 	snprintf(f->last_devnode, sizeof(f->last_devnode), "%s", devnode);
+	f->last_fd_ok = fcntl(fd, F_GETFD) >= 0; /* the client's fd, still open here */
 	while (f->hold)
 		pthread_cond_wait(&f->cond, &f->lock);
 	pthread_mutex_unlock(&f->lock);
@@ -569,7 +571,7 @@ static void test_server_not_scsi(void **state)
 	sock = client_connect(f->path);
 	before = open_fds();
 
-	/* /dev/null: a char device, but not SCSI (sgpr_dev_open says -ENOTTY) */
+	/* /dev/null: a char device, but not SCSI (sgpr_dev_open_fd says -ENOTTY) */
 	send_frame(sock, read_keys_frame, 16, &null_fd, 1);
 	assert_int_equal(recv_reply(sock, r), 0);
 	assert_true(sense_is(r, 0x05, 0x25, 0x00));
@@ -622,6 +624,7 @@ static void test_server_read_only(void **state)
 	assert_int_equal(r->result, 0);
 	pthread_mutex_lock(&f->lock);
 	assert_string_equal(f->last_devnode, "/dev/null");
+	assert_true(f->last_fd_ok);
 	pthread_mutex_unlock(&f->lock);
 	close(sock);
 	close(ro_fd);
