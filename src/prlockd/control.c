@@ -36,9 +36,15 @@ struct client {
 	bool answered; /* request read; a reply is queued or pending (acquire --wait) */
 	char *out;
 	size_t out_len, out_off;
-	struct entry *waiting; /* acquire --wait on this entry */
+	struct entry *waiting; /* answered when this entry's job (or acquire --wait) ends */
 	uint64_t idle_deadline;
 	bool closed;
+	/* the request, split into tokens (in place, in "in"); run again after a deferral */
+	char *tok[6];
+	int ntok;
+	struct entry *deferred_on; /* waits in deferred_on->deferred for its job to end */
+	bool ready;		   /* waits in daemon.ready to be run again */
+	struct client *next;	   /* in one of those two lists */
 };
 
 /* ---- replies --------------------------------------------------------------- */
@@ -123,12 +129,12 @@ static int reply_lease(struct daemon *dm, struct client *c, struct entry *e, con
 		return 0;
 	reply_str(&rp, "device", e->dev);
 	reply_str(&rp, "event", event);
-	reply_key(&rp, "key", sgpr_lease_key(e->l));
+	reply_key(&rp, "key", e->key);
 	reply_str(&rp, "type", sgpr_type_to_name(e->type));
 	json_key(&rp.j, "host_id");
 	json_uint(&rp.j, dm->cfg.host_id);
 	if (strcmp(event, "taken-over") == 0)
-		reply_key(&rp, "victim", sgpr_lease_last_holder(e->l));
+		reply_key(&rp, "victim", e->holder);
 	if (e->wait_start) {
 		json_key(&rp.j, "waited_ms");
 		json_uint(&rp.j, mono_ms() - e->wait_start);
@@ -152,8 +158,7 @@ void waiter_done(struct daemon *dm, struct entry *e, int r, enum sgpr_lease_even
 		reply_error(c, "conflict", "%s: acquire --wait cancelled (released)", e->dev);
 	else if (r == -EBADE)
 		reply_error(c, "conflict", "%s: %s, still alive after %.1f s of waiting", e->dev,
-			    holder_words(dm, e->l ? sgpr_lease_last_holder(e->l) : 0, words,
-					 sizeof(words)),
+			    holder_words(dm, e->holder, words, sizeof(words)),
 			    (double)(mono_ms() - e->wait_start) / 1000);
 	else
 		reply_error(c, error_kind(r), "%s: %s", e->dev, errno_words(r));
@@ -161,15 +166,71 @@ void waiter_done(struct daemon *dm, struct entry *e, int r, enum sgpr_lease_even
 
 /* ---- requests ------------------------------------------------------------ */
 
+/*
+ * A request that needs e while a worker runs a job on it waits for the job to end, then runs
+ * again (control_run_ready): requests on one device are serialized behind its jobs.
+ */
+static int defer(struct client *c, struct entry *e)
+{
+	struct client **p = &e->deferred;
+
+	while (*p)
+		p = &(*p)->next;
+	c->next = NULL;
+	*p = c;
+	c->deferred_on = e;
+	c->answered = true; /* the reply comes later */
+	return 0;
+}
+
+void control_entry_idle(struct daemon *dm, struct entry *e)
+{
+	struct client **p = &dm->ready;
+
+	while (*p)
+		p = &(*p)->next;
+	*p = e->deferred;
+	for (struct client *c = e->deferred; c; c = c->next) {
+		c->deferred_on = NULL;
+		c->ready = true;
+	}
+	e->deferred = NULL;
+}
+
+static int dispatch(struct daemon *dm, struct client *c);
+
+void control_run_ready(struct daemon *dm)
+{
+	struct client *c;
+
+	/* a request run here answers or waits on a busy entry: it never comes back here */
+	while ((c = dm->ready)) {
+		dm->ready = c->next;
+		c->next = NULL;
+		c->ready = false;
+		(void)dispatch(dm, c);
+	}
+}
+
+/* The client c waits for e's job; e answers it when the job ends. */
+static void attach_waiter(struct entry *e, struct client *c)
+{
+	e->waiter = c;
+	c->waiting = e;
+	c->answered = true;
+	e->req_uid = (unsigned)c->cred.uid;
+}
+
 static int req_acquire(struct daemon *dm, struct client *c, const char *dev, int type, bool wait,
 		       unsigned wait_ms)
 {
 	struct entry *e = entry_find(dm, dev);
-	enum sgpr_lease_event ev;
-	char words[160];
 	int r;
 
 	if (e) {
+		/* after a release that runs or waits: requests on one device keep their order */
+		if (e->busy && (e->job == JOB_RELEASE || e->deferred))
+			return defer(c, e);
 		switch (e->state) {
 		case ENTRY_HELD:
 			if (e->type != type)
@@ -178,10 +239,14 @@ static int req_acquire(struct daemon *dm, struct client *c, const char *dev, int
 						   dev, sgpr_type_to_name(e->type));
 			return reply_lease(dm, c, e, "already-held");
 		case ENTRY_ADOPTING:
+			if (e->busy)
+				return defer(c, e); /* the answer depends on this attempt */
 			return reply_error(c, "unreachable",
 					   "%s: recorded lease not re-adopted yet (device "
 					   "unreachable); prlockd retries every period",
 					   dev);
+		case ENTRY_ACQUIRING:
+			return defer(c, e);
 		case ENTRY_WAITING:
 			return reply_error(c, "busy", "%s: another acquire --wait is pending", dev);
 		case ENTRY_LOST:
@@ -193,87 +258,130 @@ static int req_acquire(struct daemon *dm, struct client *c, const char *dev, int
 	r = entry_add(dm, dev, type, &e);
 	if (r < 0)
 		return reply_error(c, "error", "%s: %s", dev, strerror(-r));
-	r = entry_open(dm, e);
-	if (r < 0) {
-		reply_error(c, error_kind(r), "%s: cannot open: %s", dev, errno_words(r));
-		entry_remove(dm, e);
-		return 0;
-	}
-	r = sgpr_lease_acquire(e->l, &ev);
+	e->state = ENTRY_ACQUIRING;
+	e->acq_wait = wait;
+	e->acq_wait_ms = wait_ms;
+	attach_waiter(e, c);
+	entry_submit(dm, e, JOB_ACQUIRE);
+	return 0;
+}
+
+void acquire_done(struct daemon *dm, struct entry *e)
+{
+	enum sgpr_lease_event ev = e->job_ev;
+	struct client *c = e->waiter;
+	bool opened = e->l != NULL;
+	char words[160];
+	int r = e->job_r;
+
 	if (r == 0) {
 		char k[SGPR_KEY_STRLEN];
 
 		e->state = ENTRY_HELD;
 		e->next_due = mono_ms() + dm->period_ms;
-		log_msg(LOG_INFO, "%s: lease %s with key %s (%s), for uid %u", dev,
-			sgpr_lease_event_name(ev), sgpr_key_format(sgpr_lease_key(e->l), k),
-			sgpr_type_to_name(type), (unsigned)c->cred.uid);
+		log_msg(LOG_INFO, "%s: lease %s with key %s (%s), for uid %u", e->dev,
+			sgpr_lease_event_name(ev), sgpr_key_format(e->key, k),
+			sgpr_type_to_name(e->type), e->req_uid);
+		if (e->waiter_left)
+			log_msg(LOG_WARNING,
+				"%s: the client left before the lease was acquired; holding it "
+				"(release it with prlock release)",
+				e->dev);
 		state_save(dm);
-		return reply_lease(dm, c, e, sgpr_lease_event_name(ev));
+		waiter_done(dm, e, 0, ev);
+		return;
 	}
-	if (r == -EBADE && wait && sgpr_lease_last_holder(e->l)) {
+	if (r == -EBADE && e->acq_wait && e->holder && c) {
 		e->state = ENTRY_WAITING;
-		e->waiter = c;
-		c->waiting = e;
 		e->wait_start = mono_ms();
-		e->wait_deadline = wait_ms ? e->wait_start + wait_ms : 0;
+		e->wait_deadline = e->acq_wait_ms ? e->wait_start + e->acq_wait_ms : 0;
 		e->next_due = e->wait_start + dm->period_ms;
-		c->answered = true; /* the reply comes when the wait ends */
-		log_msg(LOG_INFO, "%s: %s; waiting for it to die by the lease rule (%s)", dev,
-			holder_words(dm, sgpr_lease_last_holder(e->l), words, sizeof(words)),
-			wait_ms ? "bounded" : "no bound");
-		return 0;
+		log_msg(LOG_INFO, "%s: %s; waiting for it to die by the lease rule (%s)", e->dev,
+			holder_words(dm, e->holder, words, sizeof(words)),
+			e->acq_wait_ms ? "bounded" : "no bound");
+		return;
 	}
-	if (r == -EBADE)
-		reply_error(c, "conflict", "%s: %s", dev,
-			    holder_words(dm, sgpr_lease_last_holder(e->l), words, sizeof(words)));
-	else
-		reply_error(c, error_kind(r), "%s: acquiring the lease: %s", dev, errno_words(r));
+	if (c) {
+		e->waiter = NULL;
+		c->waiting = NULL;
+		if (r == -EBADE)
+			reply_error(c, "conflict", "%s: %s", e->dev,
+				    holder_words(dm, e->holder, words, sizeof(words)));
+		else if (!opened)
+			reply_error(c, error_kind(r), "%s: cannot open: %s", e->dev,
+				    errno_words(r));
+		else
+			reply_error(c, error_kind(r), "%s: acquiring the lease: %s", e->dev,
+				    errno_words(r));
+	}
 	entry_remove(dm, e);
-	return 0;
 }
 
-static int req_release(struct daemon *dm, struct client *c, const char *dev)
+static void reply_released(struct client *c, const char *dev, const char *what, uint64_t key)
 {
-	struct entry *e = entry_find(dm, dev);
 	struct reply rp;
-	const char *what;
-	char k[SGPR_KEY_STRLEN];
-	uint64_t key = 0;
-	int r;
 
-	if (!e)
-		return reply_error(c, "not-held", "%s: not held by prlockd", dev);
-	switch (e->state) {
-	case ENTRY_HELD:
-		key = sgpr_lease_key(e->l);
-		r = sgpr_lease_release(e->l);
-		if (r < 0)
-			return reply_error(c, error_kind(r), "%s: releasing the lease: %s", dev,
-					   errno_words(r));
-		what = "released";
-		break;
-	case ENTRY_WAITING:
-		what = "cancelled";
-		break;
-	case ENTRY_LOST:
-		what = "forgotten";
-		break;
-	default:
-		what = "forgotten";
-		break;
-	}
-	log_msg(LOG_INFO, "%s: lease %s (key %s), for uid %u", dev, what,
-		key ? sgpr_key_format(key, k) : "none", (unsigned)c->cred.uid);
 	if (reply_begin(&rp, true) == 0) {
 		reply_str(&rp, "device", dev);
 		reply_str(&rp, "event", what);
 		reply_key(&rp, "key", key);
 		reply_send(c, &rp);
 	}
+}
+
+static int req_release(struct daemon *dm, struct client *c, const char *dev)
+{
+	struct entry *e = entry_find(dm, dev);
+	const char *what;
+
+	if (!e)
+		return reply_error(c, "not-held", "%s: not held by prlockd", dev);
+	if (e->busy)
+		return defer(c, e); /* after the renewal, observation or acquire that runs */
+	switch (e->state) {
+	case ENTRY_HELD:
+		attach_waiter(e, c);
+		entry_submit(dm, e, JOB_RELEASE);
+		return 0;
+	case ENTRY_WAITING:
+		what = "cancelled";
+		break;
+	default:
+		what = "forgotten";
+		break;
+	}
+	log_msg(LOG_INFO, "%s: lease %s (key none), for uid %u", dev, what, (unsigned)c->cred.uid);
+	reply_released(c, dev, what, 0);
 	entry_remove(dm, e);
 	state_save(dm);
 	return 0;
+}
+
+void release_done(struct daemon *dm, struct entry *e)
+{
+	struct client *c = e->waiter;
+	uint64_t key = e->key; /* the key held before the release */
+	char k[SGPR_KEY_STRLEN];
+	int r = e->job_r;
+
+	if (c) {
+		e->waiter = NULL;
+		c->waiting = NULL;
+	}
+	entry_snap(e);
+	if (r < 0) {
+		log_msg(LOG_WARNING, "%s: releasing the lease: %s", e->dev, errno_words(r));
+		if (c)
+			reply_error(c, error_kind(r), "%s: releasing the lease: %s", e->dev,
+				    errno_words(r));
+		return;
+	}
+	log_msg(LOG_INFO, "%s: lease released (key %s), for uid %u", e->dev,
+		sgpr_key_format(key, k), e->req_uid);
+	if (c)
+		reply_released(c, e->dev, "released", key);
+	entry_remove(dm, e);
+	state_save(dm);
 }
 
 static int req_protect(struct daemon *dm, struct client *c, const char *dev, const char *spid)
@@ -327,6 +435,8 @@ static const char *state_name(enum entry_state s)
 		return "waiting";
 	case ENTRY_LOST:
 		return "lost";
+	case ENTRY_ACQUIRING:
+		return "acquiring";
 	}
 	return "?";
 }
@@ -349,20 +459,14 @@ static int req_status(struct daemon *dm, struct client *c)
 	json_array_begin(&rp.j);
 	for (size_t i = 0; i < dm->n_entries; i++) {
 		struct entry *e = dm->entries[i];
-		uint64_t last = e->l ? sgpr_lease_last_renewal_ms(e->l) : 0;
+		uint64_t last = e->last_renewal_ms; /* snapshots: a worker may own e->l */
 
 		json_object_begin(&rp.j);
 		reply_str(&rp, "device", e->dev);
 		reply_str(&rp, "state", state_name(e->state));
 		reply_str(&rp, "type", sgpr_type_to_name(e->type));
-		reply_key(&rp, "key",
-			  e->state == ENTRY_LOST ? e->lost_key
-			  : e->l		 ? sgpr_lease_key(e->l)
-						 : 0);
-		reply_key(&rp, "holder",
-			  e->state == ENTRY_LOST ? e->lost_holder
-			  : e->l		 ? sgpr_lease_last_holder(e->l)
-						 : 0);
+		reply_key(&rp, "key", e->state == ENTRY_LOST ? e->lost_key : e->key);
+		reply_key(&rp, "holder", e->state == ENTRY_LOST ? e->lost_holder : e->holder);
 		json_key(&rp.j, "last_renewal_ms_ago");
 		if (last && e->state == ENTRY_HELD)
 			json_uint(&rp.j, now - last);
@@ -370,6 +474,16 @@ static int req_status(struct daemon *dm, struct client *c)
 			json_null(&rp.j);
 		json_key(&rp.j, "unreachable");
 		json_bool(&rp.j, e->unreachable);
+		/* a worker runs a command on it now (for busy_ms); late_ms: past its due time */
+		json_key(&rp.j, "busy");
+		json_bool(&rp.j, e->busy);
+		json_key(&rp.j, "busy_ms");
+		json_uint(&rp.j, e->busy ? now - e->job_start : 0);
+		json_key(&rp.j, "late_ms");
+		json_uint(&rp.j,
+			  e->state != ENTRY_LOST && e->state != ENTRY_ACQUIRING && e->next_due < now
+				  ? now - e->next_due
+				  : 0);
 		if (e->state == ENTRY_LOST) {
 			reply_str(&rp, "lost_event",
 				  sgpr_lease_event_name(e->lost_event) ?: "lost");
@@ -413,13 +527,22 @@ static int split(char *line, char **tok, int max)
 
 static int handle_request(struct daemon *dm, struct client *c, char *line)
 {
-	char *tok[6];
-	int n = split(line, tok, 6);
+	int n = split(line, c->tok, 6);
 
 	if (n <= 0)
 		return reply_error(c, "usage",
 				   "malformed request (one line: VERB ARG..., see "
 				   "prlockd(8))");
+	c->ntok = n;
+	return dispatch(dm, c);
+}
+
+/* Run the request of c (again, after a deferral: see defer()). */
+static int dispatch(struct daemon *dm, struct client *c)
+{
+	char **tok = c->tok;
+	int n = c->ntok;
+
 	if (!c->allowed)
 		return reply_error(c, "denied",
 				   "permission denied: uid %u is neither root nor a member of "
@@ -541,12 +664,27 @@ int control_listen(struct daemon *dm)
 	return 0;
 }
 
-static void client_free(struct client *c)
+static void unlink_client(struct client **list, struct client *c)
+{
+	for (struct client **p = list; *p; p = &(*p)->next)
+		if (*p == c) {
+			*p = c->next;
+			break;
+		}
+	c->next = NULL;
+}
+
+static void client_free(struct daemon *dm, struct client *c)
 {
 	if (c->waiting) {
 		c->waiting->waiter = NULL;
+		c->waiting->waiter_left = c->waiting->busy;
 		c->waiting = NULL;
 	}
+	if (c->deferred_on)
+		unlink_client(&c->deferred_on->deferred, c);
+	if (c->ready)
+		unlink_client(&dm->ready, c);
 	close(c->fd);
 	free(c->out);
 	free(c);
@@ -555,7 +693,7 @@ static void client_free(struct client *c)
 void control_close(struct daemon *dm)
 {
 	for (size_t i = 0; i < dm->n_clients; i++)
-		client_free(dm->clients[i]);
+		client_free(dm, dm->clients[i]);
 	free(dm->clients);
 	dm->clients = NULL;
 	dm->n_clients = 0;
@@ -626,11 +764,18 @@ static void client_read(struct daemon *dm, struct client *c)
 		if (c->waiting) {
 			struct entry *e = c->waiting;
 
-			log_msg(LOG_INFO, "%s: the waiting client left, acquire --wait cancelled",
-				e->dev);
 			e->waiter = NULL;
 			c->waiting = NULL;
-			entry_remove(dm, e);
+			if (e->busy) {
+				/* the job ends first; its result is applied without a reply */
+				e->waiter_left = true;
+				log_msg(LOG_INFO, "%s: the waiting client left", e->dev);
+			} else if (e->state == ENTRY_WAITING) {
+				log_msg(LOG_INFO,
+					"%s: the waiting client left, acquire --wait cancelled",
+					e->dev);
+				entry_remove(dm, e);
+			}
 		}
 		return;
 	}
@@ -695,25 +840,29 @@ static void handle_signals(struct daemon *dm)
 	}
 }
 
+#define NFIXED 3 /* signals, listening socket, pool eventfd; then the clients */
+
 void serve(struct daemon *dm, int timeout_ms)
 {
 	size_t n = dm->n_clients, i, k;
-	struct pollfd *pfd = calloc(n + 2, sizeof(*pfd));
+	struct pollfd *pfd = calloc(n + NFIXED, sizeof(*pfd));
 	uint64_t now;
 
 	if (!pfd)
 		return;
 	pfd[0] = (struct pollfd){.fd = dm->signal_fd, .events = POLLIN};
 	pfd[1] = (struct pollfd){.fd = dm->listen_fd, .events = POLLIN};
+	/* jobs done: the eventfd only wakes poll; leases_collect() takes them */
+	pfd[2] = (struct pollfd){.fd = dm->pool_fd, .events = POLLIN};
 	for (i = 0; i < n; i++) {
 		struct client *c = dm->clients[i];
 
-		pfd[i + 2].fd = c->fd;
-		pfd[i + 2].events = POLLIN;
+		pfd[i + NFIXED].fd = c->fd;
+		pfd[i + NFIXED].events = POLLIN;
 		if (c->out_off < c->out_len)
-			pfd[i + 2].events |= POLLOUT;
+			pfd[i + NFIXED].events |= POLLOUT;
 	}
-	if (poll(pfd, n + 2, timeout_ms) < 0) {
+	if (poll(pfd, n + NFIXED, timeout_ms) < 0) {
 		free(pfd);
 		return;
 	}
@@ -723,7 +872,7 @@ void serve(struct daemon *dm, int timeout_ms)
 	for (i = 0; i < n; i++) {
 		struct client *c = dm->clients[i];
 
-		if (pfd[i + 2].revents & (POLLIN | POLLHUP | POLLERR))
+		if (pfd[i + NFIXED].revents & (POLLIN | POLLHUP | POLLERR))
 			client_read(dm, c);
 		if (!c->closed && c->out_off < c->out_len)
 			client_write(c);
@@ -735,7 +884,7 @@ void serve(struct daemon *dm, int timeout_ms)
 		if (!c->answered && now >= c->idle_deadline)
 			c->closed = true;
 		if (c->closed)
-			client_free(c);
+			client_free(dm, c);
 		else
 			dm->clients[k++] = c;
 	}

@@ -3,14 +3,13 @@
  * The lease table of prlockd: renewal of every held lease each period, observation for
  * "acquire --wait", re-adoption after a restart, loss actions, and the state file.
  *
- * One thread drives every device with synchronous library calls, one device after the
- * other, and serves the control socket between two devices. A renewal is a few round trips
- * (REGISTER on each path, READ KEYS, READ RESERVATION): with 1 ms round trips a 2 s period
- * carries several hundred devices. Beyond that, or when devices stop answering (each command
- * is bounded by the command timeout), renewals run late; a renewal later than dead_after lets
- * another host take the lease over. Thousands of LUNs need the asynchronous engine of
- * DESIGN.md, which this loop is shaped for (one due time per device).
+ * The main thread schedules: each entry has one due time; when it is due and no job of it is
+ * running, the entry is handed to the worker pool (pool.c), which runs the library calls
+ * (job_run) and hands it back; the main thread then applies the result (*_done): logging,
+ * loss actions, the state file, replies. A device that stops answering occupies one worker
+ * for its command timeout; the other devices are renewed on time by the other workers.
  */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -197,6 +196,7 @@ int entry_add(struct daemon *dm, const char *dev, int type, struct entry **ret)
 
 void entry_remove(struct daemon *dm, struct entry *e)
 {
+	assert(!e->busy); /* a worker may be using e->d and e->l */
 	for (size_t i = 0; i < dm->n_entries; i++) {
 		if (dm->entries[i] != e)
 			continue;
@@ -207,6 +207,7 @@ void entry_remove(struct daemon *dm, struct entry *e)
 	}
 	if (e->waiter)
 		waiter_done(dm, e, -ECANCELED, SGPR_LEASE_NONE);
+	control_entry_idle(dm, e);
 	sgpr_lease_free(e->l);
 	sgpr_dev_free(e->d);
 	free(e->procs);
@@ -408,8 +409,8 @@ static void lease_lost(struct daemon *dm, struct entry *e, enum sgpr_lease_event
 
 	e->state = ENTRY_LOST;
 	e->lost_event = ev;
-	e->lost_key = e->l ? sgpr_lease_key(e->l) : 0;
-	e->lost_holder = e->l ? sgpr_lease_last_holder(e->l) : 0;
+	e->lost_key = e->key;
+	e->lost_holder = e->holder;
 	e->next_due = UINT64_MAX;
 	switch (ev) {
 	case SGPR_LEASE_LOST_PREEMPTED:
@@ -507,7 +508,9 @@ uint64_t leases_next_wakeup(const struct daemon *dm)
 	for (size_t i = 0; i < dm->n_entries; i++) {
 		const struct entry *e = dm->entries[i];
 
-		if (e->state != ENTRY_LOST && e->next_due < w)
+		/* a busy entry wakes the loop when its job ends (the pool's eventfd) */
+		if (!e->busy && e->state != ENTRY_LOST && e->state != ENTRY_ACQUIRING &&
+		    e->next_due < w)
 			w = e->next_due;
 		if (e->kill_at && e->kill_at < w)
 			w = e->kill_at;
@@ -531,13 +534,59 @@ static void log_event(struct entry *e, enum sgpr_lease_event ev, int prio)
 	char k[SGPR_KEY_STRLEN];
 
 	log_msg(prio, "%s: lease %s (key %s)", e->dev, sgpr_lease_event_name(ev),
-		sgpr_key_format(sgpr_lease_key(e->l), k));
+		sgpr_key_format(e->key, k));
 }
 
-static void renew_one(struct daemon *dm, struct entry *e)
+void entry_snap(struct entry *e)
 {
-	enum sgpr_lease_event ev;
-	int r = sgpr_lease_renew(e->l, &ev);
+	if (!e->l)
+		return;
+	e->key = sgpr_lease_key(e->l);
+	e->holder = sgpr_lease_last_holder(e->l);
+	e->last_renewal_ms = sgpr_lease_last_renewal_ms(e->l);
+}
+
+void entry_submit(struct daemon *dm, struct entry *e, enum job_kind kind)
+{
+	assert(!e->busy);
+	e->busy = true;
+	e->job = kind;
+	e->job_start = mono_ms();
+	e->waiter_left = false;
+	pool_submit(dm, e);
+}
+
+/* On a worker: the only code that touches e->d and e->l while e is busy. */
+void job_run(struct daemon *dm, struct entry *e)
+{
+	enum sgpr_lease_event ev = SGPR_LEASE_NONE;
+	int r = 0;
+
+	switch (e->job) {
+	case JOB_RENEW:
+		r = sgpr_lease_renew(e->l, &ev);
+		break;
+	case JOB_OBSERVE:
+		r = sgpr_lease_observe(e->l, &ev);
+		break;
+	case JOB_ADOPT:
+	case JOB_ACQUIRE:
+		r = entry_open(dm, e);
+		if (r == 0)
+			r = sgpr_lease_acquire(e->l, &ev);
+		break;
+	case JOB_RELEASE:
+		r = sgpr_lease_release(e->l);
+		break;
+	}
+	e->job_r = r;
+	e->job_ev = ev;
+}
+
+static void renew_done(struct daemon *dm, struct entry *e)
+{
+	enum sgpr_lease_event ev = e->job_ev;
+	int r = e->job_r;
 
 	if (r < 0) {
 		log_msg(LOG_WARNING, "%s: renewal failed: %s; retrying next period", e->dev,
@@ -573,21 +622,22 @@ static void renew_one(struct daemon *dm, struct entry *e)
 	}
 }
 
-static void observe_one(struct daemon *dm, struct entry *e, uint64_t now)
+static bool held_event(enum sgpr_lease_event ev)
 {
-	enum sgpr_lease_event ev;
-	char words[128];
-	int r;
+	return ev == SGPR_LEASE_TAKEN_OVER || ev == SGPR_LEASE_ACQUIRED || ev == SGPR_LEASE_ADOPTED;
+}
 
-	if (e->wait_deadline && now >= e->wait_deadline) {
-		log_msg(LOG_INFO, "%s: acquire --wait gave up after %llu ms: %s", e->dev,
-			(unsigned long long)(now - e->wait_start),
-			holder_words(dm, sgpr_lease_last_holder(e->l), words, sizeof(words)));
-		waiter_done(dm, e, -EBADE, SGPR_LEASE_NONE);
-		entry_remove(dm, e);
+static void observe_done(struct daemon *dm, struct entry *e)
+{
+	enum sgpr_lease_event ev = e->job_ev;
+	uint64_t now = mono_ms();
+	char words[128];
+	int r = e->job_r;
+
+	if (e->waiter_left && !(r == 0 && held_event(ev))) {
+		entry_remove(dm, e); /* the client cancelled the wait while we observed */
 		return;
 	}
-	r = sgpr_lease_observe(e->l, &ev);
 	if (r == -EBADE || (r < 0 && strcmp(error_kind(r), "unreachable") != 0)) {
 		waiter_done(dm, e, r, SGPR_LEASE_NONE);
 		entry_remove(dm, e);
@@ -597,18 +647,23 @@ static void observe_one(struct daemon *dm, struct entry *e, uint64_t now)
 		log_msg(LOG_DEBUG, "%s: observing: %s", e->dev, errno_words(r));
 		return;
 	}
-	if (ev == SGPR_LEASE_TAKEN_OVER || ev == SGPR_LEASE_ACQUIRED || ev == SGPR_LEASE_ADOPTED) {
+	if (held_event(ev)) {
 		char k[SGPR_KEY_STRLEN];
 
 		e->state = ENTRY_HELD;
 		e->next_due = now + dm->period_ms;
 		log_msg(LOG_NOTICE, "%s: lease %s after %llu ms: key %s%s%s", e->dev,
 			sgpr_lease_event_name(ev), (unsigned long long)(now - e->wait_start),
-			sgpr_key_format(sgpr_lease_key(e->l), k),
+			sgpr_key_format(e->key, k),
 			ev == SGPR_LEASE_TAKEN_OVER ? ", dead holder was " : "",
-			ev == SGPR_LEASE_TAKEN_OVER ? holder_words(dm, sgpr_lease_last_holder(e->l),
-								   words, sizeof(words))
-						    : "");
+			ev == SGPR_LEASE_TAKEN_OVER
+				? holder_words(dm, e->holder, words, sizeof(words))
+				: "");
+		if (e->waiter_left)
+			log_msg(LOG_WARNING,
+				"%s: the waiting client left while the lease was taken; holding it "
+				"(release it with prlock release)",
+				e->dev);
 		state_save(dm);
 		waiter_done(dm, e, 0, ev);
 		return;
@@ -617,20 +672,16 @@ static void observe_one(struct daemon *dm, struct entry *e, uint64_t now)
 		log_msg(LOG_INFO, "%s: takeover refused by the target: the holder renewed", e->dev);
 }
 
-/* Re-adopt a recorded lease (start-up, or a retry while the device was unreachable). */
-static void adopt_one(struct daemon *dm, struct entry *e)
+/* A recorded lease re-adopted (start-up, or a retry while the device was unreachable). */
+static void adopt_done(struct daemon *dm, struct entry *e)
 {
-	enum sgpr_lease_event ev;
+	enum sgpr_lease_event ev = e->job_ev;
 	char k[SGPR_KEY_STRLEN], words[128];
-	int r;
+	int r = e->job_r;
 
-	r = entry_open(dm, e);
-	if (r == 0)
-		r = sgpr_lease_acquire(e->l, &ev);
 	if (r == -EBADE) {
 		log_msg(LOG_ERR, "%s: recorded lease is %s now", e->dev,
-			holder_words(dm, e->l ? sgpr_lease_last_holder(e->l) : 0, words,
-				     sizeof(words)));
+			holder_words(dm, e->holder, words, sizeof(words)));
 		lease_lost(dm, e, SGPR_LEASE_LOST_PREEMPTED);
 		return;
 	}
@@ -645,61 +696,75 @@ static void adopt_one(struct daemon *dm, struct entry *e)
 	}
 	e->unreachable = false;
 	e->state = ENTRY_HELD;
+	e->next_due = mono_ms(); /* renew at once: the key has not changed for a while */
 	if (ev == SGPR_LEASE_ADOPTED)
 		log_msg(LOG_NOTICE, "%s: lease re-adopted with key %s, %zu protected process(es)",
-			e->dev, sgpr_key_format(sgpr_lease_key(e->l), k), e->n_procs);
+			e->dev, sgpr_key_format(e->key, k), e->n_procs);
 	else
 		log_msg(LOG_WARNING,
 			"%s: recorded lease was free (target state lost or released behind our "
 			"back); reserved again with key %s",
-			e->dev, sgpr_key_format(sgpr_lease_key(e->l), k));
+			e->dev, sgpr_key_format(e->key, k));
 	state_save(dm);
 }
 
-static void tick(struct daemon *dm, struct entry *e)
+void leases_collect(struct daemon *dm)
 {
-	uint64_t now = mono_ms();
+	struct entry *e;
 
-	schedule(dm, e, now);
-	switch (e->state) {
-	case ENTRY_HELD:
-		renew_one(dm, e);
-		break;
-	case ENTRY_WAITING:
-		observe_one(dm, e, now); /* may remove e */
-		break;
-	case ENTRY_ADOPTING:
-		adopt_one(dm, e);
-		break;
-	case ENTRY_LOST:
-		e->next_due = UINT64_MAX;
-		break;
+	while ((e = pool_take_done(dm))) {
+		e->busy = false;
+		/* requests deferred behind this job run after it (control_run_ready) */
+		control_entry_idle(dm, e);
+		if (e->job != JOB_RELEASE)
+			entry_snap(e); /* release_done needs the key that was held */
+		switch (e->job) {
+		case JOB_RENEW:
+			renew_done(dm, e);
+			break;
+		case JOB_OBSERVE:
+			observe_done(dm, e); /* may remove e */
+			break;
+		case JOB_ADOPT:
+			adopt_done(dm, e);
+			break;
+		case JOB_ACQUIRE:
+			acquire_done(dm, e); /* may remove e */
+			break;
+		case JOB_RELEASE:
+			release_done(dm, e); /* may remove e */
+			break;
+		}
 	}
-}
-
-static struct entry *first_due(struct daemon *dm, uint64_t now)
-{
-	struct entry *best = NULL;
-
-	for (size_t i = 0; i < dm->n_entries; i++) {
-		struct entry *e = dm->entries[i];
-
-		if (e->state != ENTRY_LOST && e->next_due <= now &&
-		    (!best || e->next_due < best->next_due))
-			best = e;
-	}
-	return best;
 }
 
 void leases_run_due(struct daemon *dm)
 {
-	struct entry *e;
+	uint64_t now = mono_ms();
+	char words[128];
 
-	/* Each tick moves the entry's due time past now, so this ends. */
-	while (!dm->quit && (e = first_due(dm, mono_ms()))) {
-		tick(dm, e);
-		serve(dm, 0); /* the control socket between two devices */
-		leases_timers(dm);
+	for (size_t i = 0; i < dm->n_entries;) {
+		struct entry *e = dm->entries[i];
+
+		if (e->busy || e->state == ENTRY_LOST || e->state == ENTRY_ACQUIRING ||
+		    e->next_due > now) {
+			i++;
+			continue;
+		}
+		if (e->state == ENTRY_WAITING && e->wait_deadline && now >= e->wait_deadline) {
+			log_msg(LOG_INFO, "%s: acquire --wait gave up after %llu ms: %s", e->dev,
+				(unsigned long long)(now - e->wait_start),
+				holder_words(dm, e->holder, words, sizeof(words)));
+			waiter_done(dm, e, -EBADE, SGPR_LEASE_NONE);
+			entry_remove(dm, e); /* the next entry moved to index i */
+			continue;
+		}
+		schedule(dm, e, now);
+		entry_submit(dm, e,
+			     e->state == ENTRY_HELD	 ? JOB_RENEW
+			     : e->state == ENTRY_WAITING ? JOB_OBSERVE
+							 : JOB_ADOPT);
+		i++;
 	}
 }
 
@@ -707,14 +772,6 @@ void leases_adopt_all(struct daemon *dm)
 {
 	if (dm->n_entries)
 		log_msg(LOG_INFO, "re-adopting %zu recorded lease(s)", dm->n_entries);
-	for (size_t i = 0; i < dm->n_entries; i++) {
-		struct entry *e = dm->entries[i];
-
-		if (e->state != ENTRY_ADOPTING)
-			continue;
-		adopt_one(dm, e);
-		/* renew at once: the key has not changed since the previous daemon stopped */
-		e->next_due = mono_ms();
-	}
-	state_save(dm);
+	for (size_t i = 0; i < dm->n_entries; i++)
+		dm->entries[i]->next_due = 0; /* due now: leases_run_due hands them to the pool */
 }

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * prlockd: holds this host's leases. One engine loop (single thread, poll) renews every held
- * lease each period and serves the control socket (docs/prlockd.md).
+ * prlockd: holds this host's leases. One main loop (poll) serves the control socket and
+ * schedules every held lease each period; a small fixed pool of worker threads runs the
+ * device commands (pool.c), so a stuck device never stalls the others (docs/prlockd.md).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -60,6 +61,7 @@ static void help(void)
 	       "  --dead-after S         a holder key unchanged this long is dead (default 3.5 L)\n"
 	       "  --kill-grace S         SIGTERM to SIGKILL on a lost lease (default 5)\n"
 	       "  --command-timeout MS   per-command timeout (default: L, at least 1000)\n"
+	       "  --workers N            threads that run device commands (default 4)\n"
 	       "  --control PATH         control socket (default " PRLOCKD_CONTROL_DEFAULT ")\n"
 	       "  --state-dir DIR        leases file and lock (default " PRLOCKD_STATE_DIR_DEFAULT
 	       ")\n"
@@ -90,6 +92,7 @@ enum {
 	ARG_DEAD_AFTER,
 	ARG_KILL_GRACE,
 	ARG_TIMEOUT,
+	ARG_WORKERS,
 	ARG_CONTROL,
 	ARG_STATE_DIR,
 };
@@ -109,11 +112,13 @@ static int parse_argv(int argc, char **argv, struct daemon *dm)
 		{"dead-after", required_argument, NULL, ARG_DEAD_AFTER},
 		{"kill-grace", required_argument, NULL, ARG_KILL_GRACE},
 		{"command-timeout", required_argument, NULL, ARG_TIMEOUT},
+		{"workers", required_argument, NULL, ARG_WORKERS},
 		{"control", required_argument, NULL, ARG_CONTROL},
 		{"state-dir", required_argument, NULL, ARG_STATE_DIR},
 		{}};
 	const char *config = NULL, *host_id = NULL, *cluster = NULL, *initiator = NULL;
 	const char *type = NULL, *period = NULL, *dead = NULL, *grace = NULL, *timeout = NULL;
+	const char *workers = NULL;
 	char err[512];
 	int o, r;
 
@@ -152,6 +157,9 @@ static int parse_argv(int argc, char **argv, struct daemon *dm)
 			break;
 		case ARG_TIMEOUT:
 			timeout = optarg;
+			break;
+		case ARG_WORKERS:
+			workers = optarg;
 			break;
 		case ARG_CONTROL:
 			dm->control_path = optarg;
@@ -198,6 +206,9 @@ static int parse_argv(int argc, char **argv, struct daemon *dm)
 		return usage("--kill-grace '%s': expected 0..3600 seconds", grace);
 	if (timeout && parse_uint(timeout, 100, 600000, &dm->cfg.timeout_ms) < 0)
 		return usage("--command-timeout '%s': expected 100..600000 ms", timeout);
+	if (workers && parse_uint(workers, 1, PRLOCKD_WORKERS_MAX, &dm->cfg.workers) < 0)
+		return usage("--workers '%s': expected 1..%u", workers, PRLOCKD_WORKERS_MAX);
+	dm->n_workers = dm->cfg.workers ?: PRLOCKD_DEFAULT_WORKERS;
 
 	if (!dm->cfg.host_id) {
 		r = host_id_from_machine_id("/etc/machine-id", &dm->cfg.host_id);
@@ -229,10 +240,10 @@ static int parse_argv(int argc, char **argv, struct daemon *dm)
 		dm->hook = dm->cfg.loss_action + 5;
 	dm->ns = sgpr_ns_from_cluster(dm->cfg.cluster);
 	/*
-	 * Device commands run synchronously in the one loop, so a device that stops answering
-	 * holds every other renewal up for one command timeout (plus the library's bounded
-	 * retries). Unless configured, the timeout is one lease period (at least 1 s), which
-	 * dead_after (3.5 L) absorbs for one stuck device.
+	 * A device that stops answering holds its worker for one command timeout (plus the
+	 * library's bounded retries), and its own renewal is late by that much; the other
+	 * devices go on on the other workers. Unless configured, the timeout is one lease period
+	 * (at least 1 s), which dead_after (3.5 L) absorbs.
 	 */
 	dm->dev_opts = (struct sgpr_dev_opts){
 		.initiator = dm->cfg.initiator,
@@ -328,6 +339,7 @@ int main(int argc, char **argv)
 		.listen_fd = -1,
 		.signal_fd = -1,
 		.lock_fd = -1,
+		.pool_fd = -1,
 	};
 	int r;
 
@@ -345,23 +357,33 @@ int main(int argc, char **argv)
 	r = state_load(&dm);
 	if (r < 0)
 		return 1;
+	r = pool_start(&dm);
+	if (r < 0)
+		return 1;
 	r = control_listen(&dm);
 	if (r < 0)
 		return 1;
 	log_msg(LOG_INFO,
 		"prlockd started: host %u, cluster \"%s\", initiator %s, lease period %u ms, "
-		"dead after %u ms, loss action %s, control %s",
+		"dead after %u ms, loss action %s, %u workers, control %s",
 		dm.cfg.host_id, dm.cfg.cluster, dm.cfg.initiator, dm.period_ms, dm.dead_after_ms,
-		dm.hook ? dm.cfg.loss_action : "kill", dm.control_path);
+		dm.hook ? dm.cfg.loss_action : "kill", dm.n_workers, dm.control_path);
 	leases_adopt_all(&dm);
 
+	/*
+	 * The main thread never waits for a device: it serves the control socket, applies the
+	 * results of finished jobs, runs the deferred requests, and hands due entries to the
+	 * workers.
+	 */
 	while (!dm.quit) {
 		uint64_t now = mono_ms(), wake = leases_next_wakeup(&dm);
-		uint64_t cw = clients_next_wakeup(&dm);
+		uint64_t cw = clients_next_wakeup(&dm), pw = pool_next_wakeup(&dm);
 		int timeout;
 
 		if (cw < wake)
 			wake = cw;
+		if (pw < wake)
+			wake = pw;
 		if (wake == UINT64_MAX)
 			timeout = -1;
 		else
@@ -369,8 +391,11 @@ int main(int argc, char **argv)
 		serve(&dm, timeout);
 		if (dm.quit)
 			break;
+		leases_collect(&dm);
+		control_run_ready(&dm);
 		leases_timers(&dm);
 		leases_run_due(&dm);
+		pool_check_stuck(&dm);
 	}
 	/*
 	 * Leases are kept on purpose: the storage holds them, the state file names them, and the
@@ -381,6 +406,7 @@ int main(int argc, char **argv)
 		"prlockd again within dead_after (%u ms)",
 		count_held(&dm), dm.dead_after_ms);
 	control_close(&dm);
+	pool_stop(&dm); /* no worker touches an entry after this */
 	for (size_t i = 0; i < dm.n_entries; i++) {
 		sgpr_lease_free(dm.entries[i]->l);
 		sgpr_dev_free(dm.entries[i]->d);

@@ -16,6 +16,8 @@
 #define PRLOCKD_CLIENT_IDLE_MS 10000u	/* a client must send its request line within this */
 #define PRLOCKD_DEFAULT_PERIOD_MS 2000u /* the lease engine's default */
 #define PRLOCKD_DEFAULT_KILL_GRACE_MS 5000u
+#define PRLOCKD_DEFAULT_WORKERS 4u /* device I/O threads (pool.c) */
+#define PRLOCKD_WORKERS_MAX 256u
 
 /* log.c-style helpers (main.c): "<N>message" lines on stderr, journal format. */
 extern int log_max_level;
@@ -33,11 +35,26 @@ enum entry_state {
 	ENTRY_HELD,
 	ENTRY_WAITING, /* acquire --wait: observing the holder */
 	ENTRY_LOST,
+	ENTRY_ACQUIRING, /* the first acquire of a client request is running on a worker */
+};
+
+/* What a worker does with an entry (job_run). */
+enum job_kind {
+	JOB_RENEW,   /* ENTRY_HELD, each period */
+	JOB_OBSERVE, /* ENTRY_WAITING, each period */
+	JOB_ADOPT,   /* ENTRY_ADOPTING: open, sgpr_lease_acquire */
+	JOB_ACQUIRE, /* ENTRY_ACQUIRING: open, sgpr_lease_acquire */
+	JOB_RELEASE, /* release request on ENTRY_HELD */
 };
 
 struct client;
+struct pool;
 
-/* One device prlockd holds, waits for, or lost. */
+/*
+ * One device prlockd holds, waits for, or lost. Everything here belongs to the main thread,
+ * except while busy: then d, l, job_r and job_ev belong to the one worker running the job
+ * (pool.c), and the main thread reads the snapshot (key, holder, last_renewal_ms) instead.
+ */
 struct entry {
 	char *dev; /* as given by the client: the identity of the device */
 	int type;
@@ -47,8 +64,24 @@ struct entry {
 	uint64_t next_due; /* next renewal / observation / adoption attempt */
 	bool unreachable;  /* the last renewal did not reach the device */
 
-	struct client *waiter;		    /* ENTRY_WAITING: the client that waits */
-	uint64_t wait_start, wait_deadline; /* deadline 0: no bound */
+	/* snapshot of l, taken by the main thread after each job */
+	uint64_t key, holder, last_renewal_ms;
+
+	/* the pool */
+	bool busy; /* handed to the pool, not collected back yet */
+	enum job_kind job;
+	int job_r;
+	enum sgpr_lease_event job_ev;
+	uint64_t job_start;	 /* when it was handed to the pool */
+	struct entry *job_next;	 /* pool queues */
+	struct client *deferred; /* acquire/release requests that wait for the job to end */
+
+	struct client *waiter;		    /* the client answered when the job ends */
+	bool waiter_left;		    /* ... which closed its connection meanwhile */
+	unsigned req_uid;		    /* the uid of that request, for the log */
+	bool acq_wait;			    /* acquire request with --wait */
+	unsigned acq_wait_ms;		    /* its bound; 0: none */
+	uint64_t wait_start, wait_deadline; /* acquire --wait; deadline 0: no bound */
 
 	struct protected_proc *procs;
 	size_t n_procs;
@@ -70,6 +103,9 @@ struct daemon {
 	bool has_group;
 	gid_t group;
 	const char *hook; /* loss_action = hook:PATH; NULL: kill */
+	unsigned n_workers;
+	struct pool *pool;
+	int pool_fd; /* eventfd: jobs done */
 
 	struct entry **entries;
 	size_t n_entries;
@@ -77,6 +113,7 @@ struct daemon {
 	int listen_fd, signal_fd, lock_fd;
 	struct client **clients;
 	size_t n_clients;
+	struct client *ready; /* deferred requests whose entry is idle again */
 	bool quit;
 };
 
@@ -87,8 +124,16 @@ void entry_remove(struct daemon *dm, struct entry *e);
 struct sgpr_lease_opts entry_lease_opts(const struct daemon *dm, int type);
 /* Open the device and create the lease object if not done yet. */
 int entry_open(struct daemon *dm, struct entry *e);
-/* Renew, observe or adopt the entries that are due, serving the control socket in between. */
+/* Hand the entries that are due (renewal, observation, adoption) to the pool. */
 void leases_run_due(struct daemon *dm);
+/* Apply the results of the jobs the workers finished. */
+void leases_collect(struct daemon *dm);
+/* Worker side: run e->job on e->d and e->l (no other field, no logging). */
+void job_run(struct daemon *dm, struct entry *e);
+/* Main side: refresh the snapshot of e->l (key, holder, last renewal); e must not be busy. */
+void entry_snap(struct entry *e);
+/* Main side: hand e to the pool for kind. */
+void entry_submit(struct daemon *dm, struct entry *e, enum job_kind kind);
 /* SIGKILL deadlines and hook timeouts. */
 void leases_timers(struct daemon *dm);
 /* Earliest time something in the lease table is due (UINT64_MAX: nothing). */
@@ -96,7 +141,7 @@ uint64_t leases_next_wakeup(const struct daemon *dm);
 void leases_reap_children(struct daemon *dm);
 int state_save(struct daemon *dm);
 int state_load(struct daemon *dm);
-/* Adopt every recorded device now (start-up). */
+/* Adopt every recorded device at once (start-up). */
 void leases_adopt_all(struct daemon *dm);
 int proc_starttime(pid_t pid, unsigned long long *ret);
 bool proc_alive(const struct protected_proc *p);
@@ -106,11 +151,28 @@ const char *errno_words(int r);
 /* "conflict", "unreachable", ...: the error word of the control protocol for -errno */
 const char *error_kind(int r);
 
+/* pool.c: the worker threads that run device I/O */
+int pool_start(struct daemon *dm);
+void pool_stop(struct daemon *dm);
+void pool_submit(struct daemon *dm, struct entry *e);
+/* A finished job (NULL: none); clears the eventfd when the queue is empty. */
+struct entry *pool_take_done(struct daemon *dm);
+/* Log once when every worker is stuck in a command for longer than a lease period. */
+void pool_check_stuck(struct daemon *dm);
+/* When pool_check_stuck() should look again (UINT64_MAX: no job running). */
+uint64_t pool_next_wakeup(struct daemon *dm);
+
 /* control.c */
 int control_listen(struct daemon *dm);
 void control_close(struct daemon *dm);
 /* Poll the signal fd, the listening socket and the clients once, up to timeout_ms, and serve. */
 void serve(struct daemon *dm, int timeout_ms);
 uint64_t clients_next_wakeup(const struct daemon *dm);
-/* Answer the client waiting on e (acquire --wait) and detach it. */
+/* Answer the client waiting on e (acquire, acquire --wait) and detach it. */
 void waiter_done(struct daemon *dm, struct entry *e, int r, enum sgpr_lease_event ev);
+/* Apply the result of an acquire or release request's job (the reply to its client). */
+void acquire_done(struct daemon *dm, struct entry *e);
+void release_done(struct daemon *dm, struct entry *e);
+/* e's job ended or e goes away: its deferred requests are run again (control_run_ready). */
+void control_entry_idle(struct daemon *dm, struct entry *e);
+void control_run_ready(struct daemon *dm);

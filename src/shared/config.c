@@ -189,6 +189,10 @@ static int set_one(struct sgpr_config *cfg, const char *name, const char *value,
 		strcpy(cfg->loss_action, value);
 		return 0;
 	}
+	if (strcmp(name, "workers") == 0) {
+		*why = "must be 1..256";
+		return parse_uint(value, 1, 256, &cfg->workers);
+	}
 	*why = "unknown setting";
 	return -ENOKEY;
 }

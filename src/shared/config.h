@@ -26,6 +26,7 @@ struct sgpr_config {
 	/* prlockd only */
 	char group[SGPR_GROUP_MAX];		/* control socket access besides root; "" none */
 	char loss_action[SGPR_LOSS_ACTION_MAX]; /* "kill" or "hook:/path"; "" = kill */
+	unsigned workers;			/* device I/O threads; 0: not set */
 };
 
 /*

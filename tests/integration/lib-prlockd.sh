@@ -17,7 +17,8 @@ pd_start() {
 		2>>"$WORK/$name.log" &
 	IO_PID[pd-$name]=$! # killed by lib.sh's teardown
 	for _ in $(seq 50); do
-		pl "$host" --control "$WORK/$name/control.sock" leases && return 0
+		pl "$host" --control "$WORK/$name/control.sock" leases
+		[ "$RC" -eq 0 ] && return 0 # (pl itself always succeeds)
 		sleep 0.1
 	done
 	echo "FATAL: prlockd $name did not start: $(cat "$WORK/$name.log")"

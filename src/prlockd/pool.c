@@ -1,0 +1,233 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The workers of prlockd: a small fixed pool of threads (workers = N, default 4) runs every
+ * device command, so that the main loop never waits for a device. Never a thread per device.
+ *
+ * The main thread hands an entry to the pool (entry_submit: its job kind set, busy raised);
+ * one worker takes it from the queue and runs the job (job_run in leases.c) on the entry's
+ * sgpr_dev and lease, which no other thread touches until the job ends; then it puts the
+ * entry on the done queue and wakes the main loop through an eventfd. The main thread takes
+ * it back (pool_take_done) and applies the result: logging, loss actions, the state file,
+ * replies. A device stuck in a command holds one worker until the command times out; the
+ * other workers go on with the other devices.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "prlockd.h"
+
+struct worker {
+	struct daemon *dm;
+	pthread_t thread;
+	bool started;
+	struct entry *cur; /* the job it runs, under pool.lock */
+	uint64_t since;
+};
+
+struct pool {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct entry *todo, **todo_tail;
+	struct entry *done, **done_tail;
+	bool stop;
+	bool stuck_logged; /* "all workers stuck" said, until one is free again */
+	unsigned n;
+	struct worker w[];
+};
+
+static void wake_main(struct daemon *dm)
+{
+	uint64_t one = 1;
+
+	/* a full counter (impossible here) still leaves the fd readable */
+	(void)!write(dm->pool_fd, &one, sizeof(one));
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct daemon *dm = w->dm;
+	struct pool *p = dm->pool;
+	struct entry *e;
+
+	pthread_mutex_lock(&p->lock);
+	for (;;) {
+		while (!p->todo && !p->stop)
+			pthread_cond_wait(&p->cond, &p->lock);
+		if (p->stop)
+			break;
+		e = p->todo;
+		p->todo = e->job_next;
+		if (!p->todo)
+			p->todo_tail = &p->todo;
+		w->cur = e;
+		w->since = mono_ms();
+		pthread_mutex_unlock(&p->lock);
+
+		job_run(dm, e);
+
+		pthread_mutex_lock(&p->lock);
+		w->cur = NULL;
+		e->job_next = NULL;
+		*p->done_tail = e;
+		p->done_tail = &e->job_next;
+		wake_main(dm);
+	}
+	pthread_mutex_unlock(&p->lock);
+	return NULL;
+}
+
+int pool_start(struct daemon *dm)
+{
+	struct pool *p;
+	int r;
+
+	p = calloc(1, sizeof(*p) + dm->n_workers * sizeof(p->w[0]));
+	if (!p)
+		return -ENOMEM;
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->cond, NULL);
+	p->todo_tail = &p->todo;
+	p->done_tail = &p->done;
+	p->n = dm->n_workers;
+	dm->pool = p;
+	dm->pool_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (dm->pool_fd < 0) {
+		r = -errno;
+		log_msg(LOG_ERR, "Failed to create an eventfd: %m");
+		return r;
+	}
+	for (unsigned i = 0; i < p->n; i++) {
+		p->w[i].dm = dm;
+		r = pthread_create(&p->w[i].thread, NULL, worker_main, &p->w[i]);
+		if (r) {
+			log_msg(LOG_ERR, "Failed to start worker thread %u: %s", i, strerror(r));
+			return -r;
+		}
+		p->w[i].started = true;
+	}
+	return 0;
+}
+
+/*
+ * Jobs still queued are dropped; jobs running end first (each command is bounded by the
+ * command timeout), so that no worker touches an entry the main thread frees after this.
+ */
+void pool_stop(struct daemon *dm)
+{
+	struct pool *p = dm->pool;
+	unsigned running = 0;
+
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->lock);
+	p->stop = true;
+	for (unsigned i = 0; i < p->n; i++)
+		running += p->w[i].cur != NULL;
+	pthread_cond_broadcast(&p->cond);
+	pthread_mutex_unlock(&p->lock);
+	if (running)
+		log_msg(LOG_INFO, "waiting for %u device command(s) in flight", running);
+	for (unsigned i = 0; i < p->n; i++)
+		if (p->w[i].started)
+			pthread_join(p->w[i].thread, NULL);
+	pthread_cond_destroy(&p->cond);
+	pthread_mutex_destroy(&p->lock);
+	free(p);
+	dm->pool = NULL;
+	if (dm->pool_fd >= 0)
+		close(dm->pool_fd);
+	dm->pool_fd = -1;
+}
+
+void pool_submit(struct daemon *dm, struct entry *e)
+{
+	struct pool *p = dm->pool;
+
+	pthread_mutex_lock(&p->lock);
+	e->job_next = NULL;
+	*p->todo_tail = e;
+	p->todo_tail = &e->job_next;
+	pthread_cond_signal(&p->cond);
+	pthread_mutex_unlock(&p->lock);
+}
+
+struct entry *pool_take_done(struct daemon *dm)
+{
+	struct pool *p = dm->pool;
+	struct entry *e;
+	uint64_t v;
+
+	pthread_mutex_lock(&p->lock);
+	e = p->done;
+	if (e) {
+		p->done = e->job_next;
+		if (!p->done)
+			p->done_tail = &p->done;
+		e->job_next = NULL;
+	} else {
+		/* empty: reset the eventfd; a worker that finishes later writes it again */
+		(void)!read(dm->pool_fd, &v, sizeof(v));
+	}
+	pthread_mutex_unlock(&p->lock);
+	return e;
+}
+
+uint64_t pool_next_wakeup(struct daemon *dm)
+{
+	struct pool *p = dm->pool;
+	uint64_t now = mono_ms(), w = UINT64_MAX;
+
+	pthread_mutex_lock(&p->lock);
+	for (unsigned i = 0; i < p->n; i++) {
+		uint64_t t = p->w[i].since + dm->period_ms;
+
+		if (p->w[i].cur && t > now && t < w)
+			w = t;
+	}
+	pthread_mutex_unlock(&p->lock);
+	return w;
+}
+
+void pool_check_stuck(struct daemon *dm)
+{
+	struct pool *p = dm->pool;
+	uint64_t now = mono_ms();
+	unsigned stuck = 0, queued = 0;
+	char list[1024] = "";
+	size_t off = 0;
+
+	pthread_mutex_lock(&p->lock);
+	for (unsigned i = 0; i < p->n; i++) {
+		const struct worker *w = &p->w[i];
+
+		if (!w->cur || now - w->since < dm->period_ms)
+			continue;
+		stuck++;
+		if (off < sizeof(list) - 1)
+			off += (size_t)snprintf(list + off, sizeof(list) - off, "%s%s for %.1f s",
+						off ? ", " : "", w->cur->dev,
+						(double)(now - w->since) / 1000);
+	}
+	for (const struct entry *e = p->todo; e; e = e->job_next)
+		queued++;
+	pthread_mutex_unlock(&p->lock);
+
+	if (stuck == p->n && !p->stuck_logged) {
+		p->stuck_logged = true;
+		log_msg(LOG_ERR,
+			"all %u workers are stuck in device commands (%s); %u other device(s) wait "
+			"and their renewals run late; raise 'workers' if this is not one dead "
+			"target",
+			p->n, list, queued);
+	} else if (stuck < p->n && p->stuck_logged) {
+		p->stuck_logged = false;
+		log_msg(LOG_NOTICE, "a worker is free again (%u of %u stuck)", stuck, p->n);
+	}
+}
