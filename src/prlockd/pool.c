@@ -36,7 +36,8 @@ struct pool {
 	struct entry *todo, **todo_tail;
 	struct entry *done, **done_tail;
 	bool stop;
-	bool stuck_logged; /* "all workers stuck" said, until one is free again */
+	bool stuck_logged; /* "all workers stuck" said, until they keep up for dead_after */
+	uint64_t ok_since; /* not all stuck since then (0: all stuck now) */
 	unsigned n;
 	struct worker w[];
 };
@@ -184,6 +185,8 @@ uint64_t pool_next_wakeup(struct daemon *dm)
 	struct pool *p = dm->pool;
 	uint64_t now = mono_ms(), w = UINT64_MAX;
 
+	if (p->stuck_logged && p->ok_since && p->ok_since + dm->dead_after_ms > now)
+		w = p->ok_since + dm->dead_after_ms;
 	pthread_mutex_lock(&p->lock);
 	for (unsigned i = 0; i < p->n; i++) {
 		uint64_t t = p->w[i].since + dm->period_ms;
@@ -219,6 +222,10 @@ void pool_check_stuck(struct daemon *dm)
 		queued++;
 	pthread_mutex_unlock(&p->lock);
 
+	if (stuck == p->n)
+		p->ok_since = 0;
+	else if (!p->ok_since)
+		p->ok_since = now;
 	if (stuck == p->n && !p->stuck_logged) {
 		p->stuck_logged = true;
 		log_msg(LOG_ERR,
@@ -226,8 +233,9 @@ void pool_check_stuck(struct daemon *dm)
 			"and their renewals run late; raise 'workers' if this is not one dead "
 			"target",
 			p->n, list, queued);
-	} else if (stuck < p->n && p->stuck_logged) {
+	} else if (p->stuck_logged && p->ok_since && now - p->ok_since >= dm->dead_after_ms) {
+		/* said once per episode: a stuck job that times out and starts again is the same */
 		p->stuck_logged = false;
-		log_msg(LOG_NOTICE, "a worker is free again (%u of %u stuck)", stuck, p->n);
+		log_msg(LOG_NOTICE, "workers keep up again (%u of %u stuck)", stuck, p->n);
 	}
 }
