@@ -341,12 +341,23 @@ static int classify_conflict(struct sgpr_lease *l, enum sgpr_lease_event *ret_ev
 	struct sgpr_reservation res;
 	struct sgpr_keys *keys = NULL;
 	bool ours_listed, others, reset;
+	uint64_t own;
 	int r;
 
 	r = read_state(l, &keys, &res);
 	if (r < 0)
 		return r;
 	ours_listed = listed(keys, l->key);
+	own = find_own(l, keys);
+	if (!ours_listed && own) {
+		/*
+		 * A key of this host with another epoch: a renewal whose answer
+		 * was lost (timed out) that the target carried out afterwards.
+		 * It is ours; continue from it.
+		 */
+		l->key = own;
+		ours_listed = true;
+	}
 	others = keys->count > (ours_listed ? 1u : 0u);
 	/* A generation that went backwards means the target lost its state (restart, no APTPL). */
 	reset = l->have_gen && res.generation < l->last_gen;
@@ -354,7 +365,10 @@ static int classify_conflict(struct sgpr_lease *l, enum sgpr_lease_event *ret_ev
 	free(keys);
 
 	if (ours_listed) {
-		/* Our key is there but not on this nexus: a re-login on tgt. Take it back. */
+		/*
+		 * Our key is there but not on this nexus (a re-login on tgt), or
+		 * under a late renewal's epoch: take it back.
+		 */
 		r = sgpr_adopt_key(l->d, l->key, NULL);
 		if (r < 0)
 			return r;
@@ -396,15 +410,15 @@ int sgpr_lease_renew(struct sgpr_lease *l, enum sgpr_lease_event *ret_event)
 	if (l->state != SGPR_LEASE_HELD)
 		return -ENOLCK;
 
-	key = l->o.static_lease ? l->key : next_key(l, l->key);
 	for (int pass = 0; pass < 2; pass++) {
+		key = l->o.static_lease ? l->key : next_key(l, l->key);
 		r = key == l->key ? 0 : sgpr_register(l->d, l->key, key, false, NULL);
 		if (r != -EBADE)
 			break;
+		/* 1: our key recovered (orphan, or a late renewal's epoch): renew from it */
 		r = classify_conflict(l, ret_event);
 		if (r <= 0)
 			return r; /* lost, re-established with a new key, or an error */
-				  /* recovered our orphaned key: renew again */
 	}
 	if (r < 0) {
 		if (!unreachable(r))

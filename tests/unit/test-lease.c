@@ -387,6 +387,31 @@ static void test_connection_drop_survived(void **state)
 	assert_int_equal(write16(f->a), 0);
 }
 
+/* A renewal times out but the target carries it out later: the lease is kept, not lost. */
+static void test_late_renewal_kept(void **state)
+{
+	struct fx *f = *state;
+	struct sgpr_sim_fault late = {
+		.kind = SGPR_SIM_FAULT_TIMEOUT,
+		.match_opcode = true,
+		.opcode = 0x5f,
+		.executed = true,
+	};
+
+	a_acquires(f);
+	advance(f, PERIOD);
+	assert_int_equal(sgpr_sim_set_fault(f->a, &late), 0);
+	assert_int_equal(renew(f->la), SGPR_LEASE_UNREACHABLE);
+	assert_int_equal(sgpr_key_split(holder(f)).epoch, 2); /* it did take effect */
+	advance(f, PERIOD);
+	assert_int_not_equal(renew(f->la), SGPR_LEASE_LOST_PREEMPTED);
+	assert_int_equal(sgpr_lease_get_state(f->la), SGPR_LEASE_HELD);
+	assert_int_equal(holder(f), sgpr_lease_key(f->la));
+	assert_int_equal(sgpr_key_split(sgpr_lease_key(f->la)).epoch, 3);
+	assert_int_equal(sgpr_sim_lun_registrations(f->lun), 1);
+	assert_int_equal(write16(f->a), 0);
+}
+
 /* Storage unreachable is not a lost lease; self-fencing is an option. */
 static void test_unreachable_and_self_fence(void **state)
 {
@@ -526,6 +551,8 @@ int main(void)
 		TGT(test_connection_drop_survived),
 		SPC(test_connection_drop_survived),
 		TGT(test_unreachable_and_self_fence),
+		TGT(test_late_renewal_kept),
+		SPC(test_late_renewal_kept),
 		TGT(test_lingering_peer_removed),
 		TGT(test_restart_adopts),
 		TGT(test_release),
