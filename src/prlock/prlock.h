@@ -74,7 +74,7 @@ enum {
 
 /* common.c */
 int exit_code_from_errno(int r);
-const char *errno_words(int r);
+#include "errno-words.h"
 /* "prlock: DEV: what: cause" on stderr; returns the exit code of r. */
 int fail(int r, const char *dev, const char *what, const struct sgpr_status *st);
 int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

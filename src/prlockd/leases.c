@@ -24,46 +24,6 @@
 #include "cleanup.h"
 #include "prlockd.h"
 
-const char *errno_words(int r)
-{
-	switch (r) {
-	case -EBADE:
-		return "reservation conflict";
-	case -EOPNOTSUPP:
-		return "not supported by the device";
-	case -ENOTCONN:
-		return "connection to the target lost";
-	case -ETIMEDOUT:
-		return "timed out";
-	case -ECONNREFUSED:
-		return "connection refused";
-	case -EHOSTUNREACH:
-		return "portal unreachable";
-	case -ENXIO:
-		return "no such target or LUN";
-	case -EACCES:
-		return "permission denied (or login refused by the target)";
-	case -EAGAIN:
-		return "target still busy or reporting unit attentions after retries";
-	case -EPROTONOSUPPORT:
-		return "transport not available in this build";
-	case -ENOTTY:
-		return "not a SCSI device";
-	case -ENOTBLK:
-		return "a partition: give the whole disk";
-	case -EPERM:
-		return "permission denied: SG_IO needs CAP_SYS_RAWIO";
-	case -ENODEV:
-		return "device gone";
-	case -ENOENT:
-		return "no such device";
-	case -EINVAL:
-		return "malformed device (iscsi://PORTAL[:PORT]/TARGET-IQN/LUN or /dev/...)";
-	default:
-		return strerror(-r);
-	}
-}
-
 const char *error_kind(int r)
 {
 	switch (r) {

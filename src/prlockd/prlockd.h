@@ -147,7 +147,7 @@ int proc_starttime(pid_t pid, unsigned long long *ret);
 bool proc_alive(const struct protected_proc *p);
 /* "held by host 7 (key 0x...)" */
 const char *holder_words(const struct daemon *dm, uint64_t holder, char *buf, size_t len);
-const char *errno_words(int r);
+#include "errno-words.h"
 /* "conflict", "unreachable", ...: the error word of the control protocol for -errno */
 const char *error_kind(int r);
 
