@@ -42,11 +42,11 @@ static const struct verb verbs[] = {
 
 static void help(FILE *f)
 {
-	fprintf(f,
-		"Usage: prlock [OPTIONS] VERB [VERB OPTIONS] DEV...\n\n"
-		"SCSI-3 persistent reservations for hosts that share storage.\n"
-		"DEV is iscsi://PORTAL[:PORT]/TARGET-IQN/LUN (or a /dev path, see prlock(8)).\n\n"
-		"Verbs:\n");
+	fprintf(f, "Usage: prlock [OPTIONS] VERB [VERB OPTIONS] DEV...\n\n"
+		   "SCSI-3 persistent reservations for hosts that share storage.\n"
+		   "DEV is iscsi://PORTAL[:PORT]/TARGET-IQN/LUN or a kernel device: /dev/sdX, "
+		   "/dev/sgX, /dev/mapper/NAME (docs/prlock.md).\n\n"
+		   "Verbs:\n");
 	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
 		fprintf(f, "  %-11s %s\n                  %s\n", verbs[i].name, verbs[i].usage,
 			verbs[i].summary);
