@@ -44,7 +44,7 @@ static void help(FILE *f)
 {
 	fprintf(f, "Usage: prlock [OPTIONS] VERB [VERB OPTIONS] DEV...\n\n"
 		   "SCSI-3 persistent reservations for hosts that share storage.\n"
-		   "DEV is iscsi://PORTAL[:PORT]/TARGET-IQN/LUN or a kernel device: /dev/sdX, "
+		   "DEV is iscsi://PORTAL[:PORT]/TARGET-IQN/LUN or a kernel device: /dev/sdX,\n"
 		   "/dev/sgX, /dev/mapper/NAME (docs/prlock.md).\n\n"
 		   "Verbs:\n");
 	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
