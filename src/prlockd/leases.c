@@ -172,6 +172,8 @@ void entry_remove(struct daemon *dm, struct entry *e)
 	sgpr_dev_free(e->d);
 	free(e->procs);
 	free(e->dev);
+	free(e->ident_lun_id);
+	free(e->ident_rdevs);
 	free(e);
 }
 

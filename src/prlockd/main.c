@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -65,6 +66,12 @@ static void help(void)
 	       "  --control PATH         control socket (default " PRLOCKD_CONTROL_DEFAULT ")\n"
 	       "  --state-dir DIR        leases file and lock (default " PRLOCKD_STATE_DIR_DEFAULT
 	       ")\n"
+	       "  --pr-socket PATH|none  QEMU pr-manager-helper socket (default\n"
+	       "                         " PRLOCKD_PR_SOCKET_DEFAULT "); 'none': no such socket\n"
+	       "  --control none         no control socket (a pr-helper-only daemon)\n"
+	       "  --user USER            run as USER after start (keeps CAP_SYS_RAWIO, CAP_KILL)\n"
+	       "  --group GROUP          run with this group after start\n"
+	       "  --keep-privileges      do not drop capabilities after start\n"
 	       "  -v, --verbose          debug messages (every renewal)\n"
 	       "  -h, --help             this help\n");
 }
@@ -95,6 +102,10 @@ enum {
 	ARG_WORKERS,
 	ARG_CONTROL,
 	ARG_STATE_DIR,
+	ARG_PR_SOCKET,
+	ARG_USER,
+	ARG_GROUP,
+	ARG_KEEP_PRIVILEGES,
 };
 
 /* Returns <0 on a usage error, 0 to exit (help), >0 to run. */
@@ -115,10 +126,14 @@ static int parse_argv(int argc, char **argv, struct daemon *dm)
 		{"workers", required_argument, NULL, ARG_WORKERS},
 		{"control", required_argument, NULL, ARG_CONTROL},
 		{"state-dir", required_argument, NULL, ARG_STATE_DIR},
+		{"pr-socket", required_argument, NULL, ARG_PR_SOCKET},
+		{"user", required_argument, NULL, ARG_USER},
+		{"group", required_argument, NULL, ARG_GROUP},
+		{"keep-privileges", no_argument, NULL, ARG_KEEP_PRIVILEGES},
 		{}};
 	const char *config = NULL, *host_id = NULL, *cluster = NULL, *initiator = NULL;
 	const char *type = NULL, *period = NULL, *dead = NULL, *grace = NULL, *timeout = NULL;
-	const char *workers = NULL;
+	const char *workers = NULL, *pr_socket = NULL, *user = NULL, *group = NULL;
 	char err[512];
 	int o, r;
 
@@ -167,6 +182,18 @@ static int parse_argv(int argc, char **argv, struct daemon *dm)
 		case ARG_STATE_DIR:
 			dm->state_dir = optarg;
 			break;
+		case ARG_PR_SOCKET:
+			pr_socket = optarg;
+			break;
+		case ARG_USER:
+			user = optarg;
+			break;
+		case ARG_GROUP:
+			group = optarg;
+			break;
+		case ARG_KEEP_PRIVILEGES:
+			dm->keep_privileges = true;
+			break;
 		case ':':
 			return usage("option '%s' needs a value", argv[optind - 1]);
 		default:
@@ -209,6 +236,55 @@ static int parse_argv(int argc, char **argv, struct daemon *dm)
 	if (workers && parse_uint(workers, 1, PRLOCKD_WORKERS_MAX, &dm->cfg.workers) < 0)
 		return usage("--workers '%s': expected 1..%u", workers, PRLOCKD_WORKERS_MAX);
 	dm->n_workers = dm->cfg.workers ?: PRLOCKD_DEFAULT_WORKERS;
+	if (pr_socket) {
+		if (strcmp(pr_socket, "none") != 0 &&
+		    (pr_socket[0] != '/' || strlen(pr_socket) >= sizeof(dm->cfg.pr_socket)))
+			return usage("--pr-socket '%s': expected an absolute path (at most 107 "
+				     "bytes) or 'none'",
+				     pr_socket);
+		strcpy(dm->cfg.pr_socket, pr_socket);
+	}
+	dm->pr_socket_given = dm->cfg.pr_socket[0] != 0;
+	if (strcmp(dm->cfg.pr_socket, "none") == 0)
+		dm->pr_socket = NULL;
+	else
+		dm->pr_socket =
+			dm->cfg.pr_socket[0] ? dm->cfg.pr_socket : PRLOCKD_PR_SOCKET_DEFAULT;
+	if (strcmp(dm->control_path, "none") == 0)
+		dm->control_path = NULL;
+	if (user) {
+		struct passwd *pw = getpwnam(user);
+		char *end;
+		unsigned long v = strtoul(user, &end, 10);
+
+		if (pw) {
+			dm->run_uid = pw->pw_uid;
+			if (!group) {
+				dm->run_gid = pw->pw_gid;
+				dm->drop_group = true;
+			}
+		} else if (*user && !*end && v < (uid_t)-1) {
+			dm->run_uid = (uid_t)v;
+		} else {
+			return usage("--user '%s': no such user", user);
+		}
+		dm->drop_user = true;
+	}
+	if (group) {
+		struct group *g = getgrnam(group);
+		char *end;
+		unsigned long v = strtoul(group, &end, 10);
+
+		if (g)
+			dm->run_gid = g->gr_gid;
+		else if (*group && !*end && v < (gid_t)-1)
+			dm->run_gid = (gid_t)v;
+		else
+			return usage("--group '%s': no such group", group);
+		dm->drop_group = true;
+	}
+	if (dm->keep_privileges && (user || group))
+		return usage("--keep-privileges and --user/--group exclude each other");
 
 	if (!dm->cfg.host_id) {
 		r = host_id_from_machine_id("/etc/machine-id", &dm->cfg.host_id);
@@ -253,6 +329,22 @@ static int parse_argv(int argc, char **argv, struct daemon *dm)
 	dm->dev_opts.connect_timeout_ms =
 		dm->dev_opts.timeout_ms < 5000 ? dm->dev_opts.timeout_ms : 5000;
 	return 1;
+}
+
+static int mkdir_parents(const char *path);
+
+int mkdir_parents_of(const char *path)
+{
+	_cleanup_free_ char *dir = strdup(path);
+	char *slash;
+
+	if (!dir)
+		return -ENOMEM;
+	slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return 0;
+	*slash = 0;
+	return mkdir_parents(dir);
 }
 
 static int mkdir_parents(const char *path)
@@ -343,6 +435,8 @@ int main(int argc, char **argv)
 	};
 	int r;
 
+	pthread_mutex_init(&dm.held_lock, NULL);
+	dm.prh_fd = -1;
 	r = parse_argv(argc, argv, &dm);
 	if (r <= 0)
 		return r < 0 ? 2 : 0;
@@ -357,17 +451,31 @@ int main(int argc, char **argv)
 	r = state_load(&dm);
 	if (r < 0)
 		return 1;
+	if (dm.control_path) {
+		r = control_listen(&dm);
+		if (r < 0)
+			return 1;
+	}
+	r = prh_open_socket(&dm);
+	if (r < 0)
+		return 1;
+	/* before any thread starts: capset() changes the calling thread only */
+	r = drop_privileges(&dm);
+	if (r < 0)
+		return 1;
 	r = pool_start(&dm);
 	if (r < 0)
 		return 1;
-	r = control_listen(&dm);
+	r = prh_start(&dm);
 	if (r < 0)
 		return 1;
 	log_msg(LOG_INFO,
 		"prlockd started: host %u, cluster \"%s\", initiator %s, lease period %u ms, "
-		"dead after %u ms, loss action %s, %u workers, control %s",
+		"dead after %u ms, loss action %s, %u workers, control %s, pr-helper %s",
 		dm.cfg.host_id, dm.cfg.cluster, dm.cfg.initiator, dm.period_ms, dm.dead_after_ms,
-		dm.hook ? dm.cfg.loss_action : "kill", dm.n_workers, dm.control_path);
+		dm.hook ? dm.cfg.loss_action : "kill", dm.n_workers, dm.control_path ?: "none",
+		dm.prh_activated ? "fd 3 from systemd" : dm.pr_socket ?: "none");
+	prh_policy_refresh(&dm);
 	leases_adopt_all(&dm);
 
 	/*
@@ -396,6 +504,7 @@ int main(int argc, char **argv)
 		leases_timers(&dm);
 		leases_run_due(&dm);
 		pool_check_stuck(&dm);
+		prh_policy_refresh(&dm);
 	}
 	/*
 	 * Leases are kept on purpose: the storage holds them, the state file names them, and the
@@ -405,6 +514,7 @@ int main(int argc, char **argv)
 		"prlockd exiting without releasing: %d lease(s) kept; renew them by starting "
 		"prlockd again within dead_after (%u ms)",
 		count_held(&dm), dm.dead_after_ms);
+	prh_stop(&dm); /* requests in flight finish and get their replies */
 	control_close(&dm);
 	pool_stop(&dm); /* no worker touches an entry after this */
 	for (size_t i = 0; i < dm.n_entries; i++) {

@@ -2,6 +2,7 @@
 /* prlockd: the daemon that holds this host's leases (docs/prlockd.md). */
 #pragma once
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -11,6 +12,7 @@
 
 #define PRLOCKD_CONTROL_DEFAULT "/run/prlockd/control.sock"
 #define PRLOCKD_STATE_DIR_DEFAULT "/run/prlockd"
+#define PRLOCKD_PR_SOCKET_DEFAULT "/run/prlockd/pr-helper.sock"
 #define PRLOCKD_REQUEST_MAX 4096
 #define PRLOCKD_HOOK_TIMEOUT_MS 30000u	/* a loss hook is SIGKILLed after this */
 #define PRLOCKD_CLIENT_IDLE_MS 10000u	/* a client must send its request line within this */
@@ -49,6 +51,8 @@ enum job_kind {
 
 struct client;
 struct pool;
+struct prh_server;
+struct held_dev;
 
 /*
  * One device prlockd holds, waits for, or lost. Everything here belongs to the main thread,
@@ -86,6 +90,12 @@ struct entry {
 	struct protected_proc *procs;
 	size_t n_procs;
 
+	/* identity for the pr-helper policy (prh.c; main thread) */
+	char *ident_lun_id;
+	dev_t *ident_rdevs;
+	size_t ident_n_rdevs;
+	bool ident_rdevs_done, ident_lun_done;
+
 	/* ENTRY_LOST */
 	enum sgpr_lease_event lost_event;
 	uint64_t lost_key, lost_holder;
@@ -115,6 +125,22 @@ struct daemon {
 	size_t n_clients;
 	struct client *ready; /* deferred requests whose entry is idle again */
 	bool quit;
+
+	/* the pr-manager-helper socket (prh.c) */
+	const char *pr_socket; /* NULL: none ("--pr-socket none") */
+	bool pr_socket_given;  /* on the command line or in the config */
+	bool prh_activated;    /* fd 3 from systemd */
+	int prh_fd;	       /* listening, until the server takes it */
+	struct prh_server *prh;
+	pthread_mutex_t held_lock; /* guards held/n_held: the policy hook reads them */
+	struct held_dev *held;
+	size_t n_held;
+
+	/* privileges (privs.c) */
+	bool drop_user, drop_group;
+	uid_t run_uid;
+	gid_t run_gid;
+	bool keep_privileges;
 };
 
 /* leases.c */
@@ -161,6 +187,19 @@ struct entry *pool_take_done(struct daemon *dm);
 void pool_check_stuck(struct daemon *dm);
 /* When pool_check_stuck() should look again (UINT64_MAX: no job running). */
 uint64_t pool_next_wakeup(struct daemon *dm);
+
+/* prh.c: the pr-manager-helper socket and its policy */
+int prh_open_socket(struct daemon *dm);
+int prh_start(struct daemon *dm);
+void prh_stop(struct daemon *dm);
+/* Main thread: publish the devices under a lease for the policy hook, if they changed. */
+void prh_policy_refresh(struct daemon *dm);
+
+/* privs.c: keep only the capabilities prlockd needs, optionally change user and group */
+int drop_privileges(struct daemon *dm);
+
+/* main.c */
+int mkdir_parents_of(const char *path);
 
 /* control.c */
 int control_listen(struct daemon *dm);

@@ -189,6 +189,14 @@ static int set_one(struct sgpr_config *cfg, const char *name, const char *value,
 		strcpy(cfg->loss_action, value);
 		return 0;
 	}
+	if (strcmp(name, "pr_socket") == 0) {
+		*why = "must be an absolute path (at most 107 bytes) or 'none'";
+		if (strcmp(value, "none") != 0 &&
+		    (value[0] != '/' || strlen(value) >= sizeof(cfg->pr_socket)))
+			return -EINVAL;
+		strcpy(cfg->pr_socket, value);
+		return 0;
+	}
 	if (strcmp(name, "workers") == 0) {
 		*why = "must be 1..256";
 		return parse_uint(value, 1, 256, &cfg->workers);

@@ -27,6 +27,7 @@ struct sgpr_config {
 	char group[SGPR_GROUP_MAX];		/* control socket access besides root; "" none */
 	char loss_action[SGPR_LOSS_ACTION_MAX]; /* "kill" or "hook:/path"; "" = kill */
 	unsigned workers;			/* device I/O threads; 0: not set */
+	char pr_socket[108]; /* pr-manager-helper socket path or "none"; "" not set */
 };
 
 /*

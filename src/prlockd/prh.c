@@ -1,0 +1,332 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * prlockd's pr-manager-helper socket (issue 5): the socket (a path of ours, or fd 3 from
+ * systemd), the server of prh-server.c on it, and the policy that keeps guest PR OUT off the
+ * LUNs this host holds a lease on (docs/prlockd.md, "QEMU pr-manager socket").
+ *
+ * The policy hook runs on the server's connection threads; the lease table belongs to the main
+ * thread. The main thread therefore publishes a snapshot of the devices under a lease (their
+ * LUN ids and device numbers) after every loop iteration in which it changed, under
+ * dm->held_lock; the hook only reads that snapshot.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "prh-server.h"
+#include "prlockd.h"
+
+#define LISTEN_FDS_START 3
+
+struct held_dev {
+	char *dev;    /* the lease's device, as the client named it */
+	char *lun_id; /* NULL: not known (device not opened yet) */
+	dev_t *rdevs; /* the device and, for a multipath map, its paths */
+	size_t n_rdevs;
+	enum entry_state state;
+};
+
+static void held_free(struct held_dev *h, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(h[i].dev);
+		free(h[i].lun_id);
+		free(h[i].rdevs);
+	}
+	free(h);
+}
+
+static bool held_state(enum entry_state s)
+{
+	/* the host holds the LUN, or is about to (re-adoption, first acquire) */
+	return s == ENTRY_HELD || s == ENTRY_ADOPTING || s == ENTRY_ACQUIRING;
+}
+
+static int rdev_add(dev_t **v, size_t *n, dev_t d)
+{
+	dev_t *p;
+
+	for (size_t i = 0; i < *n; i++)
+		if ((*v)[i] == d)
+			return 0;
+	p = realloc(*v, (*n + 1) * sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	p[(*n)++] = d;
+	*v = p;
+	return 0;
+}
+
+static void rdev_add_path(dev_t **v, size_t *n, const char *path)
+{
+	struct stat st;
+
+	if (path && path[0] == '/' && stat(path, &st) == 0 &&
+	    (S_ISBLK(st.st_mode) || S_ISCHR(st.st_mode)))
+		rdev_add(v, n, st.st_rdev);
+}
+
+/*
+ * Main thread: learn the identity of e (LUN id, device numbers) once its device is open and no
+ * worker uses it; the identity of a device does not change while it is open.
+ */
+static void entry_identify(struct entry *e)
+{
+	if (!e->ident_rdevs_done) {
+		rdev_add_path(&e->ident_rdevs, &e->ident_n_rdevs, e->dev);
+		e->ident_rdevs_done = true;
+	}
+	if (e->busy || !e->d || e->ident_lun_done)
+		return;
+	if (sgpr_dev_lun_id(e->d) && !e->ident_lun_id)
+		e->ident_lun_id = strdup(sgpr_dev_lun_id(e->d));
+	rdev_add_path(&e->ident_rdevs, &e->ident_n_rdevs, sgpr_dev_target(e->d));
+	for (int i = 0; i < sgpr_dev_path_count(e->d); i++)
+		rdev_add_path(&e->ident_rdevs, &e->ident_n_rdevs,
+			      sgpr_dev_path_name(e->d, (unsigned)i));
+	e->ident_lun_done = true;
+}
+
+static bool held_same(const struct held_dev *a, size_t na, const struct held_dev *b, size_t nb)
+{
+	if (na != nb)
+		return false;
+	for (size_t i = 0; i < na; i++) {
+		if (strcmp(a[i].dev, b[i].dev) != 0 || a[i].state != b[i].state ||
+		    a[i].n_rdevs != b[i].n_rdevs || !a[i].lun_id != !b[i].lun_id ||
+		    (a[i].lun_id && strcmp(a[i].lun_id, b[i].lun_id) != 0) ||
+		    memcmp(a[i].rdevs, b[i].rdevs, a[i].n_rdevs * sizeof(dev_t)) != 0)
+			return false;
+	}
+	return true;
+}
+
+void prh_policy_refresh(struct daemon *dm)
+{
+	struct held_dev *h = NULL;
+	size_t n = 0;
+
+	if (!dm->prh)
+		return;
+	for (size_t i = 0; i < dm->n_entries; i++) {
+		struct entry *e = dm->entries[i];
+
+		entry_identify(e);
+		if (!held_state(e->state))
+			continue;
+		struct held_dev *nh = realloc(h, (n + 1) * sizeof(*h));
+
+		if (!nh) {
+			held_free(h, n);
+			return; /* the old snapshot stays */
+		}
+		h = nh;
+		h[n] = (struct held_dev){.dev = strdup(e->dev), .state = e->state};
+		if (e->ident_lun_id)
+			h[n].lun_id = strdup(e->ident_lun_id);
+		if (e->ident_n_rdevs) {
+			h[n].rdevs = malloc(e->ident_n_rdevs * sizeof(dev_t));
+			if (h[n].rdevs) {
+				memcpy(h[n].rdevs, e->ident_rdevs,
+				       e->ident_n_rdevs * sizeof(dev_t));
+				h[n].n_rdevs = e->ident_n_rdevs;
+			}
+		}
+		n++;
+	}
+	if (held_same(h, n, dm->held, dm->n_held)) {
+		held_free(h, n);
+		return;
+	}
+	pthread_mutex_lock(&dm->held_lock);
+	struct held_dev *old = dm->held;
+	size_t n_old = dm->n_held;
+
+	dm->held = h;
+	dm->n_held = n;
+	pthread_mutex_unlock(&dm->held_lock);
+	held_free(old, n_old);
+}
+
+static const char *state_word(enum entry_state s)
+{
+	switch (s) {
+	case ENTRY_HELD:
+		return "held";
+	case ENTRY_ADOPTING:
+		return "being re-adopted";
+	case ENTRY_ACQUIRING:
+		return "being acquired";
+	default:
+		return "?";
+	}
+}
+
+/*
+ * The policy (docs/prlockd.md): PR IN always passes; PR OUT on a LUN under a lease of this
+ * prlockd is refused with CHECK CONDITION ILLEGAL REQUEST / INVALID COMMAND OPERATION CODE
+ * (05/20/00), the answer qemu-pr-helper gives to a PR OUT it may not send. The guest shares the
+ * host's I_T nexus: its REGISTER would replace the lease key, its RELEASE or CLEAR would drop the
+ * host's reservation. The LUN is recognised by device number (the device or one of a multipath
+ * map's paths) or by LUN id, never by name.
+ */
+static int policy(void *userdata, const struct prh_request_info *info, struct prh_verdict *v)
+{
+	struct daemon *dm = userdata;
+	const char *lun = info->dev ? sgpr_dev_lun_id(info->dev) : NULL;
+	int r = 0;
+
+	if (info->req->kind != PRH_REQ_PROUT)
+		return 0;
+	pthread_mutex_lock(&dm->held_lock);
+	for (size_t i = 0; i < dm->n_held && !r; i++) {
+		const struct held_dev *h = &dm->held[i];
+		bool match = lun && h->lun_id && strcmp(lun, h->lun_id) == 0;
+
+		for (size_t k = 0; k < h->n_rdevs && !match; k++)
+			match = h->rdevs[k] == info->rdev;
+		if (!match)
+			continue;
+		snprintf(v->reason, sizeof(v->reason),
+			 "LUN %s is under this host's lease on %s (%s); guest PR OUT would change "
+			 "its registrations",
+			 h->lun_id ?: lun ?: "?", h->dev, state_word(h->state));
+		r = -EPERM;
+	}
+	pthread_mutex_unlock(&dm->held_lock);
+	return r;
+}
+
+static void prh_log(void *userdata, int priority, const char *msg)
+{
+	(void)userdata;
+	log_msg(priority, "%s", msg);
+}
+
+/* LISTEN_PID/LISTEN_FDS (sd_listen_fds(3) without libsystemd): 1 and fd 3, or 0 (none). */
+static int listen_fds(int *ret_fd)
+{
+	const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+	char *end;
+	long p, n;
+	int type = 0, listening = 0;
+	socklen_t len = sizeof(type);
+	struct sockaddr_storage sa;
+	socklen_t salen = sizeof(sa);
+
+	if (!pid || !fds)
+		return 0;
+	p = strtol(pid, &end, 10);
+	if (*end || p != (long)getpid())
+		return 0;
+	n = strtol(fds, &end, 10);
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_FDNAMES");
+	if (*end || n < 0)
+		return -EINVAL;
+	if (n == 0)
+		return 0;
+	if (n > 1) {
+		log_msg(LOG_ERR,
+			"systemd passed %ld sockets; prlockd takes one (fd 3, the "
+			"pr-helper socket)",
+			n);
+		return -EINVAL;
+	}
+	if (getsockopt(LISTEN_FDS_START, SOL_SOCKET, SO_TYPE, &type, &len) < 0 ||
+	    type != SOCK_STREAM ||
+	    getsockname(LISTEN_FDS_START, (struct sockaddr *)&sa, &salen) < 0 ||
+	    sa.ss_family != AF_UNIX) {
+		log_msg(LOG_ERR, "fd 3 from systemd is not a unix stream socket");
+		return -ENOTSOCK;
+	}
+	len = sizeof(listening);
+	if (getsockopt(LISTEN_FDS_START, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) < 0 ||
+	    !listening) {
+		log_msg(LOG_ERR, "fd 3 from systemd is not a listening socket");
+		return -EINVAL;
+	}
+	fcntl(LISTEN_FDS_START, F_SETFD, FD_CLOEXEC);
+	*ret_fd = LISTEN_FDS_START;
+	return 1;
+}
+
+int prh_open_socket(struct daemon *dm)
+{
+	int r, fd = -1;
+
+	r = listen_fds(&fd);
+	if (r < 0)
+		return r;
+	if (r > 0) {
+		if (dm->pr_socket_given && dm->pr_socket) {
+			log_msg(LOG_ERR,
+				"--pr-socket %s given, but systemd passed the socket "
+				"(fd 3); use one or the other",
+				dm->pr_socket);
+			close(fd);
+			return -EINVAL;
+		}
+		dm->prh_fd = fd;
+		dm->prh_activated = true;
+		return 0;
+	}
+	if (!dm->pr_socket)
+		return 0;
+	r = mkdir_parents_of(dm->pr_socket);
+	if (r < 0) {
+		log_msg(LOG_ERR, "Failed to create the directory of %s: %s", dm->pr_socket,
+			strerror(-r));
+		return r;
+	}
+	r = prh_listen(dm->pr_socket, 0660, &fd);
+	if (r < 0) {
+		log_msg(LOG_ERR, "Failed to listen on %s: %s", dm->pr_socket, strerror(-r));
+		return r;
+	}
+	dm->prh_fd = fd;
+	return 0;
+}
+
+int prh_start(struct daemon *dm)
+{
+	struct prh_server_opts o = {
+		.policy = policy,
+		.policy_userdata = dm,
+		.log_fn = prh_log,
+	};
+	int r;
+
+	if (dm->prh_fd < 0)
+		return 0;
+	r = prh_server_start(dm->prh_fd, &o, &dm->prh);
+	dm->prh_fd = -1; /* the server owns it, also on failure */
+	if (r < 0) {
+		log_msg(LOG_ERR, "Failed to start the pr-helper server: %s", strerror(-r));
+		return r;
+	}
+	return 0;
+}
+
+void prh_stop(struct daemon *dm)
+{
+	if (!dm->prh)
+		return;
+	prh_server_stop(dm->prh); /* requests in flight get their replies */
+	dm->prh = prh_server_free(dm->prh);
+	if (dm->pr_socket && !dm->prh_activated)
+		unlink(dm->pr_socket); /* may fail after a --user drop; the next start replaces it
+					*/
+	held_free(dm->held, dm->n_held);
+	dm->held = NULL;
+	dm->n_held = 0;
+}

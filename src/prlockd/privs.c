@@ -1,0 +1,135 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Privileges after start (docs/prlockd.md, "Privileges"), with raw syscalls (no libcap):
+ * called once the sockets are open and before any thread starts, because capset() changes
+ * only the calling thread and new threads inherit from it.
+ *
+ * Kept: CAP_SYS_RAWIO (SG_IO PERSISTENT RESERVE on block devices, leases and QEMU's fds alike)
+ * and CAP_KILL (the loss action signals protected processes of any user). Not kept:
+ * CAP_SYS_ADMIN: libsgpr recognises dm-multipath maps through sysfs, not DM ioctls, and opens
+ * their paths by name, which needs access to the /dev nodes (uid 0 owns them; another --user
+ * needs the disk group), not a capability. Everything else is dropped from the bounding set
+ * too (when prlockd may, i.e. has CAP_SETPCAP), so a loss hook started later cannot regain it.
+ *
+ * --user/--group: setresgid/setresuid with PR_SET_KEEPCAPS, supplementary groups dropped (as
+ * qemu-pr-helper does), after giving the state directory to that user.
+ */
+#include <errno.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "prlockd.h"
+
+static const int keep_caps[] = {CAP_SYS_RAWIO, CAP_KILL};
+
+static bool kept(int cap)
+{
+	for (size_t i = 0; i < sizeof(keep_caps) / sizeof(keep_caps[0]); i++)
+		if (keep_caps[i] == cap)
+			return true;
+	return false;
+}
+
+static int last_cap(void)
+{
+	FILE *f = fopen("/proc/sys/kernel/cap_last_cap", "re");
+	int n = CAP_LAST_CAP;
+
+	if (f) {
+		if (fscanf(f, "%d", &n) != 1)
+			n = CAP_LAST_CAP;
+		fclose(f);
+	}
+	return n;
+}
+
+static int caps_get(struct __user_cap_data_struct data[2])
+{
+	struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3};
+
+	return syscall(SYS_capget, &h, data) < 0 ? -errno : 0;
+}
+
+static int caps_set(struct __user_cap_data_struct data[2])
+{
+	struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3};
+
+	return syscall(SYS_capset, &h, data) < 0 ? -errno : 0;
+}
+
+static bool has_cap(const struct __user_cap_data_struct data[2], int cap)
+{
+	return data[cap / 32].effective & (1u << (cap % 32));
+}
+
+int drop_privileges(struct daemon *dm)
+{
+	struct __user_cap_data_struct cur[2] = {}, want[2] = {};
+	int r, last = last_cap();
+
+	if (dm->keep_privileges)
+		return 0;
+	r = caps_get(cur);
+	if (r < 0) {
+		log_msg(LOG_ERR, "capget: %s", strerror(-r));
+		return r;
+	}
+	if ((dm->drop_user || dm->drop_group) && !has_cap(cur, CAP_SETUID)) {
+		log_msg(LOG_ERR, "--user/--group need CAP_SETUID and CAP_SETGID (run as root)");
+		return -EPERM;
+	}
+	if (dm->drop_user &&
+	    chown(dm->state_dir, dm->run_uid, dm->drop_group ? dm->run_gid : (gid_t)-1) < 0) {
+		r = -errno;
+		log_msg(LOG_ERR, "Failed to give %s to uid %u: %m", dm->state_dir,
+			(unsigned)dm->run_uid);
+		return r;
+	}
+	if (has_cap(cur, CAP_SETPCAP))
+		for (int cap = 0; cap <= last; cap++)
+			if (!kept(cap) && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 &&
+			    errno != EINVAL) {
+				r = -errno;
+				log_msg(LOG_ERR,
+					"Failed to drop capability %d from the bounding set: %m",
+					cap);
+				return r;
+			}
+	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+	if (dm->drop_user || dm->drop_group) {
+		if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0 || setgroups(0, NULL) < 0 ||
+		    (dm->drop_group && setresgid(dm->run_gid, dm->run_gid, dm->run_gid) < 0) ||
+		    (dm->drop_user && setresuid(dm->run_uid, dm->run_uid, dm->run_uid) < 0)) {
+			r = -errno;
+			log_msg(LOG_ERR, "Failed to change user/group: %m");
+			return r;
+		}
+		prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
+	}
+	/* effective = permitted = kept ∩ what we had; nothing inheritable */
+	for (size_t i = 0; i < sizeof(keep_caps) / sizeof(keep_caps[0]); i++) {
+		int cap = keep_caps[i];
+		unsigned bit = 1u << (cap % 32);
+
+		if (cur[cap / 32].permitted & bit) {
+			want[cap / 32].permitted |= bit;
+			want[cap / 32].effective |= bit;
+		}
+	}
+	r = caps_set(want);
+	if (r < 0) {
+		log_msg(LOG_ERR, "capset: %s", strerror(-r));
+		return r;
+	}
+	log_msg(LOG_INFO, "Privileges dropped: uid %u, gid %u, capabilities %s%s",
+		(unsigned)getuid(), (unsigned)getgid(),
+		want[0].permitted & (1u << CAP_SYS_RAWIO) ? "cap_sys_rawio " : "",
+		want[0].permitted & (1u << CAP_KILL) ? "cap_kill" : "");
+	return 0;
+}
