@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/un.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -287,6 +288,22 @@ int prh_open_socket(struct daemon *dm)
 		log_msg(LOG_ERR, "Failed to create the directory of %s: %s", dm->pr_socket,
 			strerror(-r));
 		return r;
+	}
+	/* a live socket there belongs to another daemon (prlockd, qemu-pr-helper): keep it */
+	{
+		struct sockaddr_un sa = {.sun_family = AF_UNIX};
+		int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+		if (strlen(dm->pr_socket) < sizeof(sa.sun_path))
+			strcpy(sa.sun_path, dm->pr_socket);
+		if (probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+			close(probe);
+			log_msg(LOG_ERR, "Another daemon listens on %s (--pr-socket)",
+				dm->pr_socket);
+			return -EADDRINUSE;
+		}
+		if (probe >= 0)
+			close(probe);
 	}
 	r = prh_listen(dm->pr_socket, 0660, &fd);
 	if (r < 0) {

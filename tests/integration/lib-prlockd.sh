@@ -13,7 +13,7 @@ pd_start() {
 	mkdir -p "$WORK/$name"
 	"$PRLOCKD" --config /dev/null --host-id "$host" --initiator "$(iqn "$host")" \
 		--control "$WORK/$name/control.sock" --state-dir "$WORK/$name" \
-		--lease-period "$LP" --dead-after "$DA" --kill-grace "$GRACE" -v "$@" \
+		--pr-socket "$WORK/$name/pr-helper.sock" --lease-period "$LP" --dead-after "$DA" --kill-grace "$GRACE" -v "$@" \
 		2>>"$WORK/$name.log" &
 	IO_PID[pd-$name]=$! # killed by lib.sh's teardown
 	for _ in $(seq 50); do
