@@ -4,7 +4,7 @@
 # devices are in tests/vm/test-prh-*.sh): --pr-socket creates its directory and answers the
 # protocol; a live socket is not stolen; --pr-socket none; systemd socket activation (fd 3);
 # capabilities after start; --user; SIGTERM removes the socket.
-# shellcheck source=tests/integration/lib.sh
+# shellcheck source=tests/integration/lib.sh disable=SC2016
 . "$(dirname "$0")/lib.sh"
 
 PRLOCKD="$BUILD_DIR/src/prlockd/prlockd"

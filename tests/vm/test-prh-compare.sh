@@ -8,7 +8,7 @@
 # does not restart). Every other difference must be in EXPECTED below, with its reason
 # (docs/PROTOCOL.md, "Deliberate differences"). Then prlockd's policy: a guest PR OUT on a LUN
 # under this host's lease is refused, named by another device node of the same LUN.
-# shellcheck source=tests/vm/lib.sh disable=SC2016
+# shellcheck source=tests/vm/lib.sh disable=SC2016,SC2001
 . "$(dirname "$0")/lib.sh"
 
 PRLOCKD="$BUILD_DIR/src/prlockd/prlockd"
@@ -140,8 +140,9 @@ vm host1 "printf 'out register 0x77\n' | $CLIENT $PLD /dev/sg0 -"
 expect_rc "guest REGISTER through /dev/sg0 (same LUN, another node) is answered" 0
 check "... CHECK CONDITION ILLEGAL REQUEST 05/20/00" out_has ": 00000002 00000000 700005000000000a00000000200000"
 vm host1 "printf 'in read-keys\n' | $CLIENT $PLD /dev/sg0 -"
-check "guest READ KEYS on the leased LUN passes (GOOD, data)" out_has ": 00000000 000000"
+check "guest READ KEYS on the leased LUN passes (GOOD, 256 bytes of data)" out_has "in read-keys: 00000000 00000100 "
 vm host1 "grep 'refused' /run/prlockd.log"
+sed 's/^/    prlockd.log| /' <<<"$OUT"
 check "prlockd logs the refusal naming the device and the lease" \
 	eval 'out_has "refused PR OUT REGISTER on /dev/sg0" && out_has "lease on /dev/sda"'
 vm host1 "sg_persist -k /dev/sda"

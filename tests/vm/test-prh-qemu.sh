@@ -7,7 +7,7 @@
 # reserves; host1 and host2 (another host on the same LUN) read the key and type back; prlockd is
 # restarted while the inner QEMU runs and the inner guest's next PR command succeeds (QEMU
 # reconnects). Nested TCG is slow: every step is bounded.
-# shellcheck source=tests/vm/lib.sh disable=SC2016
+# shellcheck source=tests/vm/lib.sh disable=SC2016,SC2001
 . "$(dirname "$0")/lib.sh"
 
 PRLOCKD="$BUILD_DIR/src/prlockd/prlockd"
