@@ -122,3 +122,54 @@ char *sgpr_key_format(uint64_t key, char buf[static SGPR_KEY_STRLEN])
 	snprintf(buf, SGPR_KEY_STRLEN, "0x%016" PRIx64, key);
 	return buf;
 }
+
+/* Period code of a lease epoch: the top 8 bits, in SGPR_EPOCH_PERIOD_UNIT_MS. */
+static unsigned period_code(unsigned period_ms)
+{
+	unsigned c = (period_ms + SGPR_EPOCH_PERIOD_UNIT_MS - 1) / SGPR_EPOCH_PERIOD_UNIT_MS;
+
+	return c < 1 ? 1 : c > 255 ? 255 : c;
+}
+
+/**
+ * sgpr_key_make_lease() - a lease key that announces its holder's period
+ * @ns: namespace
+ * @host_id: host id
+ * @period_ms: the holder's renewal period; rounded up to 100 ms, so observers
+ *             never wait less than the holder needs
+ * @counter: the low 24 bits are used; 0 becomes 1 (epoch 0 is static)
+ *
+ * Return: the key.
+ */
+uint64_t sgpr_key_make_lease(uint16_t ns, uint16_t host_id, unsigned period_ms, uint32_t counter)
+{
+	counter &= SGPR_EPOCH_COUNTER_MASK;
+	return sgpr_key_make(ns, host_id, period_code(period_ms) << 24 | (counter ? counter : 1));
+}
+
+/**
+ * sgpr_key_period_ms() - the renewal period a lease key announces
+ * @key: a reservation key
+ * @ns: our namespace
+ *
+ * Return: the period in ms, or 0 for static keys, the parking key and keys
+ * of other namespaces (their holders announce nothing we can read).
+ */
+unsigned sgpr_key_period_ms(uint64_t key, uint16_t ns)
+{
+	struct sgpr_key_parts k = sgpr_key_split(key);
+
+	if (!sgpr_key_in_ns(key, ns) || !k.epoch)
+		return 0;
+	return (k.epoch >> 24) * SGPR_EPOCH_PERIOD_UNIT_MS;
+}
+
+uint64_t sgpr_key_parking(uint16_t ns)
+{
+	return sgpr_key_make(ns, 0, SGPR_EPOCH_PARKING);
+}
+
+bool sgpr_key_is_parking(uint64_t key, uint16_t ns)
+{
+	return ns != 0 && key == sgpr_key_parking(ns);
+}

@@ -16,20 +16,38 @@
  */
 #include "sgpr-private.h"
 
+/*
+ * The rules that keep the promise (DESIGN.md), each enforced here once:
+ * - Keys never repeat: every acquisition starts a fresh random counter, and the
+ *   epoch carries the holder's period, so an observer with other settings never
+ *   waits less than the holder needs (SGPR_LEASE_DEAD_FLOOR_MS of that period).
+ * - A watch restarts when two looks are further apart than two periods: a
+ *   paused observer never counts time it did not see.
+ * - Only the exact key this host recorded is adopted; any other key of this host
+ *   id is another holder (a host-id clash, or an earlier holder that died).
+ * - A lost registration is re-established only within the recovery window after
+ *   the last renewal the target confirmed (its send time): past it, another host
+ *   may have held the LUN meanwhile.
+ * - A release parks the reservation under the namespace's parking key, so a
+ *   preempted nexus stays refused after the new owner releases.
+ */
+#include <sys/random.h>
+
 struct sgpr_lease {
 	struct sgpr_dev *d; /* borrowed */
 	struct sgpr_lease_opts o;
 	enum sgpr_lease_state state;
 	uint64_t key;	     /* our key while registered, else 0 */
-	uint64_t last_ok_ms; /* last renewal (or acquisition) confirmed by the target */
-	uint32_t last_gen;   /* PRgeneration of the last READ KEYS */
+	uint64_t last_ok_ms; /* send time of the last renewal (or acquisition) confirmed */
+	uint32_t last_gen;   /* PRgeneration of the last READ RESERVATION */
 	bool have_gen;
 
-	/* observer: the holder's key and since when it has not changed */
+	/* observer: the holder's key, since when it has not changed, and the last look */
 	uint64_t seen_holder;
 	uint64_t seen_since_ms;
+	uint64_t last_look_ms;
 
-	/* owner: registrations of other hosts of our namespace, and since when */
+	/* owner: registrations of other keys of our namespace, and since when */
 	struct lingering {
 		uint64_t key;
 		uint64_t since_ms;
@@ -44,22 +62,55 @@ static uint64_t now_ms(const struct sgpr_lease *l)
 	return l->d->opts.clock->now_ms(l->d->opts.clock->userdata);
 }
 
-static uint64_t make_key(const struct sgpr_lease *l, uint32_t epoch)
+static uint32_t random_counter(const struct sgpr_lease *l)
 {
-	return sgpr_key_make(l->o.ns, l->o.host_id, epoch);
+	const struct sgpr_clock *c = l->d->opts.clock;
+	uint32_t v = 0;
+
+	if (c->random_u32)
+		v = c->random_u32(c->userdata);
+	else if (getrandom(&v, sizeof(v), 0) != sizeof(v))
+		v = (uint32_t)now_ms(l) * 2654435761u; /* no entropy yet: time-derived */
+	v &= SGPR_EPOCH_COUNTER_MASK;
+	return v ? v : 1;
 }
 
-static bool key_is_ours(const struct sgpr_lease *l, uint64_t key)
+/* A key no acquisition used before: static (epoch 0), or a lease key with a fresh counter. */
+static uint64_t fresh_key(const struct sgpr_lease *l)
 {
-	return sgpr_key_in_ns(key, l->o.ns) && sgpr_key_split(key).host_id == l->o.host_id;
+	if (l->o.static_lease)
+		return sgpr_key_make(l->o.ns, l->o.host_id, 0);
+	return sgpr_key_make_lease(l->o.ns, l->o.host_id, l->o.period_ms, random_counter(l));
 }
 
-/* The next epoch after key's; never 0, which marks a static reservation. */
+/* The renewal of key: the counter + 1 (never 0), our period code. */
 static uint64_t next_key(const struct sgpr_lease *l, uint64_t key)
 {
-	uint32_t epoch = sgpr_key_split(key).epoch + 1;
+	if (l->o.static_lease)
+		return key;
+	return sgpr_key_make_lease(l->o.ns, l->o.host_id, l->o.period_ms,
+				   (sgpr_key_split(key).epoch & SGPR_EPOCH_COUNTER_MASK) + 1);
+}
 
-	return make_key(l, epoch ? epoch : 1);
+static bool is_parking(const struct sgpr_lease *l, uint64_t key)
+{
+	return sgpr_key_is_parking(key, l->o.ns);
+}
+
+/* Past this since the last confirmed renewal, a lost registration is never re-established. */
+static uint64_t recovery_window_ms(const struct sgpr_lease *l)
+{
+	unsigned floor = SGPR_LEASE_DEAD_FLOOR_MS(l->o.period_ms);
+
+	return l->o.dead_after_ms < floor ? l->o.dead_after_ms : floor;
+}
+
+/* How long the holder key must stay unchanged before we call it dead. */
+static unsigned dead_after_for(const struct sgpr_lease *l, uint64_t holder)
+{
+	unsigned floor = SGPR_LEASE_DEAD_FLOOR_MS(sgpr_key_period_ms(holder, l->o.ns));
+
+	return l->o.dead_after_ms > floor ? l->o.dead_after_ms : floor;
 }
 
 const char *sgpr_lease_event_name(enum sgpr_lease_event ev)
@@ -78,6 +129,8 @@ const char *sgpr_lease_event_name(enum sgpr_lease_event ev)
 		[SGPR_LEASE_LOST_CLEARED] = "lost-cleared",
 		[SGPR_LEASE_LOST_TARGET] = "lost-target-reset",
 		[SGPR_LEASE_LOST_SELF_FENCED] = "lost-self-fenced",
+		[SGPR_LEASE_LOST_EXPIRED] = "lost-expired",
+		[SGPR_LEASE_PARKED] = "parked",
 	};
 
 	if ((unsigned)ev >= sizeof(names) / sizeof(names[0]) || !names[ev])
@@ -93,6 +146,8 @@ int sgpr_lease_new(struct sgpr_dev *d, const struct sgpr_lease_opts *opts, struc
 		return -EINVAL;
 	if (opts->type && !sgpr_type_to_name(opts->type))
 		return -EINVAL;
+	if (opts->period_ms > SGPR_LEASE_PERIOD_MAX_MS)
+		return -ERANGE; /* the key's period code cannot announce it */
 	l = calloc(1, sizeof(*l));
 	if (!l)
 		return -ENOMEM;
@@ -103,7 +158,7 @@ int sgpr_lease_new(struct sgpr_dev *d, const struct sgpr_lease_opts *opts, struc
 	if (!l->o.period_ms)
 		l->o.period_ms = DEFAULT_PERIOD_MS;
 	if (!l->o.dead_after_ms)
-		l->o.dead_after_ms = 3 * l->o.period_ms + l->o.period_ms / 2;
+		l->o.dead_after_ms = SGPR_LEASE_DEAD_FLOOR_MS(l->o.period_ms);
 	if (l->o.dead_after_ms <= l->o.period_ms) {
 		free(l);
 		return -EINVAL; /* a live owner would look dead between two renewals */
@@ -142,6 +197,16 @@ uint64_t sgpr_lease_last_renewal_ms(const struct sgpr_lease *l)
 	return l ? l->last_ok_ms : 0;
 }
 
+unsigned sgpr_lease_holder_period_ms(const struct sgpr_lease *l)
+{
+	return l ? sgpr_key_period_ms(l->seen_holder, l->o.ns) : 0;
+}
+
+unsigned sgpr_lease_dead_after_ms(const struct sgpr_lease *l)
+{
+	return l ? dead_after_for(l, l->seen_holder) : 0;
+}
+
 /* READ KEYS + READ RESERVATION; remembers the generation. */
 static int read_state(struct sgpr_lease *l, struct sgpr_keys **keys, struct sgpr_reservation *res)
 {
@@ -155,29 +220,6 @@ static int read_state(struct sgpr_lease *l, struct sgpr_keys **keys, struct sgpr
 		*keys = NULL;
 		return r;
 	}
-	return 0;
-}
-
-static uint64_t find_own(const struct sgpr_lease *l, const struct sgpr_keys *keys)
-{
-	for (uint32_t i = 0; i < keys->count; i++)
-		if (key_is_ours(l, keys->keys[i]))
-			return keys->keys[i];
-	return 0;
-}
-
-/* Before acquiring or taking over: the reservation, and a registration of ours if any. */
-static int look(struct sgpr_lease *l, struct sgpr_reservation *res, uint64_t *ret_own)
-{
-	struct sgpr_keys *keys = NULL;
-	int r = read_state(l, &keys, res);
-
-	if (r < 0)
-		return r;
-	l->last_gen = res->generation;
-	l->have_gen = true;
-	*ret_own = find_own(l, keys);
-	free(keys);
 	return 0;
 }
 
@@ -196,37 +238,104 @@ static bool unreachable(int r)
 	       r == -ECONNREFUSED || r == -ECONNRESET || r == -EHOSTUNREACH;
 }
 
-static void held_now(struct sgpr_lease *l, uint64_t key)
+static void held_now(struct sgpr_lease *l, uint64_t key, uint64_t sent_ms)
 {
 	l->key = key;
 	l->state = SGPR_LEASE_HELD;
-	l->last_ok_ms = now_ms(l);
+	l->last_ok_ms = sent_ms;
 	l->seen_holder = key;
 	l->n_lingering = 0;
 }
 
+/* The key stays readable (sgpr_lease_key) for the report of what was lost. */
+static int lose(struct sgpr_lease *l, enum sgpr_lease_event ev, enum sgpr_lease_event *ret_event)
+{
+	l->state = SGPR_LEASE_LOST;
+	*ret_event = ev;
+	return 0;
+}
+
+/* Withdraw key from this nexus: a loser never lingers as a registrant (RO types let it write). */
+static void withdraw(struct sgpr_lease *l, uint64_t key)
+{
+	struct sgpr_reservation res;
+
+	/* SPC-4 5.12.11.2.4: unregistering the holder would release; park instead */
+	if (sgpr_read_reservation(l->d, &res, NULL) == 0 && res.held && res.key == key)
+		(void)sgpr_park(l->d, l->o.ns, key);
+	else
+		(void)sgpr_register(l->d, key, 0, false, NULL);
+}
+
+int sgpr_park(struct sgpr_dev *d, uint16_t ns, uint64_t key)
+{
+	struct sgpr_reservation res;
+	uint64_t parking = sgpr_key_parking(ns);
+	int r;
+
+	if (!d || !ns || !key)
+		return -EINVAL;
+	/* SPC-4 5.12.7: a holder that registers a new key keeps the reservation under it */
+	r = sgpr_register(d, key, parking, false, NULL);
+	if (r < 0)
+		return r;
+	r = sgpr_read_reservation(d, &res, NULL);
+	if (r < 0)
+		return r;
+	return res.held && res.key == parking ? 0 : -EPROTO;
+}
+
 /*
- * Register key on this device (every path) and reserve; confirm by READ
- * RESERVATION. On a conflict the registration is withdrawn again, so a
- * loser never lingers as a registrant (registrants may write under the
- * registrants-only types).
+ * Register key on every path and take the reservation: ours already (this nexus parked it),
+ * PREEMPT of the parking key (SPC-4 5.12.11.4.3), or RESERVE of a free LUN. Confirmed by
+ * READ RESERVATION; on failure the registration is withdrawn again.
  */
-static int register_and_reserve(struct sgpr_lease *l, uint64_t old, uint64_t key)
+static int take(struct sgpr_lease *l, uint64_t key)
 {
 	struct sgpr_reservation res;
 	int r;
 
-	r = old == key ? 0 : sgpr_register(l->d, old, key, false, NULL);
+	/* IGNORE EXISTING KEY: this nexus may still carry the parking key of its own release */
+	r = sgpr_register(l->d, 0, key, true, NULL);
 	if (r < 0)
 		return r;
-	r = sgpr_reserve(l->d, key, l->o.type, NULL);
+	r = sgpr_read_reservation(l->d, &res, NULL);
+	if (r == 0 && res.held && res.key == key && res.type != l->o.type)
+		r = sgpr_preempt(l->d, key, key, l->o.type, false, NULL, NULL);
+	else if (r == 0 && res.held && is_parking(l, res.key))
+		r = sgpr_preempt(l->d, key, res.key, l->o.type, false, NULL, NULL);
+	else if (r == 0 && !res.held)
+		r = sgpr_reserve(l->d, key, l->o.type, NULL);
+	else if (r == 0 && res.key != key)
+		r = -EBADE; /* somebody reserved since our look */
 	if (r == 0)
 		r = sgpr_read_reservation(l->d, &res, NULL);
 	if (r == 0 && !(res.held && res.key == key && res.type == l->o.type))
 		r = -EBADE;
-	if (r < 0) {
-		(void)sgpr_register(l->d, key, 0, false, NULL);
+	if (r < 0)
+		withdraw(l, key);
+	return r;
+}
+
+/* Reservation and keys; a new holder, or a look after a gap, restarts the watch. */
+static int look(struct sgpr_lease *l, struct sgpr_reservation *res, struct sgpr_keys **keys)
+{
+	uint64_t now;
+	bool gap;
+	int r = read_state(l, keys, res);
+
+	if (r < 0)
 		return r;
+	l->last_gen = res->generation;
+	l->have_gen = true;
+	now = now_ms(l);
+	gap = l->last_look_ms && now - l->last_look_ms > 2ull * l->o.period_ms;
+	l->last_look_ms = now;
+	if (!res->held || sgpr_type_is_all_registrants(res->type) || is_parking(l, res->key)) {
+		l->seen_holder = 0;
+	} else if (res->key != l->seen_holder || gap) {
+		l->seen_holder = res->key;
+		l->seen_since_ms = now;
 	}
 	return 0;
 }
@@ -234,7 +343,8 @@ static int register_and_reserve(struct sgpr_lease *l, uint64_t old, uint64_t key
 int sgpr_lease_acquire(struct sgpr_lease *l, enum sgpr_lease_event *ret_event)
 {
 	struct sgpr_reservation res;
-	uint64_t own, key;
+	struct sgpr_keys *keys = NULL;
+	uint64_t sent, key;
 	int r;
 
 	if (!l || !ret_event)
@@ -242,51 +352,43 @@ int sgpr_lease_acquire(struct sgpr_lease *l, enum sgpr_lease_event *ret_event)
 	*ret_event = SGPR_LEASE_NONE;
 	if (l->state == SGPR_LEASE_HELD)
 		return 0;
-	r = look(l, &res, &own);
+	sent = now_ms(l);
+	r = look(l, &res, &keys);
 	if (r < 0)
 		return r;
-
-	if (res.held && !sgpr_type_is_all_registrants(res.type)) {
-		if (l->seen_holder != res.key) {
-			/* a holder seen for the first time starts its dead_after clock now */
-			l->seen_holder = res.key;
-			l->seen_since_ms = now_ms(l);
-		}
-		if (!key_is_ours(l, res.key))
-			return -EBADE; /* held by another key: sgpr_lease_observe() takes over the
-					  dead */
-		if (res.type != l->o.type)
-			return -EBADE;
+	free(keys);
+	if (res.held && sgpr_type_is_all_registrants(res.type))
+		return -EBADE; /* an all-registrants reservation is shared, never a lease */
+	if (res.held && !is_parking(l, res.key)) {
 		/*
-		 * Our own key holds it: an earlier process of this host (daemon
-		 * restart) or an earlier session (tgt). Keep it, epoch and all.
+		 * Only the key this host recorded is adopted (a restart of its holder). Any
+		 * other key, of this host id too, is another holder: sgpr_lease_observe()
+		 * takes it over once it is dead by the lease rule.
 		 */
+		if (!l->o.adopt_key || res.key != l->o.adopt_key || res.type != l->o.type)
+			return -EBADE;
 		r = sgpr_adopt_key(l->d, res.key, NULL);
 		if (r < 0)
 			return r;
-		held_now(l, res.key);
+		held_now(l, res.key, sent);
 		*ret_event = SGPR_LEASE_ADOPTED;
 		return 0;
 	}
-	if (res.held)
-		return -EBADE; /* an all-registrants reservation is shared, never a lease */
-
-	key = l->o.static_lease ? make_key(l, 0) : own ? next_key(l, own) : make_key(l, 1);
-	if (own) {
-		/* a registration of ours left by an earlier session: make it this nexus' */
-		r = sgpr_adopt_key(l->d, own, NULL);
-		if (r < 0)
-			return r;
+	if (l->o.adopt_key && sent - l->o.adopt_confirmed_ms >= recovery_window_ms(l)) {
+		/* our recorded key is gone and too much time passed: someone may have held it */
+		l->key = l->o.adopt_key;
+		return lose(l, SGPR_LEASE_LOST_EXPIRED, ret_event);
 	}
-	r = register_and_reserve(l, own, key);
+	key = fresh_key(l);
+	r = take(l, key);
 	if (r < 0)
 		return r;
-	held_now(l, key);
-	*ret_event = SGPR_LEASE_ACQUIRED;
+	held_now(l, key, sent);
+	*ret_event = l->o.adopt_key ? SGPR_LEASE_RECOVERED : SGPR_LEASE_ACQUIRED;
 	return 0;
 }
 
-/* Remove registrations of other hosts of our namespace that linger past dead_after. */
+/* Remove registrations of our namespace, other than ours, that linger past dead_after. */
 static int remove_lingering(struct sgpr_lease *l, const struct sgpr_keys *keys, bool *ret_removed)
 {
 	uint64_t now = now_ms(l);
@@ -299,14 +401,13 @@ static int remove_lingering(struct sgpr_lease *l, const struct sgpr_keys *keys, 
 	for (uint32_t i = 0; i < keys->count; i++) {
 		uint64_t k = keys->keys[i], since = now;
 
-		if (k == l->key || key_is_ours(l, k) || !sgpr_key_in_ns(k, l->o.ns))
+		if (k == l->key || (!sgpr_key_in_ns(k, l->o.ns) && !is_parking(l, k)))
 			continue; /* our own paths, and foreign keys: never touched */
-		if (sgpr_key_split(k).epoch == 0)
-			continue; /* a static registration is meant to stay */
 		for (size_t j = 0; j < l->n_lingering; j++)
 			if (l->lingering[j].key == k)
 				since = l->lingering[j].since_ms;
-		if (now - since >= l->o.dead_after_ms) {
+		/* static registrations included: under RO types every registrant can write */
+		if (now - since >= dead_after_for(l, k)) {
 			/* SPC-4 5.12.11.4.3: preempting a non-holder only removes its registration
 			 */
 			if (sgpr_preempt(l->d, l->key, k, l->o.type, false, NULL, NULL) == 0) {
@@ -324,98 +425,80 @@ static int remove_lingering(struct sgpr_lease *l, const struct sgpr_keys *keys, 
 	return 0;
 }
 
-/* The key stays readable (sgpr_lease_key) for the report of what was lost. */
-static int lose(struct sgpr_lease *l, enum sgpr_lease_event ev, enum sgpr_lease_event *ret_event)
-{
-	l->state = SGPR_LEASE_LOST;
-	*ret_event = ev;
-	return 0;
-}
-
 /*
  * The renewal failed with RESERVATION CONFLICT: our registration on this
- * nexus is gone. Find out why from READ KEYS / READ RESERVATION.
+ * nexus is gone. Find out why from READ KEYS / READ RESERVATION. Returns 1
+ * when our key is back on this nexus (renew again from l->key).
  */
 static int classify_conflict(struct sgpr_lease *l, enum sgpr_lease_event *ret_event)
 {
 	struct sgpr_reservation res;
 	struct sgpr_keys *keys = NULL;
 	bool ours_listed, others, reset;
-	uint64_t own;
+	uint64_t sent = now_ms(l), key;
 	int r;
 
 	r = read_state(l, &keys, &res);
 	if (r < 0)
 		return r;
 	ours_listed = listed(keys, l->key);
-	own = find_own(l, keys);
-	if (!ours_listed && own) {
-		/*
-		 * A key of this host with another epoch: a renewal whose answer
-		 * was lost (timed out) that the target carried out afterwards.
-		 * It is ours; continue from it.
-		 */
-		l->key = own;
+	if (!ours_listed && listed(keys, next_key(l, l->key))) {
+		/* a renewal whose answer was lost (timed out) and that the target carried out */
+		l->key = next_key(l, l->key);
 		ours_listed = true;
 	}
 	others = keys->count > (ours_listed ? 1u : 0u);
 	/* A generation that went backwards means the target lost its state (restart, no APTPL). */
 	reset = l->have_gen && res.generation < l->last_gen;
 	l->last_gen = res.generation;
+	l->have_gen = true;
 	free(keys);
 
 	if (ours_listed) {
-		/*
-		 * Our key is there but not on this nexus (a re-login on tgt), or
-		 * under a late renewal's epoch: take it back.
-		 */
+		/* our key is there but not on this nexus (a re-login on tgt): take it back */
 		r = sgpr_adopt_key(l->d, l->key, NULL);
 		if (r < 0)
 			return r;
 		*ret_event = SGPR_LEASE_RECOVERED;
 		return 1;
 	}
-	if (res.held) {
+	if (res.held && !sgpr_type_is_all_registrants(res.type)) {
+		/* preempted (by a peer, or by a host with our host id: a clash), maybe parked since */
 		l->seen_holder = res.key;
 		return lose(l, reset ? SGPR_LEASE_LOST_TARGET : SGPR_LEASE_LOST_PREEMPTED,
 			    ret_event);
 	}
 	if (reset || (!others && res.generation == 0)) {
-		/* State lost and nobody holds it: re-establish with a fresh key. */
-		uint64_t key = next_key(l, l->key);
-
-		r = register_and_reserve(l, 0, key);
+		/* State lost and nobody holds it: re-establish, but only while nobody could
+		 * have taken over and released in between. */
+		if (sent - l->last_ok_ms >= recovery_window_ms(l))
+			return lose(l, SGPR_LEASE_LOST_EXPIRED, ret_event);
+		key = fresh_key(l);
+		r = take(l, key);
 		if (r == -EBADE)
 			return lose(l, SGPR_LEASE_LOST_TARGET, ret_event);
 		if (r < 0)
 			return r;
-		held_now(l, key);
+		held_now(l, key, l->last_ok_ms);
 		*ret_event = SGPR_LEASE_RECOVERED;
 		return 0;
 	}
 	return lose(l, SGPR_LEASE_LOST_CLEARED, ret_event);
 }
 
-int sgpr_lease_renew(struct sgpr_lease *l, enum sgpr_lease_event *ret_event)
+static int renew_once(struct sgpr_lease *l, uint64_t sent, enum sgpr_lease_event *ret_event)
 {
 	struct sgpr_reservation res;
 	struct sgpr_keys *keys = NULL;
 	bool removed = false;
-	uint64_t key;
-	int r;
-
-	if (!l || !ret_event)
-		return -EINVAL;
-	*ret_event = SGPR_LEASE_NONE;
-	if (l->state != SGPR_LEASE_HELD)
-		return -ENOLCK;
+	uint64_t key = l->key;
+	int r = 0;
 
 	for (int pass = 0; pass < 2; pass++) {
-		key = l->o.static_lease ? l->key : next_key(l, l->key);
+		key = next_key(l, l->key);
 		r = key == l->key ? 0 : sgpr_register(l->d, l->key, key, false, NULL);
 		if (r != -EBADE)
 			break;
-		/* 1: our key recovered (orphan, or a late renewal's epoch): renew from it */
 		r = classify_conflict(l, ret_event);
 		if (r <= 0)
 			return r; /* lost, re-established with a new key, or an error */
@@ -423,9 +506,6 @@ int sgpr_lease_renew(struct sgpr_lease *l, enum sgpr_lease_event *ret_event)
 	if (r < 0) {
 		if (!unreachable(r))
 			return r;
-		if (l->o.self_fence_after_ms &&
-		    now_ms(l) - l->last_ok_ms >= l->o.self_fence_after_ms)
-			return lose(l, SGPR_LEASE_LOST_SELF_FENCED, ret_event);
 		*ret_event = SGPR_LEASE_UNREACHABLE;
 		return 0;
 	}
@@ -437,6 +517,7 @@ int sgpr_lease_renew(struct sgpr_lease *l, enum sgpr_lease_event *ret_event)
 		return unreachable(r) ? 0 : r;
 	}
 	l->last_gen = res.generation;
+	l->have_gen = true;
 	if (res.held && res.key != key && !sgpr_type_is_all_registrants(res.type)) {
 		free(keys);
 		l->seen_holder = res.key;
@@ -444,7 +525,7 @@ int sgpr_lease_renew(struct sgpr_lease *l, enum sgpr_lease_event *ret_event)
 		return lose(l, SGPR_LEASE_LOST_PREEMPTED, ret_event);
 	}
 	if (!res.held) {
-		/* Registered but nothing reserved (a RELEASE we did not send): reserve again. */
+		/* Our key survived but nothing is reserved (a RELEASE we did not send). */
 		r = sgpr_reserve(l->d, key, l->o.type, NULL);
 		if (r < 0) {
 			free(keys);
@@ -461,14 +542,52 @@ int sgpr_lease_renew(struct sgpr_lease *l, enum sgpr_lease_event *ret_event)
 	if (removed && *ret_event == SGPR_LEASE_RENEWED)
 		*ret_event = SGPR_LEASE_PEER_REMOVED;
 	l->seen_holder = key;
-	l->last_ok_ms = now_ms(l);
+	l->last_ok_ms = sent;
 	return 0;
+}
+
+int sgpr_lease_renew(struct sgpr_lease *l, enum sgpr_lease_event *ret_event)
+{
+	uint64_t sent;
+	int r;
+
+	if (!l || !ret_event)
+		return -EINVAL;
+	*ret_event = SGPR_LEASE_NONE;
+	if (l->state != SGPR_LEASE_HELD)
+		return -ENOLCK;
+	sent = now_ms(l);
+	r = renew_once(l, sent, ret_event);
+	/* any renewal the target did not confirm counts toward self-fencing, whatever failed */
+	if (l->state == SGPR_LEASE_HELD && l->o.self_fence_after_ms && l->last_ok_ms < sent &&
+	    (r < 0 || *ret_event == SGPR_LEASE_UNREACHABLE || *ret_event == SGPR_LEASE_NONE) &&
+	    now_ms(l) - l->last_ok_ms >= l->o.self_fence_after_ms)
+		return lose(l, SGPR_LEASE_LOST_SELF_FENCED, ret_event);
+	return r;
+}
+
+/* After a takeover: the victim host's other registrations (paths that missed a renewal). */
+static void remove_victim_keys(struct sgpr_lease *l, uint64_t key, uint64_t victim)
+{
+	struct sgpr_keys *keys = NULL;
+	uint16_t host = sgpr_key_split(victim).host_id;
+
+	if (!sgpr_key_in_ns(victim, l->o.ns) || sgpr_read_keys(l->d, &keys, NULL) < 0)
+		return;
+	for (uint32_t i = 0; i < keys->count; i++) {
+		uint64_t k = keys->keys[i];
+
+		if (k != key && sgpr_key_in_ns(k, l->o.ns) && sgpr_key_split(k).host_id == host)
+			(void)sgpr_preempt(l->d, key, k, l->o.type, true, NULL, NULL);
+	}
+	free(keys);
 }
 
 int sgpr_lease_observe(struct sgpr_lease *l, enum sgpr_lease_event *ret_event)
 {
 	struct sgpr_reservation res;
-	uint64_t now, own, key, victim;
+	struct sgpr_keys *keys = NULL;
+	uint64_t now, key, victim;
 	bool aborted;
 	int r;
 
@@ -477,60 +596,49 @@ int sgpr_lease_observe(struct sgpr_lease *l, enum sgpr_lease_event *ret_event)
 	*ret_event = SGPR_LEASE_NONE;
 	if (l->state == SGPR_LEASE_HELD)
 		return 0;
-	r = look(l, &res, &own);
+	now = now_ms(l);
+	r = look(l, &res, &keys);
 	if (r < 0)
 		return r;
-	now = now_ms(l);
-
-	if (!res.held || sgpr_type_is_all_registrants(res.type) || key_is_ours(l, res.key)) {
-		l->seen_holder = 0;
-		if (res.held && sgpr_type_is_all_registrants(res.type))
-			return -EBADE;
-		/* free, or held by our own key: acquire does both */
-		return sgpr_lease_acquire(l, ret_event);
-	}
-	if (res.key != l->seen_holder) {
-		l->seen_holder = res.key;
-		l->seen_since_ms = now;
-		return 0;
-	}
+	free(keys);
+	if (res.held && sgpr_type_is_all_registrants(res.type))
+		return -EBADE;
+	if (!res.held || is_parking(l, res.key) || (l->o.adopt_key && res.key == l->o.adopt_key))
+		return sgpr_lease_acquire(l, ret_event); /* free, parked, or ours to adopt */
 	/* epoch 0 is a static reservation: never dead. Foreign keys only with force. */
 	if (sgpr_key_split(res.key).epoch == 0 && sgpr_key_in_ns(res.key, l->o.ns))
 		return 0;
 	if (!sgpr_key_in_ns(res.key, l->o.ns) && !l->o.force)
 		return 0;
-	if (now - l->seen_since_ms < l->o.dead_after_ms)
+	if (now_ms(l) - l->seen_since_ms < dead_after_for(l, res.key))
 		return 0;
 
 	/* Dead by the lease rule: register, then preempt the exact key we saw. */
 	victim = res.key;
-	key = l->o.static_lease ? make_key(l, 0) : own ? next_key(l, own) : make_key(l, 1);
-	if (own) {
-		r = sgpr_adopt_key(l->d, own, NULL);
-		if (r == 0 && own != key)
-			r = sgpr_register(l->d, own, key, false, NULL);
-	} else {
-		r = sgpr_register(l->d, 0, key, false, NULL);
-	}
-	if (r < 0)
+	key = fresh_key(l);
+	r = sgpr_register(l->d, 0, key, true, NULL);
+	if (r < 0) {
+		(void)sgpr_register(l->d, key, 0, false, NULL); /* some paths may have taken it */
 		return r;
+	}
 	r = sgpr_preempt(l->d, key, victim, l->o.type, true, &aborted, NULL);
 	if (r == -EBADE) {
 		/* The holder renewed after our last look: it is alive. Back off. */
 		(void)sgpr_register(l->d, key, 0, false, NULL);
-		l->seen_since_ms = now; /* its next key restarts the watch */
+		l->seen_since_ms = now_ms(l); /* its next key restarts the watch */
 		*ret_event = SGPR_LEASE_HOLDER_ALIVE;
 		return 0;
 	}
 	if (r == 0)
 		r = sgpr_read_reservation(l->d, &res, NULL);
 	if (r == 0 && !(res.held && res.key == key))
-		r = -EIO;
+		r = -EPROTO;
 	if (r < 0) {
-		(void)sgpr_register(l->d, key, 0, false, NULL);
+		withdraw(l, key);
 		return r;
 	}
-	held_now(l, key);
+	remove_victim_keys(l, key, victim);
+	held_now(l, key, now);
 	l->seen_holder = victim; /* for the caller's report: who was taken over */
 	*ret_event = SGPR_LEASE_TAKEN_OVER;
 	return 0;
@@ -548,12 +656,10 @@ int sgpr_lease_release(struct sgpr_lease *l)
 	r = sgpr_read_reservation(l->d, &res, NULL);
 	if (r < 0)
 		return r;
-	if (res.held && res.key == l->key) {
-		r = sgpr_release(l->d, l->key, res.type, NULL);
-		if (r < 0)
-			return r;
-	}
-	r = sgpr_register(l->d, l->key, 0, false, NULL);
+	if (res.held && res.key == l->key)
+		r = sgpr_park(l->d, l->o.ns, l->key);
+	else
+		r = sgpr_register(l->d, l->key, 0, false, NULL);
 	if (r < 0)
 		return r;
 	l->state = SGPR_LEASE_IDLE;

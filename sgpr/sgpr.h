@@ -98,7 +98,13 @@ SGPR_PUBLIC const char *sgpr_prin_sa_to_name(int sa);
 
 /*
  * Key layout (DESIGN.md): namespace:16 | host_id:16 | epoch:32.
- * epoch 0 is a static reservation, never considered dead.
+ * epoch 0 is a static reservation, never considered dead. A lease epoch is
+ * period:8 | counter:24: the holder's renewal period in units of 100 ms
+ * (rounded up, 1..255) so that every observer knows how long to wait, and a
+ * counter that starts at a random value at each acquisition (never 0), so a
+ * key does not repeat across acquisitions. Host id 0 with epoch
+ * SGPR_EPOCH_PARKING is the parking key of the namespace: the reservation a
+ * release leaves behind (the fence stays up until the next acquirer).
  */
 struct sgpr_key_parts {
 	uint16_t ns;
@@ -116,6 +122,18 @@ SGPR_PUBLIC int sgpr_key_parse(const char *s, uint64_t *ret);
 /* Writes "0x%016llx" (19 bytes incl. NUL). */
 #define SGPR_KEY_STRLEN 19
 SGPR_PUBLIC char *sgpr_key_format(uint64_t key, char buf[static SGPR_KEY_STRLEN]);
+
+#define SGPR_EPOCH_PERIOD_UNIT_MS 100u
+#define SGPR_LEASE_PERIOD_MAX_MS (255u * SGPR_EPOCH_PERIOD_UNIT_MS)
+#define SGPR_EPOCH_COUNTER_MASK 0x00ffffffu
+#define SGPR_EPOCH_PARKING 0x7061726bu /* "park" */
+/* The renewal period a lease key announces (ms); 0 for static or foreign keys. */
+SGPR_PUBLIC unsigned sgpr_key_period_ms(uint64_t key, uint16_t ns);
+/* Lease key with the period code of period_ms and the given counter (0 -> 1). */
+SGPR_PUBLIC uint64_t sgpr_key_make_lease(uint16_t ns, uint16_t host_id, unsigned period_ms,
+					 uint32_t counter);
+SGPR_PUBLIC uint64_t sgpr_key_parking(uint16_t ns);
+SGPR_PUBLIC bool sgpr_key_is_parking(uint64_t key, uint16_t ns);
 
 /* ---- TransportIDs, SPC-4 7.6.4 ---------------------------------------- */
 
@@ -257,9 +275,10 @@ struct sgpr_dev;
 typedef void (*sgpr_log_fn)(void *userdata, int priority, const char *msg);
 
 struct sgpr_clock {
-	uint64_t (*now_ms)(void *userdata); /* CLOCK_MONOTONIC */
+	uint64_t (*now_ms)(void *userdata); /* CLOCK_BOOTTIME: suspend counts */
 	void (*sleep_ms)(void *userdata, unsigned ms);
 	void *userdata;
+	uint32_t (*random_u32)(void *userdata); /* key counters; NULL: getrandom() */
 };
 
 struct sgpr_dev_opts {
@@ -445,7 +464,18 @@ struct sgpr_lease_opts {
 	unsigned self_fence_after_ms; /* lost after this long without a renewal; 0 = never */
 	bool static_lease;	      /* epoch 0: never renewed, never considered dead */
 	bool force;		      /* may take over from a foreign (other namespace) holder */
+	/*
+	 * Re-adoption after a restart: the key this host recorded as holding the LUN, and the
+	 * clock time (sgpr_clock, CLOCK_BOOTTIME) of its last renewal the target confirmed. Only
+	 * that exact key is adopted; a key of this host id that was not recorded is another
+	 * holder (a host-id clash, or an earlier holder here that died). 0: none.
+	 */
+	uint64_t adopt_key;
+	uint64_t adopt_confirmed_ms;
 };
+
+/* The shortest time any sgpr observer waits before it takes over a holder of period L. */
+#define SGPR_LEASE_DEAD_FLOOR_MS(period_ms) ((period_ms) / 2u * 7u)
 
 enum sgpr_lease_state {
 	SGPR_LEASE_IDLE,
@@ -468,6 +498,12 @@ enum sgpr_lease_event {
 				  */
 	SGPR_LEASE_LOST_TARGET,	 /* the target lost its state and another key holds it now */
 	SGPR_LEASE_LOST_SELF_FENCED, /* no renewal for self_fence_after_ms */
+	/*
+	 * our key is gone and no renewal was confirmed within the recovery window (the dead
+	 * floor): another host may have held the LUN meanwhile, so it is never re-established
+	 */
+	SGPR_LEASE_LOST_EXPIRED,
+	SGPR_LEASE_PARKED, /* released: the parking key keeps fencing unregistered nexuses */
 };
 
 /* A lease on one device; d is borrowed and must outlive the lease. */
@@ -494,14 +530,23 @@ SGPR_PUBLIC int sgpr_lease_renew(struct sgpr_lease *l, enum sgpr_lease_event *re
  * registrants type).
  */
 SGPR_PUBLIC int sgpr_lease_observe(struct sgpr_lease *l, enum sgpr_lease_event *ret_event);
-/* RELEASE and unregister; the lease becomes IDLE. */
+/*
+ * Release: our key becomes the namespace's parking key (REGISTER on every path), so the LUN
+ * stays reserved and every unregistered nexus (a preempted host included) stays refused;
+ * the next acquirer preempts the parking key. The lease becomes IDLE.
+ */
 SGPR_PUBLIC int sgpr_lease_release(struct sgpr_lease *l);
+/* Park the reservation key holds on d (as sgpr_lease_release), confirmed by PR IN. */
+SGPR_PUBLIC int sgpr_park(struct sgpr_dev *d, uint16_t ns, uint64_t key);
 SGPR_PUBLIC enum sgpr_lease_state sgpr_lease_get_state(const struct sgpr_lease *l);
 /* The key held (or, in SGPR_LEASE_LOST, the key that was lost); 0 when idle. */
 SGPR_PUBLIC uint64_t sgpr_lease_key(const struct sgpr_lease *l);
 /* The holder key last seen (after TAKEN_OVER: the key that was taken over). */
 SGPR_PUBLIC uint64_t sgpr_lease_last_holder(const struct sgpr_lease *l);
 SGPR_PUBLIC uint64_t sgpr_lease_last_renewal_ms(const struct sgpr_lease *l);
+/* Observer: the period the watched holder's key announces (0: none), and the wait applied. */
+SGPR_PUBLIC unsigned sgpr_lease_holder_period_ms(const struct sgpr_lease *l);
+SGPR_PUBLIC unsigned sgpr_lease_dead_after_ms(const struct sgpr_lease *l);
 SGPR_PUBLIC const char *sgpr_lease_event_name(enum sgpr_lease_event ev);
 
 #ifdef __cplusplus

@@ -1,0 +1,438 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The promise (DESIGN.md), one regression test per way it broke (issue 8): the fence holds
+ * through release and target restarts, keys never repeat, a paused or differently configured
+ * observer never takes a live owner over, a host-id clash is never adopted, a failed takeover
+ * leaves no writer behind, every path of a victim is fenced, any failed renewal self-fences.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <limits.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <cmocka.h>
+
+#include "sim.h"
+
+#define PERIOD 1000u
+#define DEAD_AFTER 3500u
+
+#define NAME_A "iqn.2024-01.test:a,i,0x400000000001"
+#define NAME_A2 "iqn.2024-01.test:a2,i,0x400000000001"
+#define NAME_B "iqn.2024-01.test:b,i,0x400000000002"
+#define NAME_C "iqn.2024-01.test:c,i,0x400000000003"
+
+struct fx {
+	struct sgpr_sim_lun *lun;
+	struct sgpr_sim_clock clock;
+	struct sgpr_dev_opts opts;
+	uint16_t ns;
+	struct sgpr_dev *a, *b;
+	struct sgpr_lease *la, *lb;
+};
+
+static struct sgpr_lease_opts lease_opts(const struct fx *f, uint16_t host)
+{
+	return (struct sgpr_lease_opts){
+		.ns = f->ns,
+		.host_id = host,
+		.period_ms = PERIOD,
+		.dead_after_ms = DEAD_AFTER,
+	};
+}
+
+static int fx_setup(void **state, const struct sgpr_sim_config *cfg)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	struct sgpr_lease_opts o;
+
+	assert_non_null(f);
+	sgpr_sim_clock_init(&f->clock);
+	f->opts.clock = &f->clock.clock;
+	f->ns = sgpr_ns_from_cluster("test");
+	f->lun = sgpr_sim_lun_new(cfg);
+	assert_non_null(f->lun);
+	assert_int_equal(sgpr_sim_open(f->lun, NAME_A, &f->opts, &f->a), 0);
+	assert_int_equal(sgpr_sim_open(f->lun, NAME_B, &f->opts, &f->b), 0);
+	o = lease_opts(f, 1);
+	assert_int_equal(sgpr_lease_new(f->a, &o, &f->la), 0);
+	o = lease_opts(f, 2);
+	assert_int_equal(sgpr_lease_new(f->b, &o, &f->lb), 0);
+	*state = f;
+	return 0;
+}
+
+static int setup_tgt(void **state)
+{
+	struct sgpr_sim_config cfg = sgpr_sim_config_tgt();
+
+	return fx_setup(state, &cfg);
+}
+
+static int setup_spc(void **state)
+{
+	struct sgpr_sim_config cfg = sgpr_sim_config_spc();
+
+	return fx_setup(state, &cfg);
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+
+	sgpr_lease_free(f->la);
+	sgpr_lease_free(f->lb);
+	sgpr_dev_free(f->a);
+	sgpr_dev_free(f->b);
+	sgpr_sim_lun_free(f->lun);
+	free(f);
+	return 0;
+}
+
+static void advance(struct fx *f, unsigned ms)
+{
+	f->clock.now += ms;
+}
+
+static int write16(struct sgpr_dev *d)
+{
+	uint8_t cdb[16] = {0x8a}, buf[SGPR_SIM_BLOCK_SIZE] = {0};
+
+	cdb[13] = 1;
+	return sgpr_dev_execute(d, cdb, sizeof(cdb), SGPR_DIR_OUT, buf, sizeof(buf), NULL);
+}
+
+static uint64_t holder(struct fx *f)
+{
+	uint64_t key = 0;
+
+	return sgpr_sim_lun_reservation(f->lun, &key) ? key : 0;
+}
+
+static enum sgpr_lease_event renew(struct sgpr_lease *l)
+{
+	enum sgpr_lease_event ev;
+
+	assert_int_equal(sgpr_lease_renew(l, &ev), 0);
+	return ev;
+}
+
+static enum sgpr_lease_event observe(struct sgpr_lease *l)
+{
+	enum sgpr_lease_event ev;
+
+	assert_int_equal(sgpr_lease_observe(l, &ev), 0);
+	return ev;
+}
+
+static enum sgpr_lease_event acquire(struct sgpr_lease *l)
+{
+	enum sgpr_lease_event ev;
+
+	assert_int_equal(sgpr_lease_acquire(l, &ev), 0);
+	return ev;
+}
+
+/* B observes every period until it takes over (A hung); returns the ms it took. */
+static uint64_t b_takes_over(struct fx *f)
+{
+	uint64_t start = f->clock.now;
+
+	for (int i = 0; i < 100; i++) {
+		if (observe(f->lb) == SGPR_LEASE_TAKEN_OVER)
+			return f->clock.now - start;
+		advance(f, PERIOD);
+	}
+	fail_msg("no takeover within 100 periods");
+	return 0;
+}
+
+/* Item 1: A hangs, B takes over and releases: A's nexus stays refused. */
+static void test_release_keeps_fence(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(acquire(f->la), SGPR_LEASE_ACQUIRED);
+	b_takes_over(f);
+	assert_int_equal(sgpr_lease_release(f->lb), 0);
+	assert_int_equal(holder(f), sgpr_key_parking(f->ns));
+	assert_int_equal(write16(f->a), -EBADE); /* A wakes up: refused */
+	assert_int_equal(renew(f->la), SGPR_LEASE_LOST_PREEMPTED);
+	assert_int_equal(write16(f->a), -EBADE);
+	assert_int_equal(holder(f), sgpr_key_parking(f->ns));
+	/* A acquires again: that is the only way back */
+	sgpr_lease_free(f->la);
+	{
+		struct sgpr_lease_opts o = lease_opts(f, 1);
+
+		assert_int_equal(sgpr_lease_new(f->a, &o, &f->la), 0);
+	}
+	assert_int_equal(acquire(f->la), SGPR_LEASE_ACQUIRED);
+	assert_int_equal(write16(f->a), 0);
+	assert_int_equal(write16(f->b), -EBADE); /* the parker's registration went with it */
+	assert_int_equal(sgpr_sim_lun_registrations(f->lun), 1);
+}
+
+/* Item 3: A hangs, B takes over, the target forgets everything, A resumes: A lost, B keeps it. */
+static void test_target_restart_after_takeover(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(acquire(f->la), SGPR_LEASE_ACQUIRED);
+	b_takes_over(f);
+	sgpr_sim_lun_restart(f->lun, false);
+	assert_int_equal(renew(f->la), SGPR_LEASE_LOST_EXPIRED);
+	assert_int_equal(holder(f), 0);
+	assert_int_equal(renew(f->lb), SGPR_LEASE_RECOVERED); /* within its window */
+	assert_int_equal(holder(f), sgpr_lease_key(f->lb));
+	assert_int_equal(write16(f->a), -EBADE);
+	assert_int_equal(write16(f->b), 0);
+}
+
+/* Item 2: re-adoption of a recorded key that is gone: lost past the window, else recovered. */
+static void test_readopt_expired(void **state)
+{
+	struct fx *f = *state;
+	struct sgpr_lease_opts o = lease_opts(f, 1);
+	struct sgpr_lease *l;
+	uint64_t key;
+
+	assert_int_equal(acquire(f->la), SGPR_LEASE_ACQUIRED);
+	key = sgpr_lease_key(f->la);
+	b_takes_over(f); /* A (prlockd) was stopped; B took over and released */
+	assert_int_equal(sgpr_lease_release(f->lb), 0);
+	o.adopt_key = key;
+	o.adopt_confirmed_ms = f->clock.now - DEAD_AFTER - 1000;
+	assert_int_equal(sgpr_lease_new(f->a, &o, &l), 0);
+	assert_int_equal(acquire(l), SGPR_LEASE_LOST_EXPIRED);
+	assert_int_equal(sgpr_lease_get_state(l), SGPR_LEASE_LOST);
+	assert_int_equal(holder(f), sgpr_key_parking(f->ns));
+	sgpr_lease_free(l);
+	/* confirmed just now (the target lost its state meanwhile): re-established */
+	o.adopt_confirmed_ms = f->clock.now - 10;
+	assert_int_equal(sgpr_lease_new(f->a, &o, &l), 0);
+	assert_int_equal(acquire(l), SGPR_LEASE_RECOVERED);
+	assert_int_equal(holder(f), sgpr_lease_key(l));
+	sgpr_lease_free(l);
+}
+
+/* Items 4, 5: a key of our host id that this process did not record is never adopted. */
+static void test_host_id_clash(void **state)
+{
+	struct fx *f = *state;
+	struct sgpr_lease_opts o = lease_opts(f, 1);
+	struct sgpr_dev *c;
+	struct sgpr_lease *lc;
+	enum sgpr_lease_event ev;
+
+	assert_int_equal(sgpr_sim_open(f->lun, NAME_C, &f->opts, &c), 0);
+	assert_int_equal(sgpr_lease_new(c, &o, &lc), 0); /* host id 1 too: a cloned image */
+	assert_int_equal(acquire(f->la), SGPR_LEASE_ACQUIRED);
+	assert_int_equal(sgpr_lease_acquire(lc, &ev), -EBADE);
+	assert_int_equal(sgpr_key_split(sgpr_lease_last_holder(lc)).host_id, 1);
+	for (int i = 0; i < 20; i++) {
+		advance(f, PERIOD);
+		assert_int_equal(renew(f->la), SGPR_LEASE_RENEWED);
+		assert_int_equal(observe(lc), SGPR_LEASE_NONE);
+	}
+	assert_int_equal(holder(f), sgpr_lease_key(f->la));
+	assert_int_equal(write16(c), -EBADE);
+	assert_int_equal(write16(f->a), 0);
+	assert_int_equal(sgpr_sim_lun_registrations(f->lun), 1);
+	sgpr_lease_free(lc);
+	sgpr_dev_free(c);
+}
+
+/* Item 6: short runs one after another never look like one unchanged key. */
+static void test_short_runs_never_taken(void **state)
+{
+	struct fx *f = *state;
+
+	for (int i = 0; i < 30; i++) {
+		uint64_t k;
+
+		assert_int_equal(acquire(f->la), SGPR_LEASE_ACQUIRED);
+		k = sgpr_lease_key(f->la);
+		advance(f, PERIOD / 2);
+		assert_int_equal(observe(f->lb), SGPR_LEASE_NONE);
+		advance(f, PERIOD / 2);
+		assert_int_equal(holder(f), k);
+		assert_int_equal(sgpr_lease_release(f->la), 0);
+	}
+}
+
+/* Item 6: a paused observer does not count the time it did not look. */
+static void test_paused_watcher_restarts(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(acquire(f->la), SGPR_LEASE_ACQUIRED);
+	assert_int_equal(observe(f->lb), SGPR_LEASE_NONE);
+	advance(f, 10 * DEAD_AFTER); /* B paused (SIGSTOP, suspend) */
+	assert_int_equal(observe(f->lb), SGPR_LEASE_NONE); /* watch starts again */
+	assert_true(b_takes_over(f) >= DEAD_AFTER);
+}
+
+/* Item 7: a standby with shorter settings waits what the holder's key announces. */
+static void test_mismatched_settings(void **state)
+{
+	struct fx *f = *state;
+	struct sgpr_lease_opts oa = lease_opts(f, 1), ob = lease_opts(f, 2);
+	uint64_t start = 0;
+	int i;
+
+	sgpr_lease_free(f->la);
+	sgpr_lease_free(f->lb);
+	oa.period_ms = 2000;
+	oa.dead_after_ms = 7000;
+	ob.period_ms = 500;
+	ob.dead_after_ms = 1000;
+	assert_int_equal(sgpr_lease_new(f->a, &oa, &f->la), 0);
+	assert_int_equal(sgpr_lease_new(f->b, &ob, &f->lb), 0);
+	assert_int_equal(acquire(f->la), SGPR_LEASE_ACQUIRED);
+	for (i = 1; i <= 120; i++) { /* 60 s, B looks every 500 ms, A renews every 2 s */
+		advance(f, 500);
+		if (i % 4 == 0)
+			assert_int_equal(renew(f->la), SGPR_LEASE_RENEWED);
+		assert_int_equal(observe(f->lb), SGPR_LEASE_NONE);
+	}
+	assert_int_equal(sgpr_lease_holder_period_ms(f->lb), 2000);
+	assert_int_equal(sgpr_lease_dead_after_ms(f->lb), 7000);
+	/* A dies now: B waits 7 s from the last change it saw, not 1 s */
+	for (i = 0; i < 40; i++) {
+		advance(f, 500);
+		if (observe(f->lb) == SGPR_LEASE_TAKEN_OVER)
+			break;
+		start += 500;
+	}
+	assert_true(start >= 6500 && start <= 7500);
+}
+
+/* Item 9: a takeover that fails after registering leaves no registration behind. */
+static void test_failed_takeover_leaves_nothing(void **state)
+{
+	struct fx *f = *state;
+	struct sgpr_sim_fault lost = {
+		.kind = SGPR_SIM_FAULT_TIMEOUT,
+		.match_opcode = true,
+		.opcode = 0x5f,
+		.skip = 1, /* REGISTER passes, PREEMPT times out */
+		.count = 1,
+	};
+
+	assert_int_equal(acquire(f->la), SGPR_LEASE_ACQUIRED);
+	assert_int_equal(observe(f->lb), SGPR_LEASE_NONE);
+	for (int i = 0; i < 3; i++) {
+		advance(f, PERIOD);
+		assert_int_equal(observe(f->lb), SGPR_LEASE_NONE);
+	}
+	advance(f, PERIOD);
+	assert_int_equal(sgpr_sim_set_fault(f->b, &lost), 0);
+	{
+		enum sgpr_lease_event ev;
+
+		assert_int_equal(sgpr_lease_observe(f->lb, &ev), -ETIMEDOUT);
+	}
+	assert_int_equal(sgpr_sim_lun_registrations(f->lun), 1);
+	assert_int_equal(holder(f), sgpr_lease_key(f->la));
+	assert_int_equal(write16(f->b), -EBADE);
+}
+
+/* Item 10: a path of the victim that missed a renewal (older key) is fenced at takeover. */
+static void test_takeover_fences_every_path(void **state)
+{
+	struct fx *f = *state;
+	const char *const names[] = {NAME_A, NAME_A2};
+	struct sgpr_lease_opts o = lease_opts(f, 1);
+	struct sgpr_dev *mp, *path2;
+
+	sgpr_lease_free(f->la);
+	assert_int_equal(sgpr_sim_open_paths(f->lun, names, 2, &f->opts, &mp), 0);
+	assert_int_equal(sgpr_lease_new(mp, &o, &f->la), 0);
+	assert_int_equal(acquire(f->la), SGPR_LEASE_ACQUIRED);
+	assert_int_equal(sgpr_sim_lun_registrations(f->lun), 2);
+	assert_int_equal(sgpr_sim_path_down(mp, 1, true), 0);
+	advance(f, PERIOD);
+	assert_int_equal(renew(f->la), SGPR_LEASE_RENEWED); /* path 2 keeps the older key */
+	assert_int_equal(sgpr_sim_path_down(mp, 1, false), 0);
+	b_takes_over(f); /* A dies */
+	assert_int_equal(sgpr_sim_lun_registrations(f->lun), 1);
+	assert_int_equal(sgpr_sim_open(f->lun, NAME_A2, &f->opts, &path2), 0);
+	assert_int_equal(write16(path2), -EBADE);
+	assert_int_equal(write16(f->b), 0);
+	sgpr_dev_free(path2);
+	sgpr_lease_free(f->la);
+	f->la = NULL;
+	sgpr_dev_free(mp);
+}
+
+/* Item 12: renewals that keep failing for any reason self-fence, not only unreachable ones. */
+static void test_self_fence_any_failure(void **state)
+{
+	struct fx *f = *state;
+	struct sgpr_lease_opts o = lease_opts(f, 1);
+	struct sgpr_sim_fault bad = {
+		.kind = SGPR_SIM_FAULT_STATUS,
+		.status = SGPR_STATUS_CHECK_CONDITION,
+		.sense_key = 0x4, /* HARDWARE ERROR */
+		.asc = 0x44,
+		.count = UINT_MAX,
+	};
+	enum sgpr_lease_event ev = SGPR_LEASE_NONE;
+	int i;
+
+	sgpr_lease_free(f->la);
+	o.self_fence_after_ms = 3 * PERIOD;
+	assert_int_equal(sgpr_lease_new(f->a, &o, &f->la), 0);
+	assert_int_equal(acquire(f->la), SGPR_LEASE_ACQUIRED);
+	assert_int_equal(sgpr_sim_set_fault(f->a, &bad), 0);
+	for (i = 0; i < 6 && ev != SGPR_LEASE_LOST_SELF_FENCED; i++) {
+		advance(f, PERIOD);
+		(void)sgpr_lease_renew(f->la, &ev);
+	}
+	assert_int_equal(ev, SGPR_LEASE_LOST_SELF_FENCED);
+	assert_int_equal(i, 3);
+	assert_int_equal(sgpr_lease_get_state(f->la), SGPR_LEASE_LOST);
+}
+
+/* Key layout: the period code, a never-0 counter, the parking key is nobody's. */
+static void test_key_layout(void **state)
+{
+	struct fx *f = *state;
+	uint64_t k = sgpr_key_make_lease(f->ns, 9, 2050, 0);
+
+	assert_int_equal(sgpr_key_split(k).host_id, 9);
+	assert_int_equal(sgpr_key_period_ms(k, f->ns), 2100); /* rounded up */
+	assert_int_equal(sgpr_key_split(k).epoch & SGPR_EPOCH_COUNTER_MASK, 1);
+	assert_int_equal(sgpr_key_period_ms(sgpr_key_make(f->ns, 9, 0), f->ns), 0);
+	assert_false(sgpr_key_in_ns(sgpr_key_parking(f->ns), f->ns));
+	assert_true(sgpr_key_is_parking(sgpr_key_parking(f->ns), f->ns));
+	assert_false(sgpr_key_is_parking(sgpr_key_parking(f->ns), 7));
+}
+
+#define TGT(t) cmocka_unit_test_setup_teardown(t, setup_tgt, teardown)
+#define SPC(t) cmocka_unit_test_setup_teardown(t, setup_spc, teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		TGT(test_release_keeps_fence),
+		SPC(test_release_keeps_fence),
+		TGT(test_target_restart_after_takeover),
+		SPC(test_target_restart_after_takeover),
+		TGT(test_readopt_expired),
+		TGT(test_host_id_clash),
+		SPC(test_host_id_clash),
+		TGT(test_short_runs_never_taken),
+		TGT(test_paused_watcher_restarts),
+		TGT(test_mismatched_settings),
+		TGT(test_failed_takeover_leaves_nothing),
+		SPC(test_failed_takeover_leaves_nothing),
+		SPC(test_takeover_fences_every_path),
+		TGT(test_self_fence_any_failure),
+		TGT(test_key_layout),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
