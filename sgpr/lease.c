@@ -97,6 +97,26 @@ static bool is_parking(const struct sgpr_lease *l, uint64_t key)
 	return sgpr_key_is_parking(key, l->o.ns);
 }
 
+/*
+ * key is the recorded key or one of its later renewals (a restarted holder records its key
+ * at most once a period, so the target may be a few renewals ahead): same host, same period
+ * code, counter at most SGPR_ADOPT_RENEWALS_MAX ahead. A fresh acquisition has a random counter.
+ */
+#define SGPR_ADOPT_RENEWALS_MAX 1024u
+static bool recorded_lineage(const struct sgpr_lease *l, uint64_t key)
+{
+	uint64_t rec = l->o.adopt_key;
+	uint32_t d;
+
+	if (!rec || (key >> 24) != (rec >> 24))
+		return false; /* namespace, host id and period code must match */
+	if (!sgpr_key_split(rec).epoch)
+		return key == rec; /* static */
+	/* the counter skips 0 when it wraps */
+	d = ((uint32_t)key & SGPR_EPOCH_COUNTER_MASK) - ((uint32_t)rec & SGPR_EPOCH_COUNTER_MASK);
+	return (d & SGPR_EPOCH_COUNTER_MASK) <= SGPR_ADOPT_RENEWALS_MAX;
+}
+
 /* Past this since the last confirmed renewal, a lost registration is never re-established. */
 static uint64_t recovery_window_ms(const struct sgpr_lease *l)
 {
@@ -365,7 +385,7 @@ int sgpr_lease_acquire(struct sgpr_lease *l, enum sgpr_lease_event *ret_event)
 		 * other key, of this host id too, is another holder: sgpr_lease_observe()
 		 * takes it over once it is dead by the lease rule.
 		 */
-		if (!l->o.adopt_key || res.key != l->o.adopt_key || res.type != l->o.type)
+		if (!recorded_lineage(l, res.key) || res.type != l->o.type)
 			return -EBADE;
 		r = sgpr_adopt_key(l->d, res.key, NULL);
 		if (r < 0)
@@ -603,7 +623,7 @@ int sgpr_lease_observe(struct sgpr_lease *l, enum sgpr_lease_event *ret_event)
 	free(keys);
 	if (res.held && sgpr_type_is_all_registrants(res.type))
 		return -EBADE;
-	if (!res.held || is_parking(l, res.key) || (l->o.adopt_key && res.key == l->o.adopt_key))
+	if (!res.held || is_parking(l, res.key) || recorded_lineage(l, res.key))
 		return sgpr_lease_acquire(l, ret_event); /* free, parked, or ours to adopt */
 	/* epoch 0 is a static reservation: never dead. Foreign keys only with force. */
 	if (sgpr_key_split(res.key).epoch == 0 && sgpr_key_in_ns(res.key, l->o.ns))

@@ -130,7 +130,9 @@ const char *owner_label(const struct prlock *p, uint64_t key, char *buf, size_t 
 {
 	struct sgpr_key_parts k = sgpr_key_split(key);
 
-	if (!sgpr_key_in_ns(key, p->ns))
+	if (sgpr_key_is_parking(key, p->ns))
+		snprintf(buf, len, "parking (released)");
+	else if (!sgpr_key_in_ns(key, p->ns))
 		snprintf(buf, len, "foreign");
 	else if (k.host_id == p->cfg.host_id)
 		snprintf(buf, len, "host %u (this host)", k.host_id);
@@ -147,7 +149,9 @@ void json_owner(struct prlock *p, uint64_t key)
 	json_key(&p->j, "key");
 	json_hex(&p->j, key);
 	json_key(&p->j, "foreign");
-	json_bool(&p->j, !in_ns);
+	json_bool(&p->j, !in_ns && !sgpr_key_is_parking(key, p->ns));
+	json_key(&p->j, "parking");
+	json_bool(&p->j, sgpr_key_is_parking(key, p->ns));
 	json_key(&p->j, "host_id");
 	if (in_ns)
 		json_uint(&p->j, k.host_id);

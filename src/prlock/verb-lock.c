@@ -18,6 +18,8 @@ static const char *holder_words(struct prlock *p, const struct sgpr_reservation 
 
 	if (!res->held)
 		snprintf(buf, len, "not reserved");
+	else if (sgpr_key_is_parking(res->key, p->ns))
+		snprintf(buf, len, "parked by a release: no holder, unregistered hosts stay fenced");
 	else if (sgpr_type_is_all_registrants(res->type))
 		snprintf(buf, len, "reserved %s by all registrants", sgpr_type_to_name(res->type));
 	else if (sgpr_key_in_ns(res->key, p->ns))
@@ -148,12 +150,34 @@ static int release_one(struct prlock *p, struct sgpr_dev *d, bool keep, enum rel
 		*ret = RELEASE_NOT_REGISTERED;
 		return 0;
 	}
+	if (sgpr_key_split(key).epoch && !p->force) {
+		/* a lease key no prlockd here holds: a dead holder of this host, or a host-id clash */
+		char k[SGPR_KEY_STRLEN];
+
+		fprintf(stderr,
+			"prlock: %s: key %s of host id %u is a lease that no prlockd of this host "
+			"holds (an earlier holder here that died, or another host with the same host "
+			"id); pass --force to release it\n",
+			dev, sgpr_key_format(key, k), p->cfg.host_id);
+		return EXIT_CONFLICT;
+	}
 	/* Make the key this nexus' own: tgt leaves it with the session that registered it. */
 	r = sgpr_adopt_key(d, key, &st);
 	if (r < 0)
 		return fail(r, dev, "re-registering this host's key", &st);
 	*ret = RELEASE_UNREGISTERED;
+	if (res.held && res.key == key && !keep) {
+		/* the fence stays: our key becomes the parking key (sgpr_park, DESIGN.md) */
+		r = sgpr_park(d, p->ns, key);
+		if (r == -EPROTO)
+			return verify_failed(dev, "release (parking)");
+		if (r < 0)
+			return fail(r, dev, "release (REGISTER to the parking key)", NULL);
+		*ret = RELEASE_RELEASED;
+		return 0;
+	}
 	if (res.held && (res.key == key || (sgpr_type_is_all_registrants(res.type) && keep))) {
+		/* --keep-registration: a plain RELEASE, the LUN is left unreserved */
 		r = sgpr_release(d, key, res.type, &st);
 		if (r < 0)
 			return fail(r, dev, "RELEASE", &st);
@@ -213,9 +237,10 @@ int verb_unregister(struct prlock *p, int ndev, char **devs)
 
 int verb_release(struct prlock *p, int ndev, char **devs)
 {
-	static const char *const words[] = {"not registered, nothing to release",
-					    "not reserved by this host; unregistered",
-					    "released and unregistered"};
+	static const char *const words[] = {
+		"not registered, nothing to release", "not reserved by this host; unregistered",
+		"released; parked (no holder, unregistered hosts stay fenced until the next "
+		"acquire or clear --force)"};
 	static const char *const words_keep[] = {"not registered, nothing to release",
 						 "not reserved by this host; still registered",
 						 "released (still registered)"};
@@ -232,50 +257,36 @@ static int acquire_one(struct prlock *p, const char *target, int type, struct sg
 		       struct result *ret, char *msg, size_t msglen)
 {
 	_cleanup_(sgpr_dev_freep) struct sgpr_dev *d = NULL;
-	_cleanup_free_ struct sgpr_keys *keys = NULL;
+	struct sgpr_lease_opts o = lease_opts(p, true);
 	struct sgpr_reservation res;
-	struct sgpr_status st;
+	enum sgpr_lease_event ev;
+	struct sgpr_lease *l = NULL;
 	char words[160], k[SGPR_KEY_STRLEN];
-	bool was_registered;
 	uint64_t key;
 	int r;
 
 	r = open_dev(p, target, &d);
-	if (!r)
-		r = read_keys_res(d, &keys, &res);
 	if (r)
 		return r;
-	if (res.held) {
-		if (sgpr_type_is_all_registrants(res.type) || !key_is_ours(p, res.key))
-			return conflict(target, holder_words(p, &res, words, sizeof(words)));
-		if (res.type != type)
-			return conflict(target,
-					"held by this host with another type; release it first");
-	}
-	was_registered = find_own_key(p, keys) != 0;
-	r = ensure_registered(p, d, &key);
-	if (r)
-		return r;
-	if (!res.held || res.key != key) {
-		r = sgpr_reserve(d, key, type, &st);
-		if (r == -EBADE) {
-			/* Someone reserved between our READ RESERVATION and RESERVE. */
-			if (sgpr_read_reservation(d, &res, NULL) == 0)
-				holder_words(p, &res, words, sizeof(words));
-			else
-				snprintf(words, sizeof(words), "reservation conflict");
-			if (!was_registered)
-				(void)sgpr_register(d, key, 0, false, NULL);
-			return conflict(target, words);
-		}
-		if (r < 0)
-			return fail(r, target, "RESERVE", &st);
-	}
-	r = sgpr_read_reservation(d, &res, &st);
+	o.type = type;
+	r = sgpr_lease_new(d, &o, &l);
 	if (r < 0)
-		return fail(r, target, "READ RESERVATION", &st);
-	if (!res.held || res.key != key || res.type != type)
-		return verify_failed(target, "reservation");
+		return fail(r, target, "lease options", NULL);
+	/* the lease engine: free or parked LUNs only, confirmed by READ RESERVATION */
+	r = sgpr_lease_acquire(l, &ev);
+	key = sgpr_lease_key(l);
+	sgpr_lease_free(l);
+	if (r == -EBADE) {
+		if (sgpr_read_reservation(d, &res, NULL) < 0)
+			return conflict(target, "reservation conflict");
+		if (res.held && res.key == own_static_key(p))
+			return conflict(target,
+					"already held by this host id's static reservation; release "
+					"it first (or another host uses the same host id)");
+		return conflict(target, holder_words(p, &res, words, sizeof(words)));
+	}
+	if (r < 0)
+		return fail(r, target, "acquiring", NULL);
 	snprintf(msg, msglen, "acquired %s with key %s (host %u%s)", sgpr_type_to_name(type),
 		 sgpr_key_format(key, k), p->cfg.host_id, p->static_lease ? ", static" : "");
 	*ret = (struct result){.action = "acquired", .message = msg, .key = key, .type = type};
@@ -337,6 +348,9 @@ int verb_check(struct prlock *p, int ndev, char **devs)
 	if (!res.held) {
 		code = EXIT_NO_RESERVATION;
 		state = "none";
+	} else if (sgpr_key_is_parking(res.key, p->ns)) {
+		code = EXIT_NO_RESERVATION;
+		state = "parked";
 	} else if (sgpr_type_is_all_registrants(res.type)) {
 		code = find_own_key(p, keys) ? EXIT_OK : EXIT_CONFLICT;
 		state = code ? "other" : "this-host";

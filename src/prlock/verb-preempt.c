@@ -51,7 +51,7 @@ static int preempt_one(struct prlock *p, const char *dev, struct sgpr_dev *d, ch
 	struct sgpr_status st;
 	char label[64], k[SGPR_KEY_STRLEN], v[SGPR_KEY_STRLEN];
 	uint64_t victim, key;
-	bool was_holder, aborted = false;
+	bool was_holder, registered_before, aborted = false;
 	int r, code = 0, type;
 
 	r = sgpr_read_keys(d, &keys, &st);
@@ -63,6 +63,13 @@ static int preempt_one(struct prlock *p, const char *dev, struct sgpr_dev *d, ch
 	victim = pick_victim(p, dev, keys, &res, &code);
 	if (!victim)
 		return code;
+	if (sgpr_key_is_parking(victim, p->ns)) {
+		fprintf(stderr,
+			"prlock: %s: parked by a release (no holder); acquire it instead of "
+			"preempting\n",
+			dev);
+		return EXIT_NO_RESERVATION;
+	}
 	if (key_is_ours(p, victim)) {
 		fprintf(stderr, "prlock: %s: key %s belongs to this host; nothing to preempt\n",
 			dev, sgpr_key_format(victim, k));
@@ -79,10 +86,13 @@ static int preempt_one(struct prlock *p, const char *dev, struct sgpr_dev *d, ch
 	was_holder = res.held && res.key == victim;
 	type = p->type_set ? p->cfg.type : res.held ? res.type : effective_type(p);
 
+	registered_before = find_own_key(p, keys) != 0;
 	r = ensure_registered(p, d, &key);
 	if (r)
 		return r;
 	r = sgpr_preempt(d, key, victim, type, !p->no_abort, &aborted, &st);
+	if (r < 0 && !registered_before)
+		(void)sgpr_register(d, key, 0, false, NULL); /* a loser never lingers (RO types) */
 	if (r == -EBADE) {
 		fprintf(stderr,
 			"prlock: %s: key %s is no longer registered (its owner changed it) "

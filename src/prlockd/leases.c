@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "lunlock.h"
 #include "prlockd.h"
 
 const char *error_kind(int r)
@@ -60,6 +61,8 @@ const char *holder_words(const struct daemon *dm, uint64_t holder, char *buf, si
 
 	if (!holder)
 		snprintf(buf, len, "reserved by all registrants (no single holder)");
+	else if (sgpr_key_is_parking(holder, dm->ns))
+		snprintf(buf, len, "parked by a release (no holder)");
 	else if (!sgpr_key_in_ns(holder, dm->ns))
 		snprintf(buf, len, "held by foreign key %s", sgpr_key_format(holder, k));
 	else
@@ -149,6 +152,7 @@ int entry_add(struct daemon *dm, const char *dev, int type, struct entry **ret)
 	}
 	e->type = type;
 	e->hook_pid = -1;
+	e->lock_fd = -1;
 	dm->entries[dm->n_entries++] = e;
 	*ret = e;
 	return 0;
@@ -170,6 +174,8 @@ void entry_remove(struct daemon *dm, struct entry *e)
 	control_entry_idle(dm, e);
 	sgpr_lease_free(e->l);
 	sgpr_dev_free(e->d);
+	if (e->lock_fd >= 0)
+		close(e->lock_fd);
 	free(e->procs);
 	free(e->dev);
 	free(e->ident_lun_id);
@@ -199,7 +205,19 @@ int entry_open(struct daemon *dm, struct entry *e)
 		if (r < 0)
 			return r;
 	}
+	if (e->lock_fd == -1) {
+		r = lun_lock(e->d, dm->cfg.host_id, "prlockd", &e->lock_owner);
+		if (r == -EBUSY)
+			return r; /* another process of this host holds this LUN */
+		/* no lock directory (a --user without access): the engine's key check remains */
+		e->lock_fd = r >= 0 ? r : -2;
+	}
 	if (!e->l) {
+		if (e->state == ENTRY_ADOPTING) {
+			/* only the key recorded here is ours; gone for too long means lost */
+			o.adopt_key = e->rec_key;
+			o.adopt_confirmed_ms = e->rec_confirmed_ms;
+		}
 		r = sgpr_lease_new(e->d, &o, &e->l);
 		if (r < 0)
 			return r;
@@ -210,9 +228,12 @@ int entry_open(struct daemon *dm, struct entry *e)
 /* ---- the state file ------------------------------------------------------ */
 
 /*
- * STATE_DIR/leases: one device per line, "DEV TYPE [PID:STARTTIME]...", for the devices this
- * host holds (or still has to re-adopt) and their protected processes. Written whole on
- * every change, to a temporary file renamed over the old one.
+ * STATE_DIR/leases: one device per line, "DEV TYPE key=KEY confirmed=MS [PID:STARTTIME]...",
+ * for the devices this host holds (or still has to re-adopt) and their protected processes.
+ * KEY is the key held, MS the CLOCK_BOOTTIME time its last renewal was confirmed (sent): a
+ * restart adopts only that key (or its later renewals), and a recorded lease whose key is
+ * gone is lost when MS is older than the recovery window. Written whole on every change and
+ * at most once a period for renewals, to a temporary file renamed over the old one.
  */
 int state_save(struct daemon *dm)
 {
@@ -236,7 +257,12 @@ int state_save(struct daemon *dm)
 
 		if (e->state != ENTRY_HELD && e->state != ENTRY_ADOPTING)
 			continue;
-		fprintf(f, "%s %s", e->dev, sgpr_type_to_name(e->type));
+		if (e->state == ENTRY_HELD && e->l) {
+			e->rec_key = e->key;
+			e->rec_confirmed_ms = e->last_renewal_ms;
+		}
+		fprintf(f, "%s %s key=0x%016llx confirmed=%llu", e->dev, sgpr_type_to_name(e->type),
+			(unsigned long long)e->rec_key, (unsigned long long)e->rec_confirmed_ms);
 		for (size_t k = 0; k < e->n_procs; k++)
 			fprintf(f, " %d:%llu", (int)e->procs[k].pid, e->procs[k].start);
 		fputc('\n', f);
@@ -247,6 +273,8 @@ int state_save(struct daemon *dm)
 		r = -errno;
 	if (!r && rename(tmp, path) < 0)
 		r = -errno;
+	if (!r)
+		dm->state_saved_ms = mono_ms();
 	if (r < 0) {
 		log_msg(LOG_ERR, "Failed to write %s: %s; a restart would not re-adopt the leases",
 			path, strerror(-r));
@@ -280,8 +308,17 @@ static int parse_state_line(struct daemon *dm, char *line, const char *path, uns
 	while ((tok = strtok_r(NULL, " \t\n", &save))) {
 		struct protected_proc p;
 		struct protected_proc *n;
+		unsigned long long v;
 		int pid;
 
+		if (sscanf(tok, "key=%llx", &v) == 1) {
+			e->rec_key = v;
+			continue;
+		}
+		if (sscanf(tok, "confirmed=%llu", &v) == 1) {
+			e->rec_confirmed_ms = v;
+			continue;
+		}
 		if (sscanf(tok, "%d:%llu", &pid, &p.start) != 2 || pid <= 1) {
 			log_msg(LOG_WARNING, "%s:%u: '%s' is not PID:STARTTIME, ignoring", path,
 				lineno, tok);
@@ -386,6 +423,9 @@ static void lease_lost(struct daemon *dm, struct entry *e, enum sgpr_lease_event
 		break;
 	case SGPR_LEASE_LOST_SELF_FENCED:
 		cause = "no renewal for self_fence_after";
+		break;
+	case SGPR_LEASE_LOST_EXPIRED:
+		cause = "our key is gone and no renewal was confirmed within the recovery window";
 		break;
 	default:
 		cause = "held by another key after restart";
@@ -571,6 +611,9 @@ static void renew_done(struct daemon *dm, struct entry *e)
 	if (e->unreachable)
 		log_msg(LOG_NOTICE, "%s: device reachable again", e->dev);
 	e->unreachable = false;
+	/* the recorded key and confirmation time may trail by one period, not more */
+	if (mono_ms() - dm->state_saved_ms >= dm->period_ms)
+		state_save(dm);
 	switch (ev) {
 	case SGPR_LEASE_RENEWED:
 		log_event(e, ev, LOG_DEBUG);
@@ -642,9 +685,20 @@ static void adopt_done(struct daemon *dm, struct entry *e)
 	int r = e->job_r;
 
 	if (r == -EBADE) {
-		log_msg(LOG_ERR, "%s: recorded lease is %s now", e->dev,
+		log_msg(LOG_ERR, "%s: recorded lease (key %s) is %s now", e->dev,
+			sgpr_key_format(e->rec_key, k),
 			holder_words(dm, e->holder, words, sizeof(words)));
+		e->key = e->rec_key;
 		lease_lost(dm, e, SGPR_LEASE_LOST_PREEMPTED);
+		return;
+	}
+	if (r == 0 && sgpr_lease_get_state(e->l) == SGPR_LEASE_LOST) {
+		log_msg(LOG_ERR,
+			"%s: recorded lease (key %s) is gone and was last confirmed %llu ms ago, "
+			"longer than the recovery window: another host may have held it",
+			e->dev, sgpr_key_format(e->rec_key, k),
+			(unsigned long long)(mono_ms() - e->rec_confirmed_ms));
+		lease_lost(dm, e, ev);
 		return;
 	}
 	if (r < 0) {

@@ -90,6 +90,11 @@ struct entry {
 	struct protected_proc *procs;
 	size_t n_procs;
 
+	/* the state file: the key recorded and its last confirmed renewal (CLOCK_BOOTTIME) */
+	uint64_t rec_key, rec_confirmed_ms;
+	int lock_fd;	  /* lunlock.h: this host's one holder of the LUN; -1 before open */
+	pid_t lock_owner; /* entry_open() -EBUSY: the process that holds the LUN's lock */
+
 	/* identity for the pr-helper policy (prh.c; main thread) */
 	char *ident_lun_id;
 	dev_t *ident_rdevs;
@@ -119,6 +124,7 @@ struct daemon {
 
 	struct entry **entries;
 	size_t n_entries;
+	uint64_t state_saved_ms; /* renewals refresh the state file at most once a period */
 
 	int listen_fd, signal_fd, lock_fd;
 	struct client **clients;

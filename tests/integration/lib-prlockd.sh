@@ -30,7 +30,7 @@ pd() {
 	shift 2
 	pl "$host" --control "$WORK/$name/control.sock" "$@"
 }
-holder_host() { python3 -c 'import json,sys; r=json.loads(sys.argv[1])["devices"][0]["reservation"]; print(r["holder"]["host_id"] if r else "none")' "$OUT"; }
+holder_host() { python3 -c 'import json,sys; r=json.loads(sys.argv[1])["devices"][0]["reservation"]; print(("parked" if r["holder"]["parking"] else r["holder"]["host_id"]) if r else "none")' "$OUT"; }
 holder_epoch() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])["devices"][0]["reservation"]["holder"]["epoch"])' "$OUT"; }
 reg_hosts() { python3 -c 'import json,sys; print(sorted(r["host_id"] for r in json.loads(sys.argv[1])["devices"][0]["registrations"]))' "$OUT"; }
 # a process is gone when /proc has no entry or only a zombie

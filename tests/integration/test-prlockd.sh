@@ -108,8 +108,8 @@ echo "# release through prlockd"
 pd h2 2 release "$URL"
 expect_rc "host 2 release via prlockd" 0 "released by prlockd"
 pl 3 --json status "$URL"
-check "no reservation, no registration left" \
-	eval '[ "$(holder_host)" = none ] && [ "$(reg_hosts)" = "[]" ]'
+check "parked: no holder, no host's registration left" \
+	eval '[ "$(holder_host)" = parked ] && [ "$(reg_hosts)" = "[None]" ]'
 pd h2 2 --json leases
 check "host 2's prlockd holds nothing" json_eq 'd["leases"]' "[]"
 pd h1 1 release "$URL"

@@ -51,7 +51,12 @@ check "foreign key removed" eval '[ "$(keys_of)" = "2" ]'
 io_expect foreign "write 3 foreign-after-preempt" "err conflict"
 io_stop foreign
 pl 2 release "$URL"
-expect_rc "host 2 release" 0
+expect_rc "host 2 release" 0 "parked"
+pl 3 check "$URL"
+expect_rc "a released LUN is parked" 6 "parked"
+# other software on the LUN needs an explicit administrator action once sgpr released it
+pl 2 clear --force "$URL"
+expect_rc "clear --force frees the parked LUN for other software" 0 "cleared"
 
 echo "# a foreign holder"
 io_start foreign 9 --cluster other

@@ -55,12 +55,25 @@ check "conflict message is one line" err_one_line
 pl 2 --json keys "$URL"
 check "refused host 2 left no registration" json_eq 'len(d["devices"][0]["registrations"])' 1
 pl 1 acquire --static --type write-exclusive-reg-only "$URL"
-expect_rc "host 1 acquire with another type" 3 "another type"
+# a second acquire of this host never adopts the held key (issue 8 item 4)
+expect_rc "host 1 acquire again is refused" 3 "already held by this host id"
 pl 1 release "$URL"
-expect_rc "host 1 release" 0 "released and unregistered"
+expect_rc "host 1 release parks the LUN" 0 "parked"
 pl 2 --json status "$URL"
-check "no reservation after release" json_eq 'd["devices"][0]["reservation"]' None
-check "no registration after release" json_eq 'len(d["devices"][0]["registrations"])' 0
+check "after release the parking key holds the reservation" \
+	json_eq 'd["devices"][0]["reservation"]["holder"]["parking"]' True
+check "after release only the parking registration is left" \
+	json_eq '[r["parking"] for r in d["devices"][0]["registrations"]]' "[True]"
+pl 2 check "$URL"
+expect_rc "check on a parked LUN" 6 "parked"
+pl 2 acquire --static "$URL"
+expect_rc "host 2 acquires the parked LUN" 0 "acquired"
+pl 2 --json status "$URL"
+check "the parking registration went with it" \
+	json_eq 'len(d["devices"][0]["registrations"])' 1
+pl 2 release "$URL"
+pl 1 clear --force "$URL"
+expect_rc "clear --force frees a parked LUN" 0 "cleared"
 
 pl 1 acquire --static "$URL"
 pl 1 release --keep-registration "$URL"
