@@ -483,7 +483,8 @@ static int classify_conflict(struct sgpr_lease *l, enum sgpr_lease_event *ret_ev
 		return 1;
 	}
 	if (res.held && !sgpr_type_is_all_registrants(res.type)) {
-		/* preempted (by a peer, or by a host with our host id: a clash), maybe parked since */
+		/* preempted (by a peer, or by a host with our host id: a clash), maybe parked since
+		 */
 		l->seen_holder = res.key;
 		return lose(l, reset ? SGPR_LEASE_LOST_TARGET : SGPR_LEASE_LOST_PREEMPTED,
 			    ret_event);

@@ -19,7 +19,8 @@ static const char *holder_words(struct prlock *p, const struct sgpr_reservation 
 	if (!res->held)
 		snprintf(buf, len, "not reserved");
 	else if (sgpr_key_is_parking(res->key, p->ns))
-		snprintf(buf, len, "parked by a release: no holder, unregistered hosts stay fenced");
+		snprintf(buf, len,
+			 "parked by a release: no holder, unregistered hosts stay fenced");
 	else if (sgpr_type_is_all_registrants(res->type))
 		snprintf(buf, len, "reserved %s by all registrants", sgpr_type_to_name(res->type));
 	else if (sgpr_key_in_ns(res->key, p->ns))
@@ -151,12 +152,14 @@ static int release_one(struct prlock *p, struct sgpr_dev *d, bool keep, enum rel
 		return 0;
 	}
 	if (sgpr_key_split(key).epoch && !p->force) {
-		/* a lease key no prlockd here holds: a dead holder of this host, or a host-id clash */
+		/* a lease key no prlockd here holds: a dead holder of this host, or a host-id clash
+		 */
 		char k[SGPR_KEY_STRLEN];
 
 		fprintf(stderr,
 			"prlock: %s: key %s of host id %u is a lease that no prlockd of this host "
-			"holds (an earlier holder here that died, or another host with the same host "
+			"holds (an earlier holder here that died, or another host with the same "
+			"host "
 			"id); pass --force to release it\n",
 			dev, sgpr_key_format(key, k), p->cfg.host_id);
 		return EXIT_CONFLICT;
@@ -280,9 +283,10 @@ static int acquire_one(struct prlock *p, const char *target, int type, struct sg
 		if (sgpr_read_reservation(d, &res, NULL) < 0)
 			return conflict(target, "reservation conflict");
 		if (res.held && res.key == own_static_key(p))
-			return conflict(target,
-					"already held by this host id's static reservation; release "
-					"it first (or another host uses the same host id)");
+			return conflict(
+				target,
+				"already held by this host id's static reservation; release "
+				"it first (or another host uses the same host id)");
 		return conflict(target, holder_words(p, &res, words, sizeof(words)));
 	}
 	if (r < 0)

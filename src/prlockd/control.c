@@ -308,10 +308,11 @@ void acquire_done(struct daemon *dm, struct entry *e)
 			reply_error(c, "conflict", "%s: %s", e->dev,
 				    holder_words(dm, e->holder, words, sizeof(words)));
 		else if (r == -EBUSY)
-			reply_error(c, "conflict",
-				    "%s: another process of this host (pid %d) holds a lease on this "
-				    "LUN",
-				    e->dev, (int)e->lock_owner);
+			reply_error(
+				c, "conflict",
+				"%s: another process of this host (pid %d) holds a lease on this "
+				"LUN",
+				e->dev, (int)e->lock_owner);
 		else if (!opened)
 			reply_error(c, error_kind(r), "%s: cannot open: %s", e->dev,
 				    errno_words(r));

@@ -41,8 +41,8 @@ static void lock_name(const char *id, char *buf, size_t len)
 		h = (h ^ *c) * 0x100000001b3ull;
 		if (n < sizeof(prefix) - 1)
 			prefix[n++] = (char)((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
-							 (*c >= '0' && *c <= '9') || *c == '.' ||
-							 *c == '-'
+							     (*c >= '0' && *c <= '9') ||
+							     *c == '.' || *c == '-'
 						     ? *c
 						     : '_');
 	}

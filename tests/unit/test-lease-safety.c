@@ -269,7 +269,7 @@ static void test_paused_watcher_restarts(void **state)
 
 	assert_int_equal(acquire(f->la), SGPR_LEASE_ACQUIRED);
 	assert_int_equal(observe(f->lb), SGPR_LEASE_NONE);
-	advance(f, 10 * DEAD_AFTER); /* B paused (SIGSTOP, suspend) */
+	advance(f, 10 * DEAD_AFTER);			   /* B paused (SIGSTOP, suspend) */
 	assert_int_equal(observe(f->lb), SGPR_LEASE_NONE); /* watch starts again */
 	assert_true(b_takes_over(f) >= DEAD_AFTER);
 }
