@@ -105,6 +105,8 @@ struct simh_host {
 	uint64_t last_conf;    /* world time of the last confirmed renewal or acquisition */
 	uint64_t last_reached; /* world time a renewal or acquisition of ours last took effect */
 	bool believes_held;
+	uint64_t fenced_at;
+	int fenced_by;
 };
 
 /* One episode's parameters, all drawn from its seed. */

@@ -37,7 +37,7 @@ static void gen_hosts(struct simh_world *w)
 	static const char *const roles[] = {"holder", "standby", "runner"};
 	unsigned without = w->p->without;
 	bool mismatch = simh_chance(w, 25) && !(without & SIMH_NO_MISMATCH);
-	bool self_fence = simh_chance(w, 15) && !(without & SIMH_NO_SELF_FENCE);
+	bool self_fence = simh_chance(w, 30) && !(without & SIMH_NO_SELF_FENCE);
 
 	w->nhosts = (unsigned)simh_range(w, 2, SIMH_MAX_HOSTS);
 	for (unsigned i = 0; i < w->nhosts; i++) {
@@ -57,7 +57,7 @@ static void gen_hosts(struct simh_world *w)
 		c->npaths = simh_chance(w, 30) && !(without & SIMH_NO_MULTIPATH) ? 2 : 1;
 		c->lease.ns = w->ns;
 		c->lease.host_id = (uint16_t)(i + 1);
-		if (i > 0 && simh_chance(w, 10) && !(without & SIMH_NO_CLONE)) {
+		if (i > 0 && simh_chance(w, 4) && !(without & SIMH_NO_CLONE)) {
 			c->lease.host_id = (uint16_t)simh_range(w, 1, i); /* a cloned image */
 			tag(w, "clone");
 		}
@@ -359,6 +359,18 @@ static void describe(struct simh_world *w, FILE *out)
 			i + 1, roles[h->cfg.role], h->cfg.lease.host_id, h->cfg.npaths,
 			h->cfg.lease.period_ms, h->cfg.lease.dead_after_ms,
 			h->cfg.lease.self_fence_after_ms, h->cfg.hold_periods);
+	}
+	for (unsigned i = 0; i < w->nhosts && w->failed; i++) {
+		const struct simh_host *h = &w->hosts[i];
+
+		fprintf(out, "  h%u at the failure: %s%s, last confirmed %lld ms ago", i + 1,
+			h->killed ? "killed, " : "",
+			h->believes_held ? "believes it holds" : "idle",
+			h->last_conf ? (long long)(w->now - h->last_conf) : -1ll);
+		if (h->fenced)
+			fprintf(out, ", fenced by h%d at %llu ms", h->fenced_by + 1,
+				(unsigned long long)(h->fenced_at - w->t0));
+		fputc('\n', out);
 	}
 	for (unsigned i = 0; i < w->nfaults; i++) {
 		const struct simh_fault *f = &w->faults[i];

@@ -4,7 +4,7 @@
 
 #include "sim-hosts.h"
 
-#define SIMH_TRACE 40
+#define SIMH_TRACE 64
 #define SIMH_MAX_FAULTS 10
 #define SIMH_MAX_REGS 32
 
@@ -37,8 +37,8 @@ struct simh_tr {
 	unsigned op; /* op, fault kind, write path */
 	int rc;
 	enum sgpr_lease_event ev;
-	bool flag; /* ACT: held after; WRITE: probe */
-	uint64_t key;
+	bool flag;	    /* ACT: held after; WRITE: probe */
+	uint64_t key, key2; /* REGS: the keys of its first two registrations */
 };
 
 struct simh_reg {
