@@ -103,14 +103,16 @@ static bool reg_present(const struct simh_snap *s, const struct simh_reg *r)
 	return false;
 }
 
-/* How many registrations host has, and one of their keys. */
-static unsigned regs_of(const struct simh_snap *s, int host, uint64_t *ret_key)
+/* How many registrations host has, and the keys of the first two. */
+static unsigned regs_of(const struct simh_snap *s, int host, uint64_t ret_keys[2])
 {
 	unsigned n = 0;
 
+	ret_keys[0] = ret_keys[1] = 0;
 	for (unsigned i = 0; i < s->n; i++)
 		if (s->r[i].host == host) {
-			*ret_key = s->r[i].key;
+			if (n < 2)
+				ret_keys[n] = s->r[i].key;
 			n++;
 		}
 	return n;
@@ -121,7 +123,7 @@ void simh_after_change(struct simh_world *w, int actor)
 	struct simh_snap now;
 	bool removed[SIMH_MAX_HOSTS] = {0}, holder_removed[SIMH_MAX_HOSTS] = {0};
 	bool changed[SIMH_MAX_HOSTS] = {0};
-	uint64_t key = 0;
+	uint64_t keys[2];
 
 	simh_snap_take(w, &now);
 	for (unsigned i = 0; i < w->snap.n; i++) {
@@ -141,11 +143,14 @@ void simh_after_change(struct simh_world *w, int actor)
 			changed[actor] = true; /* a new key of ours took effect */
 	if (actor >= 0 && changed[actor]) {
 		w->hosts[actor].last_reached = w->now;
+		unsigned n = regs_of(&now, actor, keys);
+
 		simh_trace(w, &(struct simh_tr){.t = w->now,
 						.host = actor,
 						.kind = SIMH_TR_REGS,
-						.rc = (int)regs_of(&now, actor, &key),
-						.key = key});
+						.rc = (int)n,
+						.key = keys[0],
+						.key2 = keys[1]});
 	}
 
 	for (unsigned y = 0; actor >= 0 && y < w->nhosts; y++) {
@@ -157,6 +162,10 @@ void simh_after_change(struct simh_world *w, int actor)
 						.host = (int)y,
 						.kind = SIMH_TR_FENCED,
 						.op = (unsigned)actor});
+		if (!h->fenced) {
+			h->fenced_at = w->now;
+			h->fenced_by = actor;
+		}
 		h->fenced = true;
 		h->loss_pending = true;
 		if (holder_removed[y] && now.holder_host != (int)y && h->believes_held &&
@@ -301,6 +310,8 @@ static void print_tr(const struct simh_world *w, const struct simh_tr *t, FILE *
 	case SIMH_TR_REGS:
 		fprintf(out, "target: %d registration(s) of this host now", t->rc);
 		print_key(out, t->key);
+		if (t->key2 && t->key2 != t->key)
+			print_key(out, t->key2);
 		break;
 	}
 	fputc('\n', out);
