@@ -57,6 +57,13 @@ uint32_t sgpr_sim_lun_generation(const struct sgpr_sim_lun *lun);
 unsigned sgpr_sim_lun_registrations(const struct sgpr_sim_lun *lun);
 /* The reservation type (0: none) and, for non all-registrants types, the holder's key. */
 int sgpr_sim_lun_reservation(const struct sgpr_sim_lun *lun, uint64_t *ret_key);
+/*
+ * Registration i, 0 .. sgpr_sim_lun_registrations() - 1: its key, the name of the I_T nexus it
+ * was made on (also for a tgt orphan whose session is gone) and whether it holds the
+ * reservation (every registration does under the all-registrants types). -ENOENT past the end.
+ */
+int sgpr_sim_lun_registration(const struct sgpr_sim_lun *lun, unsigned i, uint64_t *ret_key,
+			      const char **ret_nexus, bool *ret_holder);
 /* Block lba of the in-memory store, SGPR_SIM_BLOCK_SIZE bytes, or NULL. */
 uint8_t *sgpr_sim_lun_block(struct sgpr_sim_lun *lun, uint64_t lba);
 unsigned sgpr_sim_lun_commands(const struct sgpr_sim_lun *lun);

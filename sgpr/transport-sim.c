@@ -271,6 +271,24 @@ static bool nexus_is_holder(const struct sim_nexus *n)
 	return type_all_regs(n->lun->res_type) || r->holder;
 }
 
+int sgpr_sim_lun_registration(const struct sgpr_sim_lun *lun, unsigned i, uint64_t *ret_key,
+			      const char **ret_nexus, bool *ret_holder)
+{
+	const struct sim_reg *r;
+
+	if (!lun || i >= lun->nregs)
+		return -ENOENT;
+	r = &lun->regs[i];
+	if (ret_key)
+		*ret_key = r->key;
+	if (ret_nexus)
+		*ret_nexus =
+			r->ident && r->ident <= lun->nidents ? lun->idents[r->ident - 1] : NULL;
+	if (ret_holder)
+		*ret_holder = r->holder || (lun->res_type && type_all_regs(lun->res_type));
+	return 0;
+}
+
 static void ua_queue(struct sim_nexus *n, uint8_t asc, uint8_t ascq)
 {
 	/* SPC-4 5.12.4: a UA already pending need not be queued twice */

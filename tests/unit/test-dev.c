@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <cmocka.h>
 
-#include "sim.h"
+#include "sim-fixture.h"
 
 #define KA 0x1111000100000001ull
 #define KB 0x1111000200000001ull
@@ -23,9 +23,7 @@
 #define NAME_C "iqn.2024-01.test:c,i,0x400000000003"
 
 struct fx {
-	struct sgpr_sim_lun *lun;
-	struct sgpr_sim_clock clock;
-	struct sgpr_dev_opts opts;
+	struct sim_fx sim;
 	struct sgpr_dev *a, *b;
 };
 
@@ -34,14 +32,11 @@ static int fx_setup(void **state, const struct sgpr_sim_config *cfg)
 	struct fx *f = calloc(1, sizeof(*f));
 
 	assert_non_null(f);
-	sgpr_sim_clock_init(&f->clock);
-	f->opts.clock = &f->clock.clock;
-	f->opts.ua_retries = 4;
-	f->opts.busy_retries = 6;
-	f->lun = sgpr_sim_lun_new(cfg);
-	assert_non_null(f->lun);
-	assert_int_equal(sgpr_sim_open(f->lun, NAME_A, &f->opts, &f->a), 0);
-	assert_int_equal(sgpr_sim_open(f->lun, NAME_B, &f->opts, &f->b), 0);
+	assert_int_equal(sim_fx_init(&f->sim, cfg), 0);
+	f->sim.opts.ua_retries = 4;
+	f->sim.opts.busy_retries = 6;
+	assert_int_equal(sim_fx_open(&f->sim, NAME_A, &f->a), 0);
+	assert_int_equal(sim_fx_open(&f->sim, NAME_B, &f->b), 0);
 	*state = f;
 	return 0;
 }
@@ -64,9 +59,7 @@ static int teardown(void **state)
 {
 	struct fx *f = *state;
 
-	sgpr_dev_free(f->a);
-	sgpr_dev_free(f->b);
-	sgpr_sim_lun_free(f->lun);
+	sim_fx_fini(&f->sim);
 	free(f);
 	return 0;
 }
@@ -76,27 +69,6 @@ static const uint8_t tur[6];
 static int do_tur(struct sgpr_dev *d, struct sgpr_status *st)
 {
 	return sgpr_dev_execute(d, tur, sizeof(tur), SGPR_DIR_NONE, NULL, 0, st);
-}
-
-static int write16(struct sgpr_dev *d, struct sgpr_status *st)
-{
-	uint8_t cdb[16] = {0x8a}, buf[SGPR_SIM_BLOCK_SIZE] = {0};
-
-	cdb[13] = 1;
-	return sgpr_dev_execute(d, cdb, sizeof(cdb), SGPR_DIR_OUT, buf, sizeof(buf), st);
-}
-
-/* The number of times key is registered, read by the library. */
-static unsigned key_count(struct sgpr_dev *d, uint64_t key)
-{
-	struct sgpr_keys *keys = NULL;
-	unsigned n = 0;
-
-	assert_int_equal(sgpr_read_keys(d, &keys, NULL), 0);
-	for (uint32_t i = 0; i < keys->count; i++)
-		n += keys->keys[i] == key;
-	free(keys);
-	return n;
 }
 
 /* Setup shared by several tests: A registered with KA and holding WE, B registered with KB. */
@@ -143,10 +115,10 @@ static void test_ua_persistent(void **state)
 	assert_int_equal(st.sense_key, 0x6);
 	assert_int_equal(st.asc, 0x2a);
 	assert_int_equal(st.ascq, 0x03);
-	assert_int_equal(st.attempts, 1 + f->opts.ua_retries);
-	assert_int_equal(sgpr_sim_lun_registrations(f->lun), 0);
+	assert_int_equal(st.attempts, 1 + f->sim.opts.ua_retries);
+	assert_int_equal(sgpr_sim_lun_registrations(f->sim.lun), 0);
 	assert_int_equal(sgpr_reserve(f->a, KA, SGPR_TYPE_WE, &st), -EAGAIN);
-	assert_int_equal(sgpr_sim_lun_reservation(f->lun, NULL), 0);
+	assert_int_equal(sgpr_sim_lun_reservation(f->sim.lun, NULL), 0);
 	sgpr_sim_set_fault(f->a, NULL);
 }
 
@@ -159,7 +131,7 @@ static void test_ua_then_conflict(void **state)
 	a_holds_we(f);
 	assert_int_equal(sgpr_preempt(f->b, KB, KA, SGPR_TYPE_WE, true, &aborted, NULL), 0);
 	/* A's write meets 2A/05 first (not a conflict, not success), then the conflict */
-	assert_int_equal(write16(f->a, &st), -EBADE);
+	assert_int_equal(sim_fx_write16(f->a, &st), -EBADE);
 	assert_int_equal(st.status, SGPR_STATUS_RESERVATION_CONFLICT);
 	assert_int_equal(st.attempts, 2);
 }
@@ -183,12 +155,12 @@ static void test_busy_backoff(void **state)
 	uint64_t t0;
 
 	assert_int_equal(do_tur(f->a, NULL), 0);
-	t0 = f->clock.now;
+	t0 = f->sim.clock.now;
 	assert_int_equal(sgpr_sim_fail_next(f->a, 3, SGPR_STATUS_BUSY, 0, 0, 0), 0);
 	assert_int_equal(do_tur(f->a, &st), 0);
 	assert_int_equal(st.attempts, 4);
-	assert_growing_backoff(&f->clock, 3);
-	assert_true(f->clock.now == t0 + f->clock.slept_ms);
+	assert_growing_backoff(&f->sim.clock, 3);
+	assert_true(f->sim.clock.now == t0 + f->sim.clock.slept_ms);
 }
 
 static void test_busy_exhausted(void **state)
@@ -200,8 +172,8 @@ static void test_busy_exhausted(void **state)
 	assert_int_equal(sgpr_sim_fail_next(f->a, UINT_MAX, SGPR_STATUS_BUSY, 0, 0, 0), 0);
 	assert_int_equal(do_tur(f->a, &st), -EAGAIN);
 	assert_int_equal(st.status, SGPR_STATUS_BUSY);
-	assert_int_equal(st.attempts, 1 + f->opts.busy_retries);
-	assert_growing_backoff(&f->clock, f->opts.busy_retries);
+	assert_int_equal(st.attempts, 1 + f->sim.opts.busy_retries);
+	assert_growing_backoff(&f->sim.clock, f->sim.opts.busy_retries);
 }
 
 static void test_task_set_full_and_not_ready(void **state)
@@ -213,13 +185,13 @@ static void test_task_set_full_and_not_ready(void **state)
 	assert_int_equal(sgpr_sim_fail_next(f->a, UINT_MAX, SGPR_STATUS_TASK_SET_FULL, 0, 0, 0), 0);
 	assert_int_equal(do_tur(f->a, &st), -EAGAIN);
 	assert_int_equal(st.status, SGPR_STATUS_TASK_SET_FULL);
-	assert_growing_backoff(&f->clock, f->opts.busy_retries);
+	assert_growing_backoff(&f->sim.clock, f->sim.opts.busy_retries);
 	/* NOT READY, becoming ready: retried like BUSY */
 	assert_int_equal(sgpr_sim_fail_next(f->a, 2, SGPR_STATUS_CHECK_CONDITION, 0x2, 0x04, 0x01),
 			 0);
 	assert_int_equal(do_tur(f->a, &st), 0);
 	assert_int_equal(st.attempts, 3);
-	assert_int_equal(f->clock.nsleeps, f->opts.busy_retries + 2);
+	assert_int_equal(f->sim.clock.nsleeps, f->sim.opts.busy_retries + 2);
 }
 
 /* ---- errno mapping ---------------------------------------------------- */
@@ -230,13 +202,13 @@ static void test_conflict(void **state)
 	struct sgpr_status st;
 
 	a_holds_we(f);
-	assert_int_equal(write16(f->b, &st), -EBADE);
+	assert_int_equal(sim_fx_write16(f->b, &st), -EBADE);
 	assert_true(st.answered);
 	assert_int_equal(st.status, 0x18);
 	assert_int_equal(sgpr_reserve(f->b, KB, SGPR_TYPE_WE, &st), -EBADE);
 	assert_int_equal(st.status, 0x18);
 	assert_int_equal(st.attempts, 1);
-	assert_int_equal(write16(f->a, &st), 0);
+	assert_int_equal(sim_fx_write16(f->a, &st), 0);
 }
 
 static void test_illegal_request(void **state)
@@ -269,7 +241,7 @@ static void test_timeout(void **state)
 	assert_int_equal(sgpr_sim_set_fault(f->a, &flt), 0);
 	assert_int_equal(do_tur(f->a, &st), -ETIMEDOUT);
 	assert_false(st.answered);
-	assert_true(f->clock.now >= 1000000 + 10000); /* the default command timeout went by */
+	assert_true(f->sim.clock.now >= 1000000 + 10000); /* the default command timeout went by */
 	assert_int_equal(do_tur(f->a, &st), 0);
 }
 
@@ -294,8 +266,8 @@ static void test_preempt_fallback_tgt(void **state)
 	assert_int_equal(cdb[1] & 0x1f, SGPR_PROUT_PREEMPT);
 	assert_int_equal(sgpr_read_reservation(f->a, &res, NULL), 0);
 	assert_true(res.held && res.key == KB && res.type == SGPR_TYPE_WE);
-	assert_int_equal(key_count(f->a, KA), 0);
-	assert_int_equal(write16(f->a, &st), -EBADE);
+	assert_int_equal(sim_fx_key_count(f->a, KA), 0);
+	assert_int_equal(sim_fx_write16(f->a, &st), -EBADE);
 	/* remembered: the next one goes straight to PREEMPT, one command */
 	assert_int_equal(sgpr_register(f->a, 0, KA, false, NULL), 0);
 	n0 = sgpr_sim_commands(f->b);
@@ -316,7 +288,7 @@ static void test_preempt_abort_spc(void **state)
 	assert_true(aborted);
 	assert_false(sgpr_dev_prout_unsupported(f->b, SGPR_PROUT_PREEMPT_AND_ABORT));
 	assert_int_equal(sgpr_sim_last_cdb(f->b, NULL)[1] & 0x1f, SGPR_PROUT_PREEMPT_AND_ABORT);
-	assert_int_equal(sgpr_sim_lun_reservation(f->lun, NULL), SGPR_TYPE_EA);
+	assert_int_equal(sgpr_sim_lun_reservation(f->sim.lun, NULL), SGPR_TYPE_EA);
 }
 
 static void test_probe(void **state)
@@ -328,8 +300,8 @@ static void test_probe(void **state)
 	assert_int_equal(sgpr_dev_probe(f->b), 0);
 	assert_true(sgpr_dev_prout_unsupported(f->b, SGPR_PROUT_PREEMPT_AND_ABORT));
 	assert_true(sgpr_dev_prin_unsupported(f->b, SGPR_PRIN_READ_FULL_STATUS));
-	assert_int_equal(sgpr_sim_lun_registrations(f->lun), 2);
-	assert_int_equal(sgpr_sim_lun_reservation(f->lun, NULL), SGPR_TYPE_WE);
+	assert_int_equal(sgpr_sim_lun_registrations(f->sim.lun), 2);
+	assert_int_equal(sgpr_sim_lun_reservation(f->sim.lun, NULL), SGPR_TYPE_WE);
 }
 
 static void test_probe_spc(void **state)
@@ -338,12 +310,12 @@ static void test_probe_spc(void **state)
 	uint32_t gen;
 
 	a_holds_we(f);
-	gen = sgpr_sim_lun_generation(f->lun);
+	gen = sgpr_sim_lun_generation(f->sim.lun);
 	assert_int_equal(sgpr_dev_probe(f->b), 0);
 	assert_false(sgpr_dev_prout_unsupported(f->b, SGPR_PROUT_PREEMPT_AND_ABORT));
 	assert_false(sgpr_dev_prin_unsupported(f->b, SGPR_PRIN_READ_FULL_STATUS));
-	assert_int_equal(sgpr_sim_lun_generation(f->lun), gen);
-	assert_int_equal(sgpr_sim_lun_registrations(f->lun), 2);
+	assert_int_equal(sgpr_sim_lun_generation(f->sim.lun), gen);
+	assert_int_equal(sgpr_sim_lun_registrations(f->sim.lun), 2);
 }
 
 /* ---- PR IN ------------------------------------------------------------ */
@@ -359,7 +331,7 @@ static void test_read_keys_reread(void **state)
 	/* far more keys than the first allocation holds */
 	for (unsigned i = 0; i < 1000; i++) {
 		snprintf(name, sizeof(name), "iqn.2024-01.test:h%u", i);
-		assert_int_equal(sgpr_sim_lun_add_registration(f->lun, name, 0x9000 + i), 0);
+		assert_int_equal(sgpr_sim_lun_add_registration(f->sim.lun, name, 0x9000 + i), 0);
 	}
 	assert_int_equal(do_tur(f->a, NULL), 0);
 	n0 = sgpr_sim_commands(f->a);
@@ -400,21 +372,21 @@ static void test_reconnect_retry_tgt(void **state)
 	s0 = sgpr_sim_session(f->a);
 	assert_int_equal(sgpr_sim_set_fault(f->a, &flt), 0);
 	/* the write is lost with the session, resent on the new one after recovery */
-	assert_int_equal(write16(f->a, &st), 0);
+	assert_int_equal(sim_fx_write16(f->a, &st), 0);
 	assert_int_not_equal(sgpr_sim_session(f->a), s0);
 	sgpr_dev_get_stats(f->a, &stats);
 	assert_int_equal(stats.reconnects, 1);
 	assert_int_equal(stats.recoveries, 1);
 	/* tgt orphan removed: KA once, and it is this session's, still the holder */
-	assert_int_equal(key_count(f->b, KA), 1);
-	assert_int_equal(key_count(f->b, KB), 1);
+	assert_int_equal(sim_fx_key_count(f->b, KA), 1);
+	assert_int_equal(sim_fx_key_count(f->b, KB), 1);
 	assert_int_equal(sgpr_read_reservation(f->b, &res, NULL), 0);
 	assert_true(res.held && res.key == KA && res.type == SGPR_TYPE_WE);
-	assert_int_equal(write16(f->a, &st), 0);
-	assert_int_equal(write16(f->b, &st), -EBADE);
+	assert_int_equal(sim_fx_write16(f->a, &st), 0);
+	assert_int_equal(sim_fx_write16(f->b, &st), -EBADE);
 	assert_int_equal(sgpr_release(f->a, KA, SGPR_TYPE_WE, &st), 0);
 	assert_int_equal(sgpr_register(f->a, KA, 0, false, &st), 0);
-	assert_int_equal(key_count(f->b, KA), 0);
+	assert_int_equal(sim_fx_key_count(f->b, KA), 0);
 }
 
 static void test_reconnect_retry_spc(void **state)
@@ -425,11 +397,11 @@ static void test_reconnect_retry_spc(void **state)
 
 	a_holds_we(f);
 	assert_int_equal(sgpr_sim_disconnect(f->a), 0);
-	assert_int_equal(write16(f->a, &st), 0);
+	assert_int_equal(sim_fx_write16(f->a, &st), 0);
 	sgpr_dev_get_stats(f->a, &stats);
 	assert_int_equal(stats.reconnects, 1);
-	assert_int_equal(key_count(f->b, KA), 1);
-	assert_int_equal(sgpr_sim_lun_registrations(f->lun), 2);
+	assert_int_equal(sim_fx_key_count(f->b, KA), 1);
+	assert_int_equal(sgpr_sim_lun_registrations(f->sim.lun), 2);
 }
 
 /* Safety: a host preempted while it was away must not get its registration back. */
@@ -443,17 +415,17 @@ static void test_no_reregister_after_preempt(void **state)
 	a_holds_we(f);
 	assert_int_equal(sgpr_sim_disconnect(f->a), 0);
 	assert_int_equal(sgpr_preempt(f->b, KB, KA, SGPR_TYPE_WE, true, &aborted, NULL), 0);
-	assert_int_equal(write16(f->a, &st), -EBADE);
+	assert_int_equal(sim_fx_write16(f->a, &st), -EBADE);
 	assert_int_equal(st.status, SGPR_STATUS_RESERVATION_CONFLICT);
 	sgpr_dev_get_stats(f->a, &stats);
 	assert_int_equal(stats.reconnects, 1);
 	assert_int_equal(stats.recoveries, 0);
-	assert_int_equal(key_count(f->b, KA), 0);
-	assert_int_equal(sgpr_sim_lun_registrations(f->lun), 1);
+	assert_int_equal(sim_fx_key_count(f->b, KA), 0);
+	assert_int_equal(sgpr_sim_lun_registrations(f->sim.lun), 1);
 	/* and it stays out on the next loss too */
 	assert_int_equal(sgpr_sim_disconnect(f->a), 0);
-	assert_int_equal(write16(f->a, &st), -EBADE);
-	assert_int_equal(key_count(f->b, KA), 0);
+	assert_int_equal(sim_fx_write16(f->a, &st), -EBADE);
+	assert_int_equal(sim_fx_key_count(f->b, KA), 0);
 }
 
 static void test_no_reregister_after_preempt_spc(void **state)
@@ -470,13 +442,13 @@ static void test_reconnect_refused(void **state)
 	a_holds_we(f);
 	assert_int_equal(sgpr_sim_disconnect(f->a), 0);
 	assert_int_equal(sgpr_sim_refuse_reconnect(f->a, 100), 0);
-	r = write16(f->a, &st);
+	r = sim_fx_write16(f->a, &st);
 	assert_true(r < 0);
 	assert_int_not_equal(r, -EBADE);
 	assert_false(st.answered);
 	/* the target comes back */
 	assert_int_equal(sgpr_sim_refuse_reconnect(f->a, 0), 0);
-	assert_int_equal(write16(f->a, &st), 0);
+	assert_int_equal(sim_fx_write16(f->a, &st), 0);
 }
 
 static void test_target_restart(void **state)
@@ -486,14 +458,14 @@ static void test_target_restart(void **state)
 	struct sgpr_status st;
 
 	a_holds_we(f);
-	sgpr_sim_lun_restart(f->lun, true);
+	sgpr_sim_lun_restart(f->sim.lun, true);
 	/* state lost: the reconnect must not invent a registration, the write just runs */
-	assert_int_equal(write16(f->a, &st), 0);
+	assert_int_equal(sim_fx_write16(f->a, &st), 0);
 	sgpr_dev_get_stats(f->a, &stats);
 	assert_int_equal(stats.reconnects, 1);
 	assert_int_equal(stats.recoveries, 0);
-	assert_int_equal(sgpr_sim_lun_registrations(f->lun), 0);
-	assert_int_equal(sgpr_sim_lun_generation(f->lun), 0);
+	assert_int_equal(sgpr_sim_lun_registrations(f->sim.lun), 0);
+	assert_int_equal(sgpr_sim_lun_generation(f->sim.lun), 0);
 }
 
 /* ---- sgpr_adopt_key --------------------------------------------------- */
@@ -508,18 +480,18 @@ static void test_adopt_key_tgt(void **state)
 	a_holds_we(f);
 	/* the process restarts: its session ends, its key stays as an orphan */
 	f->a = sgpr_dev_free(f->a);
-	assert_int_equal(sgpr_sim_open(f->lun, NAME_A, &f->opts, &a2), 0);
-	assert_int_equal(write16(a2, &st), -EBADE);
+	assert_int_equal(sgpr_sim_open(f->sim.lun, NAME_A, &f->sim.opts, &a2), 0);
+	assert_int_equal(sim_fx_write16(a2, &st), -EBADE);
 	assert_int_equal(sgpr_adopt_key(a2, 0x4242, &st), -ENOENT);
 	assert_int_equal(sgpr_adopt_key(a2, KA, &st), 0);
-	assert_int_equal(key_count(f->b, KA), 1);
+	assert_int_equal(sim_fx_key_count(f->b, KA), 1);
 	assert_int_equal(sgpr_read_reservation(f->b, &res, NULL), 0);
 	assert_true(res.held && res.key == KA && res.type == SGPR_TYPE_WE);
-	assert_int_equal(write16(a2, &st), 0);
-	assert_int_equal(write16(f->b, &st), -EBADE);
+	assert_int_equal(sim_fx_write16(a2, &st), 0);
+	assert_int_equal(sim_fx_write16(f->b, &st), -EBADE);
 	/* adopting again is harmless */
 	assert_int_equal(sgpr_adopt_key(a2, KA, &st), 0);
-	assert_int_equal(key_count(f->b, KA), 1);
+	assert_int_equal(sim_fx_key_count(f->b, KA), 1);
 	f->a = a2;
 }
 
@@ -531,12 +503,12 @@ static void test_adopt_key_unreserved_tgt(void **state)
 
 	assert_int_equal(sgpr_register(f->a, 0, KA, false, NULL), 0);
 	f->a = sgpr_dev_free(f->a);
-	assert_int_equal(sgpr_sim_open(f->lun, NAME_A, &f->opts, &a2), 0);
+	assert_int_equal(sgpr_sim_open(f->sim.lun, NAME_A, &f->sim.opts, &a2), 0);
 	assert_int_equal(sgpr_adopt_key(a2, KA, &st), 0);
-	assert_int_equal(key_count(a2, KA), 1);
+	assert_int_equal(sim_fx_key_count(a2, KA), 1);
 	/* the adopted registration is this nexus's: it can unregister it */
 	assert_int_equal(sgpr_register(a2, KA, 0, false, &st), 0);
-	assert_int_equal(sgpr_sim_lun_registrations(f->lun), 0);
+	assert_int_equal(sgpr_sim_lun_registrations(f->sim.lun), 0);
 	f->a = a2;
 }
 
@@ -548,12 +520,12 @@ static void test_adopt_key_spc(void **state)
 
 	a_holds_we(f);
 	f->a = sgpr_dev_free(f->a);
-	assert_int_equal(sgpr_sim_open(f->lun, NAME_A, &f->opts, &a2), 0);
+	assert_int_equal(sgpr_sim_open(f->sim.lun, NAME_A, &f->sim.opts, &a2), 0);
 	/* SPC: same initiator port, the registration is already ours */
-	assert_int_equal(write16(a2, &st), 0);
+	assert_int_equal(sim_fx_write16(a2, &st), 0);
 	assert_int_equal(sgpr_adopt_key(a2, KA, &st), 0);
-	assert_int_equal(key_count(a2, KA), 1);
-	assert_int_equal(sgpr_sim_lun_reservation(f->lun, NULL), SGPR_TYPE_WE);
+	assert_int_equal(sim_fx_key_count(a2, KA), 1);
+	assert_int_equal(sgpr_sim_lun_reservation(f->sim.lun, NULL), SGPR_TYPE_WE);
 	f->a = a2;
 }
 
@@ -580,16 +552,16 @@ static void test_preempt_abort_invalid_field_spc(void **state)
 	assert_false(aborted);
 	assert_false(sgpr_dev_prout_unsupported(f->b, SGPR_PROUT_PREEMPT_AND_ABORT));
 	assert_int_equal(sgpr_sim_last_cdb(f->b, NULL)[1] & 0x1f, SGPR_PROUT_PREEMPT_AND_ABORT);
-	assert_int_equal(sgpr_sim_lun_reservation(f->lun, &holder), SGPR_TYPE_WE);
+	assert_int_equal(sgpr_sim_lun_reservation(f->sim.lun, &holder), SGPR_TYPE_WE);
 	assert_true(holder == KA);
 
 	assert_int_equal(sgpr_preempt(f->b, KB, KA, SGPR_TYPE_WE, true, &aborted, &st), 0);
 	assert_true(aborted);
 	assert_int_equal(sgpr_sim_last_cdb(f->b, NULL)[1] & 0x1f, SGPR_PROUT_PREEMPT_AND_ABORT);
 	assert_false(sgpr_dev_prout_unsupported(f->b, SGPR_PROUT_PREEMPT_AND_ABORT));
-	assert_int_equal(sgpr_sim_lun_reservation(f->lun, &holder), SGPR_TYPE_WE);
+	assert_int_equal(sgpr_sim_lun_reservation(f->sim.lun, &holder), SGPR_TYPE_WE);
 	assert_true(holder == KB);
-	assert_int_equal(key_count(f->b, KA), 0);
+	assert_int_equal(sim_fx_key_count(f->b, KA), 0);
 }
 
 /* The DISCONNECT fault of the next PR OUT, after the command took effect. */
@@ -625,18 +597,18 @@ static void test_key_change_lost(void **state)
 	assert_int_not_equal(sgpr_sim_session(f->a), s0);
 	sgpr_dev_get_stats(f->a, &stats);
 	assert_int_equal(stats.reconnects, 1);
-	assert_int_equal(key_count(f->b, KA2), 1);
-	assert_int_equal(key_count(f->b, KA), 0);
-	assert_int_equal(key_count(f->b, KB), 1);
-	assert_int_equal(sgpr_sim_lun_registrations(f->lun), 2);
+	assert_int_equal(sim_fx_key_count(f->b, KA2), 1);
+	assert_int_equal(sim_fx_key_count(f->b, KA), 0);
+	assert_int_equal(sim_fx_key_count(f->b, KB), 1);
+	assert_int_equal(sgpr_sim_lun_registrations(f->sim.lun), 2);
 	assert_int_equal(sgpr_read_reservation(f->b, &res, NULL), 0);
 	assert_true(res.held && res.key == KA2 && res.type == SGPR_TYPE_WE);
-	assert_int_equal(write16(f->a, &st), 0);
-	assert_int_equal(write16(f->b, &st), -EBADE);
+	assert_int_equal(sim_fx_write16(f->a, &st), 0);
+	assert_int_equal(sim_fx_write16(f->b, &st), -EBADE);
 	/* the handle goes on under KA2 */
 	assert_int_equal(sgpr_release(f->a, KA2, SGPR_TYPE_WE, &st), 0);
 	assert_int_equal(sgpr_register(f->a, KA2, 0, false, &st), 0);
-	assert_int_equal(key_count(f->b, KA2), 0);
+	assert_int_equal(sim_fx_key_count(f->b, KA2), 0);
 }
 
 static void test_key_change_lost_spc(void **state)
@@ -659,9 +631,9 @@ static void test_unregister_lost(void **state)
 	sgpr_dev_get_stats(f->a, &stats);
 	assert_int_equal(stats.reconnects, 1);
 	assert_int_equal(stats.recoveries, 0);
-	assert_int_equal(key_count(f->b, KA), 0);
-	assert_int_equal(key_count(f->b, KB), 1);
-	assert_int_equal(sgpr_sim_lun_registrations(f->lun), 1);
+	assert_int_equal(sim_fx_key_count(f->b, KA), 0);
+	assert_int_equal(sim_fx_key_count(f->b, KB), 1);
+	assert_int_equal(sgpr_sim_lun_registrations(f->sim.lun), 1);
 }
 
 static void test_unregister_lost_spc(void **state)
@@ -677,17 +649,17 @@ static void test_first_register_lost(void **state)
 	struct sgpr_status st;
 
 	assert_int_equal(sgpr_register(f->b, 0, KB, false, NULL), 0);
-	assert_int_equal(key_count(f->a, KA), 0); /* takes the login UA out of the way */
+	assert_int_equal(sim_fx_key_count(f->a, KA), 0); /* takes the login UA out of the way */
 	lose_answer_of_next_prout(f->a);
 	assert_int_equal(sgpr_register(f->a, 0, KA, false, &st), 0);
 	sgpr_dev_get_stats(f->a, &stats);
 	assert_int_equal(stats.reconnects, 1);
 	assert_int_equal(stats.recoveries, 1);
-	assert_int_equal(key_count(f->b, KA), 1);
-	assert_int_equal(sgpr_sim_lun_registrations(f->lun), 2);
+	assert_int_equal(sim_fx_key_count(f->b, KA), 1);
+	assert_int_equal(sgpr_sim_lun_registrations(f->sim.lun), 2);
 	/* this nexus really holds KA: it can reserve with it */
 	assert_int_equal(sgpr_reserve(f->a, KA, SGPR_TYPE_WE, NULL), 0);
-	assert_int_equal(write16(f->a, &st), 0);
+	assert_int_equal(sim_fx_write16(f->a, &st), 0);
 }
 
 static void test_first_register_lost_spc(void **state)
@@ -714,13 +686,13 @@ static void test_key_change_lost_after_preempt(void **state)
 	sgpr_dev_get_stats(f->a, &stats);
 	assert_int_equal(stats.reconnects, 1);
 	assert_int_equal(stats.recoveries, 0);
-	assert_int_equal(key_count(f->b, KA), 0);
-	assert_int_equal(key_count(f->b, KA2), 0);
-	assert_int_equal(sgpr_sim_lun_registrations(f->lun), 1);
-	assert_int_equal(write16(f->a, &st), -EBADE);
+	assert_int_equal(sim_fx_key_count(f->b, KA), 0);
+	assert_int_equal(sim_fx_key_count(f->b, KA2), 0);
+	assert_int_equal(sgpr_sim_lun_registrations(f->sim.lun), 1);
+	assert_int_equal(sim_fx_write16(f->a, &st), -EBADE);
 	assert_int_equal(st.status, SGPR_STATUS_RESERVATION_CONFLICT);
-	assert_int_equal(key_count(f->b, KA), 0);
-	assert_int_equal(key_count(f->b, KA2), 0);
+	assert_int_equal(sim_fx_key_count(f->b, KA), 0);
+	assert_int_equal(sim_fx_key_count(f->b, KA2), 0);
 }
 
 static void test_key_change_lost_after_preempt_spc(void **state)
@@ -732,13 +704,13 @@ static void test_key_change_lost_after_preempt_spc(void **state)
 static void test_ua_count_only_retries(void **state)
 {
 	struct fx *f = *state;
-	struct sgpr_dev_opts opts = f->opts;
+	struct sgpr_dev_opts opts = f->sim.opts;
 	struct sgpr_dev_stats stats;
 	struct sgpr_status st;
 	struct sgpr_dev *c;
 
 	opts.ua_retries = 3;
-	assert_int_equal(sgpr_sim_open(f->lun, NAME_C, &opts, &c), 0);
+	assert_int_equal(sgpr_sim_open(f->sim.lun, NAME_C, &opts, &c), 0);
 	assert_int_equal(
 		sgpr_sim_fail_next(c, UINT_MAX, SGPR_STATUS_CHECK_CONDITION, 0x6, 0x2a, 0x03), 0);
 	assert_int_equal(do_tur(c, &st), -EAGAIN);

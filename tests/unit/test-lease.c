@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <cmocka.h>
 
-#include "sim.h"
+#include "sim-fixture.h"
 
 #define PERIOD 1000u
 #define DEAD_AFTER 3500u
@@ -20,9 +20,7 @@
 #define NAME_C "iqn.2024-01.test:c,i,0x400000000003"
 
 struct fx {
-	struct sgpr_sim_lun *lun;
-	struct sgpr_sim_clock clock;
-	struct sgpr_dev_opts opts;
+	struct sim_fx sim;
 	uint16_t ns;
 	struct sgpr_dev *a, *b;
 	struct sgpr_lease *la, *lb;
@@ -44,14 +42,10 @@ static int fx_setup(void **state, const struct sgpr_sim_config *cfg)
 	struct sgpr_lease_opts o;
 
 	assert_non_null(f);
-	sgpr_sim_clock_init(&f->clock);
-	f->clock.now = 1000000;
-	f->opts.clock = &f->clock.clock;
+	assert_int_equal(sim_fx_init(&f->sim, cfg), 0);
 	f->ns = sgpr_ns_from_cluster("test");
-	f->lun = sgpr_sim_lun_new(cfg);
-	assert_non_null(f->lun);
-	assert_int_equal(sgpr_sim_open(f->lun, NAME_A, &f->opts, &f->a), 0);
-	assert_int_equal(sgpr_sim_open(f->lun, NAME_B, &f->opts, &f->b), 0);
+	assert_int_equal(sim_fx_open(&f->sim, NAME_A, &f->a), 0);
+	assert_int_equal(sim_fx_open(&f->sim, NAME_B, &f->b), 0);
 	o = lease_opts(f, 1);
 	assert_int_equal(sgpr_lease_new(f->a, &o, &f->la), 0);
 	o = lease_opts(f, 2);
@@ -80,31 +74,9 @@ static int teardown(void **state)
 
 	sgpr_lease_free(f->la);
 	sgpr_lease_free(f->lb);
-	sgpr_dev_free(f->a);
-	sgpr_dev_free(f->b);
-	sgpr_sim_lun_free(f->lun);
+	sim_fx_fini(&f->sim);
 	free(f);
 	return 0;
-}
-
-static void advance(struct fx *f, unsigned ms)
-{
-	f->clock.now += ms;
-}
-
-static int write16(struct sgpr_dev *d)
-{
-	uint8_t cdb[16] = {0x8a}, buf[SGPR_SIM_BLOCK_SIZE] = {0};
-
-	cdb[13] = 1;
-	return sgpr_dev_execute(d, cdb, sizeof(cdb), SGPR_DIR_OUT, buf, sizeof(buf), NULL);
-}
-
-static uint64_t holder(struct fx *f)
-{
-	uint64_t key = 0;
-
-	return sgpr_sim_lun_reservation(f->lun, &key) ? key : 0;
 }
 
 static enum sgpr_lease_event renew(struct sgpr_lease *l)
@@ -127,11 +99,11 @@ static enum sgpr_lease_event observe(struct sgpr_lease *l)
 static void watch(struct fx *f, struct sgpr_lease *l, unsigned ms)
 {
 	for (unsigned t = 0; t + PERIOD <= ms; t += PERIOD) {
-		advance(f, PERIOD);
+		sim_fx_advance(&f->sim, PERIOD);
 		assert_int_equal(observe(l), SGPR_LEASE_NONE);
 	}
 	if (ms % PERIOD) {
-		advance(f, ms % PERIOD);
+		sim_fx_advance(&f->sim, ms % PERIOD);
 		assert_int_equal(observe(l), SGPR_LEASE_NONE);
 	}
 }
@@ -154,13 +126,13 @@ static void test_acquire_and_conflict(void **state)
 	key = sgpr_lease_key(f->la);
 	assert_int_equal(sgpr_key_split(key).host_id, 1);
 	assert_int_equal(sgpr_key_period_ms(key, f->ns), PERIOD); /* the key announces L */
-	assert_int_equal(holder(f), key);
+	assert_int_equal(sim_fx_holder(&f->sim), key);
 	assert_int_equal(sgpr_lease_get_state(f->la), SGPR_LEASE_HELD);
 	assert_int_equal(sgpr_lease_acquire(f->lb, &ev), -EBADE);
 	assert_int_equal(sgpr_lease_get_state(f->lb), SGPR_LEASE_IDLE);
-	assert_int_equal(sgpr_sim_lun_registrations(f->lun), 1); /* the loser left nothing */
-	assert_int_equal(write16(f->a), 0);
-	assert_int_equal(write16(f->b), -EBADE);
+	assert_int_equal(sgpr_sim_lun_registrations(f->sim.lun), 1); /* the loser left nothing */
+	assert_int_equal(sim_fx_write16(f->a, NULL), 0);
+	assert_int_equal(sim_fx_write16(f->b, NULL), -EBADE);
 }
 
 static void test_renew_moves_epoch(void **state)
@@ -172,14 +144,14 @@ static void test_renew_moves_epoch(void **state)
 	a_acquires(f);
 	first = sgpr_key_split(sgpr_lease_key(f->la)).epoch;
 	for (unsigned i = 1; i < 5; i++) {
-		advance(f, PERIOD);
+		sim_fx_advance(&f->sim, PERIOD);
 		assert_int_equal(renew(f->la), SGPR_LEASE_RENEWED);
 		assert_int_equal(sgpr_key_split(sgpr_lease_key(f->la)).epoch, first + i);
-		assert_int_equal(holder(f), sgpr_lease_key(f->la));
-		assert_int_equal(sgpr_lease_last_renewal_ms(f->la), f->clock.now);
+		assert_int_equal(sim_fx_holder(&f->sim), sgpr_lease_key(f->la));
+		assert_int_equal(sgpr_lease_last_renewal_ms(f->la), f->sim.clock.now);
 	}
-	assert_int_equal(sgpr_sim_lun_registrations(f->lun), 1);
-	assert_int_equal(write16(f->a), 0);
+	assert_int_equal(sgpr_sim_lun_registrations(f->sim.lun), 1);
+	assert_int_equal(sim_fx_write16(f->a, NULL), 0);
 }
 
 /* A renewing owner is never taken over, however long the observer watches. */
@@ -189,13 +161,13 @@ static void test_live_owner_never_stolen(void **state)
 
 	a_acquires(f);
 	for (int i = 0; i < 30; i++) {
-		advance(f, PERIOD);
+		sim_fx_advance(&f->sim, PERIOD);
 		assert_int_equal(renew(f->la), SGPR_LEASE_RENEWED);
 		assert_int_equal(observe(f->lb), SGPR_LEASE_NONE);
-		assert_int_equal(sgpr_sim_lun_registrations(f->lun), 1);
+		assert_int_equal(sgpr_sim_lun_registrations(f->sim.lun), 1);
 	}
 	assert_int_equal(sgpr_lease_get_state(f->lb), SGPR_LEASE_IDLE);
-	assert_int_equal(write16(f->a), 0);
+	assert_int_equal(sim_fx_write16(f->a, NULL), 0);
 }
 
 /* The owner stops renewing: taken over within dead_after + one period, and fenced. */
@@ -210,23 +182,23 @@ static void test_dead_owner_taken_over(void **state)
 	for (int i = 0; i < 20 && ev != SGPR_LEASE_TAKEN_OVER; i++) {
 		ev = observe(f->lb);
 		if (!start)
-			start = f->clock.now;
+			start = f->sim.clock.now;
 		if (ev != SGPR_LEASE_TAKEN_OVER)
-			advance(f, PERIOD);
+			sim_fx_advance(&f->sim, PERIOD);
 	}
 	assert_int_equal(ev, SGPR_LEASE_TAKEN_OVER);
-	assert_true(f->clock.now - start >= DEAD_AFTER);
-	assert_true(f->clock.now - start <= DEAD_AFTER + PERIOD);
+	assert_true(f->sim.clock.now - start >= DEAD_AFTER);
+	assert_true(f->sim.clock.now - start <= DEAD_AFTER + PERIOD);
 	assert_int_equal(sgpr_lease_last_holder(f->lb), old);
-	assert_int_equal(holder(f), sgpr_lease_key(f->lb));
+	assert_int_equal(sim_fx_holder(&f->sim), sgpr_lease_key(f->lb));
 	assert_int_equal(sgpr_key_split(sgpr_lease_key(f->lb)).host_id, 2);
 	/* the old owner wakes up: the target refuses it, and its renewal reports the loss */
-	assert_int_equal(write16(f->a), -EBADE);
+	assert_int_equal(sim_fx_write16(f->a, NULL), -EBADE);
 	assert_int_equal(renew(f->la), SGPR_LEASE_LOST_PREEMPTED);
 	assert_int_equal(sgpr_lease_get_state(f->la), SGPR_LEASE_LOST);
-	assert_int_equal(write16(f->a), -EBADE);
-	assert_int_equal(write16(f->b), 0);
-	assert_int_equal(sgpr_sim_lun_registrations(f->lun), 1);
+	assert_int_equal(sim_fx_write16(f->a, NULL), -EBADE);
+	assert_int_equal(sim_fx_write16(f->b, NULL), 0);
+	assert_int_equal(sgpr_sim_lun_registrations(f->sim.lun), 1);
 }
 
 /* The holder renews between the observer's look and its PREEMPT: the target says no. */
@@ -245,13 +217,14 @@ static void test_takeover_refused_when_holder_renewed(void **state)
 	a_acquires(f);
 	assert_int_equal(observe(f->lb), SGPR_LEASE_NONE);
 	watch(f, f->lb, DEAD_AFTER - 1);
-	advance(f, 1);
+	sim_fx_advance(&f->sim, 1);
 	assert_int_equal(sgpr_sim_set_fault(f->b, &rc), 0);
 	assert_int_equal(observe(f->lb), SGPR_LEASE_HOLDER_ALIVE);
 	assert_int_equal(sgpr_lease_get_state(f->lb), SGPR_LEASE_IDLE);
-	assert_int_equal(holder(f), sgpr_lease_key(f->la));
-	assert_int_equal(sgpr_sim_lun_registrations(f->lun), 1); /* the challenger unregistered */
-	assert_int_equal(write16(f->b), -EBADE);
+	assert_int_equal(sim_fx_holder(&f->sim), sgpr_lease_key(f->la));
+	assert_int_equal(sgpr_sim_lun_registrations(f->sim.lun),
+			 1); /* the challenger unregistered */
+	assert_int_equal(sim_fx_write16(f->b, NULL), -EBADE);
 }
 
 /* A key change seen by the observer restarts its dead_after clock. */
@@ -262,10 +235,10 @@ static void test_key_change_resets_observation(void **state)
 	a_acquires(f);
 	watch(f, f->lb, DEAD_AFTER - 1);
 	assert_int_equal(renew(f->la), SGPR_LEASE_RENEWED);
-	advance(f, 2);
+	sim_fx_advance(&f->sim, 2);
 	assert_int_equal(observe(f->lb), SGPR_LEASE_NONE); /* new key: watch again */
 	watch(f, f->lb, DEAD_AFTER - 1);
-	advance(f, 1);
+	sim_fx_advance(&f->sim, 1);
 	assert_int_equal(observe(f->lb), SGPR_LEASE_TAKEN_OVER);
 }
 
@@ -283,7 +256,7 @@ static void test_acquire_then_observe_never_steals(void **state)
 	assert_int_equal(observe(f->lb), SGPR_LEASE_NONE);
 	watch(f, f->lb, DEAD_AFTER - 1);
 	assert_int_equal(sgpr_lease_get_state(f->lb), SGPR_LEASE_IDLE);
-	advance(f, 1);
+	sim_fx_advance(&f->sim, 1);
 	assert_int_equal(observe(f->lb), SGPR_LEASE_TAKEN_OVER);
 }
 
@@ -299,10 +272,10 @@ static void test_static_never_dead(void **state)
 	assert_int_equal(sgpr_lease_acquire(st, &ev), 0);
 	assert_int_equal(sgpr_key_split(sgpr_lease_key(st)).epoch, 0);
 	for (int i = 0; i < 10; i++) {
-		advance(f, DEAD_AFTER);
+		sim_fx_advance(&f->sim, DEAD_AFTER);
 		assert_int_equal(observe(f->lb), SGPR_LEASE_NONE);
 	}
-	assert_int_equal(holder(f), sgpr_lease_key(st));
+	assert_int_equal(sim_fx_holder(&f->sim), sgpr_lease_key(st));
 	assert_int_equal(renew(st), SGPR_LEASE_RENEWED); /* checked, key unchanged */
 	assert_int_equal(sgpr_key_split(sgpr_lease_key(st)).epoch, 0);
 	sgpr_lease_free(st);
@@ -320,18 +293,18 @@ static void test_foreign_holder_needs_force(void **state)
 	assert_int_equal(sgpr_reserve(f->a, foreign, SGPR_TYPE_WERO, NULL), 0);
 	for (int i = 0; i < 8; i++) {
 		assert_int_equal(observe(f->lb), SGPR_LEASE_NONE);
-		advance(f, PERIOD);
+		sim_fx_advance(&f->sim, PERIOD);
 	}
-	assert_int_equal(holder(f), foreign);
+	assert_int_equal(sim_fx_holder(&f->sim), foreign);
 	o.force = true;
 	assert_int_equal(sgpr_lease_new(f->b, &o, &forced), 0);
 	/* force watches the foreign key by the lease rule too: never dead at once */
 	assert_int_equal(observe(forced), SGPR_LEASE_NONE);
 	watch(f, forced, DEAD_AFTER - 1);
-	assert_int_equal(holder(f), foreign);
-	advance(f, 1);
+	assert_int_equal(sim_fx_holder(&f->sim), foreign);
+	sim_fx_advance(&f->sim, 1);
 	assert_int_equal(observe(forced), SGPR_LEASE_TAKEN_OVER);
-	assert_int_equal(holder(f), sgpr_lease_key(forced));
+	assert_int_equal(sim_fx_holder(&f->sim), sgpr_lease_key(forced));
 	sgpr_lease_free(forced);
 }
 
@@ -342,18 +315,18 @@ static void test_target_restart_recovered(void **state)
 	uint64_t before;
 
 	a_acquires(f);
-	advance(f, PERIOD);
+	sim_fx_advance(&f->sim, PERIOD);
 	assert_int_equal(renew(f->la), SGPR_LEASE_RENEWED);
 	before = sgpr_lease_key(f->la);
-	sgpr_sim_lun_restart(f->lun, false);
-	assert_int_equal(holder(f), 0);
-	advance(f, PERIOD);
+	sgpr_sim_lun_restart(f->sim.lun, false);
+	assert_int_equal(sim_fx_holder(&f->sim), 0);
+	sim_fx_advance(&f->sim, PERIOD);
 	assert_int_equal(renew(f->la), SGPR_LEASE_RECOVERED);
 	assert_int_equal(sgpr_lease_get_state(f->la), SGPR_LEASE_HELD);
 	assert_int_not_equal(sgpr_lease_key(f->la), before);
-	assert_int_equal(holder(f), sgpr_lease_key(f->la));
-	assert_int_equal(write16(f->a), 0);
-	assert_int_equal(write16(f->b), -EBADE);
+	assert_int_equal(sim_fx_holder(&f->sim), sgpr_lease_key(f->la));
+	assert_int_equal(sim_fx_write16(f->a, NULL), 0);
+	assert_int_equal(sim_fx_write16(f->b, NULL), -EBADE);
 }
 
 /* The target restarts and another host reserves first: lost, and the owner does not linger. */
@@ -364,17 +337,17 @@ static void test_target_restart_taken(void **state)
 
 	a_acquires(f);
 	for (int i = 0; i < 3; i++) { /* a generation well above what B's acquisition reaches */
-		advance(f, PERIOD);
+		sim_fx_advance(&f->sim, PERIOD);
 		assert_int_equal(renew(f->la), SGPR_LEASE_RENEWED);
 	}
-	sgpr_sim_lun_restart(f->lun, false);
+	sgpr_sim_lun_restart(f->sim.lun, false);
 	assert_int_equal(sgpr_lease_acquire(f->lb, &ev), 0);
 	assert_int_equal(ev, SGPR_LEASE_ACQUIRED);
-	advance(f, PERIOD);
+	sim_fx_advance(&f->sim, PERIOD);
 	assert_int_equal(renew(f->la), SGPR_LEASE_LOST_TARGET);
 	assert_int_equal(sgpr_lease_get_state(f->la), SGPR_LEASE_LOST);
-	assert_int_equal(holder(f), sgpr_lease_key(f->lb));
-	assert_int_equal(write16(f->a), -EBADE);
+	assert_int_equal(sim_fx_holder(&f->sim), sgpr_lease_key(f->lb));
+	assert_int_equal(sim_fx_write16(f->a, NULL), -EBADE);
 }
 
 static void test_cleared_is_lost(void **state)
@@ -384,10 +357,10 @@ static void test_cleared_is_lost(void **state)
 	a_acquires(f);
 	assert_int_equal(sgpr_register(f->b, 0, 0xfeed000000000002ull, false, NULL), 0);
 	assert_int_equal(sgpr_clear(f->b, 0xfeed000000000002ull, NULL), 0);
-	advance(f, PERIOD);
+	sim_fx_advance(&f->sim, PERIOD);
 	assert_int_equal(renew(f->la), SGPR_LEASE_LOST_CLEARED);
 	assert_int_equal(sgpr_lease_get_state(f->la), SGPR_LEASE_LOST);
-	assert_int_equal(sgpr_sim_lun_registrations(f->lun), 0);
+	assert_int_equal(sgpr_sim_lun_registrations(f->sim.lun), 0);
 }
 
 /* The session drops (tgt: the registration stays behind as an orphan): the lease survives. */
@@ -397,11 +370,11 @@ static void test_connection_drop_survived(void **state)
 
 	a_acquires(f);
 	assert_int_equal(sgpr_sim_disconnect(f->a), 0);
-	advance(f, PERIOD);
+	sim_fx_advance(&f->sim, PERIOD);
 	assert_int_equal(renew(f->la), SGPR_LEASE_RENEWED);
-	assert_int_equal(holder(f), sgpr_lease_key(f->la));
-	assert_int_equal(sgpr_sim_lun_registrations(f->lun), 1);
-	assert_int_equal(write16(f->a), 0);
+	assert_int_equal(sim_fx_holder(&f->sim), sgpr_lease_key(f->la));
+	assert_int_equal(sgpr_sim_lun_registrations(f->sim.lun), 1);
+	assert_int_equal(sim_fx_write16(f->a, NULL), 0);
 }
 
 /* A renewal times out but the target carries it out later: the lease is kept, not lost. */
@@ -416,18 +389,18 @@ static void test_late_renewal_kept(void **state)
 	};
 
 	a_acquires(f);
-	advance(f, PERIOD);
+	sim_fx_advance(&f->sim, PERIOD);
 	assert_int_equal(sgpr_sim_set_fault(f->a, &late), 0);
 	assert_int_equal(renew(f->la), SGPR_LEASE_UNREACHABLE);
 	/* it did take effect */
-	assert_int_equal(holder(f) & SGPR_EPOCH_COUNTER_MASK,
+	assert_int_equal(sim_fx_holder(&f->sim) & SGPR_EPOCH_COUNTER_MASK,
 			 (sgpr_lease_key(f->la) + 1) & SGPR_EPOCH_COUNTER_MASK);
-	advance(f, PERIOD);
+	sim_fx_advance(&f->sim, PERIOD);
 	assert_int_not_equal(renew(f->la), SGPR_LEASE_LOST_PREEMPTED);
 	assert_int_equal(sgpr_lease_get_state(f->la), SGPR_LEASE_HELD);
-	assert_int_equal(holder(f), sgpr_lease_key(f->la));
-	assert_int_equal(sgpr_sim_lun_registrations(f->lun), 1);
-	assert_int_equal(write16(f->a), 0);
+	assert_int_equal(sim_fx_holder(&f->sim), sgpr_lease_key(f->la));
+	assert_int_equal(sgpr_sim_lun_registrations(f->sim.lun), 1);
+	assert_int_equal(sim_fx_write16(f->a, NULL), 0);
 }
 
 /* Storage unreachable is not a lost lease; self-fencing is an option. */
@@ -440,17 +413,17 @@ static void test_unreachable_and_self_fence(void **state)
 	enum sgpr_lease_event ev;
 
 	o.self_fence_after_ms = 3 * PERIOD;
-	assert_int_equal(sgpr_sim_open(f->lun, NAME_C, &f->opts, &c), 0);
+	assert_int_equal(sgpr_sim_open(f->sim.lun, NAME_C, &f->sim.opts, &c), 0);
 	assert_int_equal(sgpr_lease_new(c, &o, &lc), 0);
 	assert_int_equal(sgpr_lease_acquire(lc, &ev), 0);
 	assert_int_equal(sgpr_sim_disconnect(c), 0);
 	assert_int_equal(sgpr_sim_refuse_reconnect(c, 1000), 0);
-	advance(f, PERIOD);
+	sim_fx_advance(&f->sim, PERIOD);
 	assert_int_equal(renew(lc), SGPR_LEASE_UNREACHABLE);
 	assert_int_equal(sgpr_lease_get_state(lc), SGPR_LEASE_HELD);
-	advance(f, PERIOD);
+	sim_fx_advance(&f->sim, PERIOD);
 	assert_int_equal(renew(lc), SGPR_LEASE_UNREACHABLE);
-	advance(f, PERIOD);
+	sim_fx_advance(&f->sim, PERIOD);
 	assert_int_equal(renew(lc), SGPR_LEASE_LOST_SELF_FENCED);
 	assert_int_equal(sgpr_lease_get_state(lc), SGPR_LEASE_LOST);
 	sgpr_lease_free(lc);
@@ -471,17 +444,18 @@ static void test_lingering_peer_removed(void **state)
 	int periods = 0;
 
 	a_acquires(f);
-	assert_int_equal(sgpr_sim_lun_add_registration(f->lun, NAME_C, peer), 0);
-	assert_int_equal(sgpr_sim_lun_add_registration(f->lun, "iqn.2024-01.test:d", stat), 0);
-	assert_int_equal(sgpr_sim_lun_add_registration(f->lun, "iqn.2024-01.test:e", foreign), 0);
+	assert_int_equal(sgpr_sim_lun_add_registration(f->sim.lun, NAME_C, peer), 0);
+	assert_int_equal(sgpr_sim_lun_add_registration(f->sim.lun, "iqn.2024-01.test:d", stat), 0);
+	assert_int_equal(sgpr_sim_lun_add_registration(f->sim.lun, "iqn.2024-01.test:e", foreign),
+			 0);
 	while (ev != SGPR_LEASE_PEER_REMOVED && periods++ < 10) {
-		advance(f, PERIOD);
+		sim_fx_advance(&f->sim, PERIOD);
 		ev = renew(f->la);
 	}
 	assert_int_equal(ev, SGPR_LEASE_PEER_REMOVED);
 	assert_true(periods >= 4 && periods <= 5);
-	assert_int_equal(sgpr_sim_lun_registrations(f->lun), 2); /* ours, foreign */
-	assert_int_equal(holder(f), sgpr_lease_key(f->la));
+	assert_int_equal(sgpr_sim_lun_registrations(f->sim.lun), 2); /* ours, foreign */
+	assert_int_equal(sim_fx_holder(&f->sim), sgpr_lease_key(f->la));
 }
 
 /*
@@ -498,28 +472,28 @@ static void test_restart_adopts(void **state)
 	uint64_t key;
 
 	a_acquires(f);
-	advance(f, PERIOD);
+	sim_fx_advance(&f->sim, PERIOD);
 	assert_int_equal(renew(f->la), SGPR_LEASE_RENEWED);
 	key = sgpr_lease_key(f->la);
 	sgpr_lease_free(f->la);
 	f->la = NULL;
 	sgpr_dev_free(f->a); /* the old process is gone; tgt keeps its registration */
 	f->a = NULL;
-	assert_int_equal(sgpr_sim_open(f->lun, NAME_A, &f->opts, &a2), 0);
+	assert_int_equal(sgpr_sim_open(f->sim.lun, NAME_A, &f->sim.opts, &a2), 0);
 	assert_int_equal(sgpr_lease_new(a2, &o, &la2), 0);
 	assert_int_equal(sgpr_lease_acquire(la2, &ev), -EBADE); /* not recorded: not ours */
 	sgpr_lease_free(la2);
 	o.adopt_key = key;
-	o.adopt_confirmed_ms = f->clock.now;
+	o.adopt_confirmed_ms = f->sim.clock.now;
 	assert_int_equal(sgpr_lease_new(a2, &o, &la2), 0);
 	assert_int_equal(sgpr_lease_acquire(la2, &ev), 0);
 	assert_int_equal(ev, SGPR_LEASE_ADOPTED);
 	assert_int_equal(sgpr_lease_key(la2), key);
-	assert_int_equal(holder(f), key);
-	advance(f, PERIOD);
+	assert_int_equal(sim_fx_holder(&f->sim), key);
+	sim_fx_advance(&f->sim, PERIOD);
 	assert_int_equal(renew(la2), SGPR_LEASE_RENEWED);
-	assert_int_equal(sgpr_sim_lun_registrations(f->lun), 1);
-	assert_int_equal(write16(a2), 0);
+	assert_int_equal(sgpr_sim_lun_registrations(f->sim.lun), 1);
+	assert_int_equal(sim_fx_write16(a2, NULL), 0);
 	sgpr_lease_free(la2);
 	sgpr_dev_free(a2);
 }
@@ -532,15 +506,15 @@ static void test_release(void **state)
 	a_acquires(f);
 	assert_int_equal(sgpr_lease_release(f->la), 0);
 	assert_int_equal(sgpr_lease_get_state(f->la), SGPR_LEASE_IDLE);
-	assert_int_equal(holder(f), sgpr_key_parking(f->ns)); /* parked, still fencing */
-	assert_int_equal(sgpr_sim_lun_registrations(f->lun), 1);
-	assert_int_equal(write16(f->b), -EBADE);
+	assert_int_equal(sim_fx_holder(&f->sim), sgpr_key_parking(f->ns)); /* parked, still fencing */
+	assert_int_equal(sgpr_sim_lun_registrations(f->sim.lun), 1);
+	assert_int_equal(sim_fx_write16(f->b, NULL), -EBADE);
 	assert_int_equal(sgpr_lease_acquire(f->lb, &ev), 0);
 	assert_int_equal(ev, SGPR_LEASE_ACQUIRED);
-	assert_int_equal(holder(f), sgpr_lease_key(f->lb));
-	assert_int_equal(sgpr_sim_lun_registrations(f->lun), 1); /* the parker's is gone */
-	assert_int_equal(write16(f->a), -EBADE);
-	assert_int_equal(write16(f->b), 0);
+	assert_int_equal(sim_fx_holder(&f->sim), sgpr_lease_key(f->lb));
+	assert_int_equal(sgpr_sim_lun_registrations(f->sim.lun), 1); /* the parker's is gone */
+	assert_int_equal(sim_fx_write16(f->a, NULL), -EBADE);
+	assert_int_equal(sim_fx_write16(f->b, NULL), 0);
 	assert_int_equal(sgpr_lease_renew(f->la, &ev), -ENOLCK);
 }
 

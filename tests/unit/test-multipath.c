@@ -13,7 +13,7 @@
 #include <strings.h>
 #include <cmocka.h>
 
-#include "sim.h"
+#include "sim-fixture.h"
 
 #define KA 0x1111000100000001ull
 #define KA2 0x1111000100000002ull
@@ -26,9 +26,7 @@
 static const char *const path_names[] = {NAME_P0, NAME_P1};
 
 struct fx {
-	struct sgpr_sim_lun *lun;
-	struct sgpr_sim_clock clock;
-	struct sgpr_dev_opts opts;
+	struct sim_fx sim;
 	struct sgpr_dev *m, *b; /* m: two paths of host A; b: host B */
 };
 
@@ -37,12 +35,9 @@ static int fx_setup(void **state, const struct sgpr_sim_config *cfg)
 	struct fx *f = calloc(1, sizeof(*f));
 
 	assert_non_null(f);
-	sgpr_sim_clock_init(&f->clock);
-	f->opts.clock = &f->clock.clock;
-	f->lun = sgpr_sim_lun_new(cfg);
-	assert_non_null(f->lun);
-	assert_int_equal(sgpr_sim_open_paths(f->lun, path_names, 2, &f->opts, &f->m), 0);
-	assert_int_equal(sgpr_sim_open(f->lun, NAME_B, &f->opts, &f->b), 0);
+	assert_int_equal(sim_fx_init(&f->sim, cfg), 0);
+	assert_int_equal(sim_fx_open_paths(&f->sim, path_names, 2, NULL, &f->m), 0);
+	assert_int_equal(sim_fx_open(&f->sim, NAME_B, &f->b), 0);
 	*state = f;
 	return 0;
 }
@@ -65,35 +60,15 @@ static int teardown(void **state)
 {
 	struct fx *f = *state;
 
-	sgpr_dev_free(f->m);
-	sgpr_dev_free(f->b);
-	sgpr_sim_lun_free(f->lun);
+	sim_fx_fini(&f->sim);
 	free(f);
 	return 0;
-}
-
-static unsigned key_count(struct sgpr_dev *d, uint64_t key)
-{
-	struct sgpr_keys *keys = NULL;
-	unsigned n = 0;
-
-	assert_int_equal(sgpr_read_keys(d, &keys, NULL), 0);
-	for (uint32_t i = 0; i < keys->count; i++)
-		n += keys->keys[i] == key;
-	free(keys);
-	return n;
 }
 
 /* WRITE(16) of block 0 on path i of d (i < 0: the handle's choice). */
 static int write16(struct sgpr_dev *d, int i, struct sgpr_status *st)
 {
-	uint8_t cdb[16] = {0x8a}, buf[SGPR_SIM_BLOCK_SIZE] = {0};
-
-	cdb[13] = 1;
-	if (i < 0)
-		return sgpr_dev_execute(d, cdb, sizeof(cdb), SGPR_DIR_OUT, buf, sizeof(buf), st);
-	return sgpr_dev_execute_path(d, (unsigned)i, cdb, sizeof(cdb), SGPR_DIR_OUT, buf,
-				     sizeof(buf), st);
+	return sim_fx_rw16(d, i, true, 0, NULL, st);
 }
 
 static void cmds(const struct fx *f, unsigned ret[2])
@@ -130,8 +105,8 @@ static void test_register_every_path(void **state)
 	int r;
 
 	assert_int_equal(sgpr_register(f->m, 0, KA, false, NULL), 0);
-	assert_int_equal(key_count(f->b, KA), 2);
-	assert_int_equal(sgpr_sim_lun_registrations(f->lun), 2);
+	assert_int_equal(sim_fx_key_count(f->b, KA), 2);
+	assert_int_equal(sgpr_sim_lun_registrations(f->sim.lun), 2);
 	/* one registration per I_T nexus (tgt has no READ FULL STATUS) */
 	r = sgpr_read_full_status(f->b, &fs, NULL);
 	if (r != -EOPNOTSUPP) {
@@ -145,12 +120,12 @@ static void test_register_every_path(void **state)
 	}
 	/* key change (renewal) and unregister on every path too */
 	assert_int_equal(sgpr_register(f->m, KA, KA2, false, NULL), 0);
-	assert_int_equal(key_count(f->b, KA), 0);
-	assert_int_equal(key_count(f->b, KA2), 2);
+	assert_int_equal(sim_fx_key_count(f->b, KA), 0);
+	assert_int_equal(sim_fx_key_count(f->b, KA2), 2);
 	assert_int_equal(sgpr_register(f->m, 0, KA, true, NULL), 0);
-	assert_int_equal(key_count(f->b, KA), 2);
+	assert_int_equal(sim_fx_key_count(f->b, KA), 2);
 	assert_int_equal(sgpr_register(f->m, KA, 0, false, NULL), 0);
-	assert_int_equal(sgpr_sim_lun_registrations(f->lun), 0);
+	assert_int_equal(sgpr_sim_lun_registrations(f->sim.lun), 0);
 }
 
 static void test_other_commands_one_path(void **state)
@@ -163,7 +138,7 @@ static void test_other_commands_one_path(void **state)
 	cmds(f, c0);
 	assert_int_equal(sgpr_reserve(f->m, KA, SGPR_TYPE_WERO, NULL), 0);
 	assert_int_equal(sgpr_read_reservation(f->m, &res, NULL), 0);
-	assert_int_equal(key_count(f->m, KA), 2);
+	assert_int_equal(sim_fx_key_count(f->m, KA), 2);
 	assert_int_equal(write16(f->m, -1, NULL), 0);
 	cmds(f, c1);
 	/* all on the current path (path 0), nothing on path 1 */
@@ -192,22 +167,22 @@ static void test_down_path_skipped(void **state)
 	assert_false(sgpr_dev_path_failed(f->m, 1));
 	/* the failed path is not tried again while path 1 works */
 	cmds(f, c0);
-	assert_int_equal(key_count(f->m, KA), 2);
+	assert_int_equal(sim_fx_key_count(f->m, KA), 2);
 	assert_int_equal(write16(f->m, -1, NULL), 0);
 	cmds(f, c1);
 	assert_int_equal(c1[0], c0[0]);
 	assert_int_equal(c1[1] - c0[1], 2);
 	/* the renewal goes to the working path only and succeeds */
 	assert_int_equal(sgpr_register(f->m, KA, KA2, false, NULL), 0);
-	assert_int_equal(key_count(f->b, KA2), 1);
-	assert_int_equal(key_count(f->b, KA), 1); /* path 0 still holds the old key */
+	assert_int_equal(sim_fx_key_count(f->b, KA2), 1);
+	assert_int_equal(sim_fx_key_count(f->b, KA), 1); /* path 0 still holds the old key */
 	assert_true(sgpr_dev_path_failed(f->m, 0));
 	/* path 0 comes back: sgpr_adopt_key brings it in with the current key */
 	assert_int_equal(sgpr_sim_path_down(f->m, 0, false), 0);
 	assert_int_equal(sgpr_adopt_key(f->m, KA2, NULL), 0);
 	assert_false(sgpr_dev_path_failed(f->m, 0));
-	assert_int_equal(key_count(f->b, KA2), 2);
-	assert_int_equal(key_count(f->b, KA), 0);
+	assert_int_equal(sim_fx_key_count(f->b, KA2), 2);
+	assert_int_equal(sim_fx_key_count(f->b, KA), 0);
 }
 
 static void test_register_one_path_down(void **state)
@@ -218,7 +193,7 @@ static void test_register_one_path_down(void **state)
 	assert_int_equal(sgpr_sim_path_down(f->m, 1, true), 0);
 	assert_int_equal(sgpr_register(f->m, 0, KA, false, &st), 0);
 	assert_true(st.answered);
-	assert_int_equal(key_count(f->b, KA), 1);
+	assert_int_equal(sim_fx_key_count(f->b, KA), 1);
 	assert_true(sgpr_dev_path_failed(f->m, 1));
 	assert_false(sgpr_dev_path_failed(f->m, 0));
 	assert_int_equal(sgpr_reserve(f->m, KA, SGPR_TYPE_WERO, NULL), 0);
@@ -236,13 +211,13 @@ static void test_register_scsi_error_reported(void **state)
 	};
 	struct sgpr_status st;
 
-	assert_int_equal(key_count(f->m, KA), 0);
+	assert_int_equal(sim_fx_key_count(f->m, KA), 0);
 	assert_int_equal(sgpr_sim_path_fault(f->m, 1, &flt), 0);
 	assert_int_equal(sgpr_register(f->m, 0, KA, false, &st), -EBADE);
 	assert_int_equal(st.status, SGPR_STATUS_RESERVATION_CONFLICT);
 	/* a SCSI answer is not a path failure */
 	assert_false(sgpr_dev_path_failed(f->m, 1));
-	assert_int_equal(key_count(f->b, KA), 1);
+	assert_int_equal(sim_fx_key_count(f->b, KA), 1);
 }
 
 static void test_all_paths_down(void **state)
@@ -274,7 +249,7 @@ static void test_timeout_not_resent(void **state)
 	struct sgpr_status st;
 	unsigned c0[2], c1[2];
 
-	assert_int_equal(key_count(f->m, KA), 0);
+	assert_int_equal(sim_fx_key_count(f->m, KA), 0);
 	assert_int_equal(sgpr_sim_path_fault(f->m, 0, &flt), 0);
 	cmds(f, c0);
 	assert_int_equal(write16(f->m, -1, &st), -ETIMEDOUT);
@@ -297,25 +272,25 @@ static void test_adopt_key_stale_tgt(void **state)
 	assert_int_equal(sgpr_register(f->b, 0, KB, false, NULL), 0);
 	assert_int_equal(sgpr_reserve(f->m, KA, SGPR_TYPE_WERO, NULL), 0);
 	f->m = sgpr_dev_free(f->m);
-	assert_int_equal(sgpr_sim_open_paths(f->lun, path_names, 2, &f->opts, &f->m), 0);
-	assert_int_equal(key_count(f->b, KA), 2);
+	assert_int_equal(sgpr_sim_open_paths(f->sim.lun, path_names, 2, &f->sim.opts, &f->m), 0);
+	assert_int_equal(sim_fx_key_count(f->b, KA), 2);
 	assert_int_equal(write16(f->m, 0, &st), -EBADE); /* the new sessions are not registered */
 
 	assert_int_equal(sgpr_adopt_key(f->m, KA, &st), 0);
-	assert_int_equal(key_count(f->b, KA), 2); /* once per path, the orphans gone */
-	assert_int_equal(key_count(f->b, KB), 1);
-	assert_int_equal(sgpr_sim_lun_registrations(f->lun), 3);
+	assert_int_equal(sim_fx_key_count(f->b, KA), 2); /* once per path, the orphans gone */
+	assert_int_equal(sim_fx_key_count(f->b, KB), 1);
+	assert_int_equal(sgpr_sim_lun_registrations(f->sim.lun), 3);
 	assert_int_equal(sgpr_read_reservation(f->b, &res, NULL), 0);
 	assert_true(res.held && res.key == KA && res.type == SGPR_TYPE_WERO);
 	assert_int_equal(write16(f->m, 0, &st), 0);
 	assert_int_equal(write16(f->m, 1, &st), 0);
 	/* again: harmless */
 	assert_int_equal(sgpr_adopt_key(f->m, KA, &st), 0);
-	assert_int_equal(key_count(f->b, KA), 2);
+	assert_int_equal(sim_fx_key_count(f->b, KA), 2);
 	/* the handle unregisters every path */
 	assert_int_equal(sgpr_release(f->m, KA, SGPR_TYPE_WERO, NULL), 0);
 	assert_int_equal(sgpr_register(f->m, KA, 0, false, NULL), 0);
-	assert_int_equal(key_count(f->b, KA), 0);
+	assert_int_equal(sim_fx_key_count(f->b, KA), 0);
 }
 
 /* SPC: the registrations belong to the nexus names, the restarted process already has them. */
@@ -327,10 +302,10 @@ static void test_adopt_key_spc(void **state)
 	assert_int_equal(sgpr_register(f->m, 0, KA, false, NULL), 0);
 	assert_int_equal(sgpr_reserve(f->m, KA, SGPR_TYPE_WERO, NULL), 0);
 	f->m = sgpr_dev_free(f->m);
-	assert_int_equal(sgpr_sim_open_paths(f->lun, path_names, 2, &f->opts, &f->m), 0);
+	assert_int_equal(sgpr_sim_open_paths(f->sim.lun, path_names, 2, &f->sim.opts, &f->m), 0);
 	assert_int_equal(sgpr_adopt_key(f->m, KA, &st), 0);
-	assert_int_equal(key_count(f->b, KA), 2);
-	assert_int_equal(sgpr_sim_lun_reservation(f->lun, NULL), SGPR_TYPE_WERO);
+	assert_int_equal(sim_fx_key_count(f->b, KA), 2);
+	assert_int_equal(sgpr_sim_lun_reservation(f->sim.lun, NULL), SGPR_TYPE_WERO);
 }
 
 /* A stale registration of KA by a third nexus (an old path) is removed, both paths stay. */
@@ -340,15 +315,15 @@ static void test_adopt_key_foreign_stale_spc(void **state)
 	struct sgpr_status st;
 	uint64_t holder = 0;
 
-	assert_int_equal(
-		sgpr_sim_lun_add_registration(f->lun, "iqn.2024-01.test:a,i,0x4000000000ff", KA),
-		0);
+	assert_int_equal(sgpr_sim_lun_add_registration(f->sim.lun,
+						       "iqn.2024-01.test:a,i,0x4000000000ff", KA),
+			 0);
 	assert_int_equal(sgpr_register(f->m, 0, KA, true, NULL), 0);
 	assert_int_equal(sgpr_reserve(f->m, KA, SGPR_TYPE_WE, NULL), 0);
-	assert_int_equal(key_count(f->b, KA), 3);
+	assert_int_equal(sim_fx_key_count(f->b, KA), 3);
 	assert_int_equal(sgpr_adopt_key(f->m, KA, &st), 0);
-	assert_int_equal(key_count(f->b, KA), 2);
-	assert_int_equal(sgpr_sim_lun_reservation(f->lun, &holder), SGPR_TYPE_WE);
+	assert_int_equal(sim_fx_key_count(f->b, KA), 2);
+	assert_int_equal(sgpr_sim_lun_reservation(f->sim.lun, &holder), SGPR_TYPE_WE);
 	assert_true(holder == KA);
 }
 
@@ -359,16 +334,16 @@ static void test_adopt_key_path_down(void **state)
 
 	assert_int_equal(sgpr_register(f->m, 0, KA, false, NULL), 0);
 	f->m = sgpr_dev_free(f->m);
-	assert_int_equal(sgpr_sim_open_paths(f->lun, path_names, 2, &f->opts, &f->m), 0);
+	assert_int_equal(sgpr_sim_open_paths(f->sim.lun, path_names, 2, &f->sim.opts, &f->m), 0);
 	assert_int_equal(sgpr_sim_path_down(f->m, 1, true), 0);
 	/* one working path: one registration of KA is the goal, the orphans go */
 	assert_int_equal(sgpr_adopt_key(f->m, KA, &st), 0);
 	assert_true(sgpr_dev_path_failed(f->m, 1));
-	assert_int_equal(key_count(f->b, KA), 1);
+	assert_int_equal(sim_fx_key_count(f->b, KA), 1);
 	assert_int_equal(sgpr_sim_path_down(f->m, 1, false), 0);
 	assert_int_equal(sgpr_adopt_key(f->m, KA, &st), 0);
 	assert_false(sgpr_dev_path_failed(f->m, 1));
-	assert_int_equal(key_count(f->b, KA), 2);
+	assert_int_equal(sim_fx_key_count(f->b, KA), 2);
 }
 
 /* A session lost on one path: reconnect, recover; every path stays registered, once. */
@@ -388,15 +363,15 @@ static void test_reconnect_recovery(void **state)
 	assert_int_equal(stats.reconnects, 1);
 	assert_int_equal(stats.recoveries, 1);
 	assert_false(sgpr_dev_path_failed(f->m, 0));
-	assert_int_equal(key_count(f->b, KA), 2);
-	assert_int_equal(key_count(f->b, KB), 1);
+	assert_int_equal(sim_fx_key_count(f->b, KA), 2);
+	assert_int_equal(sim_fx_key_count(f->b, KB), 1);
 	assert_int_equal(sgpr_read_reservation(f->b, &res, NULL), 0);
 	assert_true(res.held && res.key == KA && res.type == SGPR_TYPE_WERO);
 	assert_int_equal(write16(f->m, 0, &st), 0);
 	assert_int_equal(write16(f->m, 1, &st), 0);
 	/* the key change after it still reaches both paths */
 	assert_int_equal(sgpr_register(f->m, KA, KA2, false, NULL), 0);
-	assert_int_equal(key_count(f->b, KA2), 2);
+	assert_int_equal(sim_fx_key_count(f->b, KA2), 2);
 }
 
 /* A key change whose answer is lost on path 1 after it ran: done on both paths, success. */
@@ -415,9 +390,9 @@ static void test_key_change_lost_on_one_path(void **state)
 	assert_int_equal(sgpr_reserve(f->m, KA, SGPR_TYPE_WERO, NULL), 0);
 	assert_int_equal(sgpr_sim_path_fault(f->m, 1, &flt), 0);
 	assert_int_equal(sgpr_register(f->m, KA, KA2, false, &st), 0);
-	assert_int_equal(key_count(f->b, KA2), 2);
-	assert_int_equal(key_count(f->b, KA), 0);
-	assert_int_equal(sgpr_sim_lun_reservation(f->lun, NULL), SGPR_TYPE_WERO);
+	assert_int_equal(sim_fx_key_count(f->b, KA2), 2);
+	assert_int_equal(sim_fx_key_count(f->b, KA), 0);
+	assert_int_equal(sgpr_sim_lun_reservation(f->sim.lun, NULL), SGPR_TYPE_WERO);
 	assert_false(sgpr_dev_path_failed(f->m, 0));
 	assert_false(sgpr_dev_path_failed(f->m, 1));
 }
@@ -437,7 +412,7 @@ static void test_preempted_path_stays_out(void **state)
 	assert_int_equal(sgpr_preempt(f->b, KB, KA, SGPR_TYPE_WERO, true, &aborted, NULL), 0);
 	assert_int_equal(sgpr_sim_path_down(f->m, 1, false), 0);
 	assert_int_equal(sgpr_adopt_key(f->m, KA, &st), -ENOENT);
-	assert_int_equal(key_count(f->b, KA), 0);
+	assert_int_equal(sim_fx_key_count(f->b, KA), 0);
 	assert_int_equal(write16(f->m, -1, &st), -EBADE);
 }
 

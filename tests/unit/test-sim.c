@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <cmocka.h>
 
-#include "sim.h"
+#include "sim-fixture.h"
 
 #define KA 0xaaaa0000000000a1ull
 #define KB 0xbbbb0000000000b1ull
@@ -22,24 +22,19 @@
 #define NAME_C "iqn.2024-01.test:c"
 
 struct fx {
-	struct sgpr_sim_lun *lun;
-	struct sgpr_sim_clock clock;
+	struct sim_fx sim;
 	struct sgpr_dev *a, *b, *c;
 };
 
 static int fx_setup(void **state, const struct sgpr_sim_config *cfg)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	struct sgpr_dev_opts opts = {0};
 
 	assert_non_null(f);
-	sgpr_sim_clock_init(&f->clock);
-	opts.clock = &f->clock.clock;
-	f->lun = sgpr_sim_lun_new(cfg);
-	assert_non_null(f->lun);
-	assert_int_equal(sgpr_sim_open(f->lun, NAME_A, &opts, &f->a), 0);
-	assert_int_equal(sgpr_sim_open(f->lun, NAME_B, &opts, &f->b), 0);
-	assert_int_equal(sgpr_sim_open(f->lun, NAME_C, &opts, &f->c), 0);
+	assert_int_equal(sim_fx_init(&f->sim, cfg), 0);
+	assert_int_equal(sim_fx_open(&f->sim, NAME_A, &f->a), 0);
+	assert_int_equal(sim_fx_open(&f->sim, NAME_B, &f->b), 0);
+	assert_int_equal(sim_fx_open(&f->sim, NAME_C, &f->c), 0);
 	*state = f;
 	return 0;
 }
@@ -62,10 +57,7 @@ static int teardown(void **state)
 {
 	struct fx *f = *state;
 
-	sgpr_dev_free(f->a);
-	sgpr_dev_free(f->b);
-	sgpr_dev_free(f->c);
-	sgpr_sim_lun_free(f->lun);
+	sim_fx_fini(&f->sim);
 	free(f);
 	return 0;
 }
@@ -255,7 +247,7 @@ static void test_register(void **state)
 	assert_true(read_keys(f->c, keys, 16, &gen) == 1 && keys[0] == KB && gen == 5);
 	/* SPC: SA key 0 from an unregistered nexus is a no-op that leaves the generation */
 	assert_int_equal(prout(f->a, 0, 0, 0, 0), G);
-	assert_int_equal(sgpr_sim_lun_generation(f->lun), 5);
+	assert_int_equal(sgpr_sim_lun_generation(f->sim.lun), 5);
 }
 
 static void test_generation_tgt(void **state)
@@ -265,15 +257,15 @@ static void test_generation_tgt(void **state)
 	/* tgt: +1 for every REGISTER, no-ops included, +2 when an unregister drops the reservation
 	 */
 	assert_int_equal(prout(f->a, 0, 0, 0, 0), G);
-	assert_int_equal(sgpr_sim_lun_generation(f->lun), 1);
+	assert_int_equal(sgpr_sim_lun_generation(f->sim.lun), 1);
 	assert_int_equal(prout(f->a, 0, 0, 0, KA), G);
 	assert_int_equal(prout(f->a, 0, 0, KA, KA), G);
-	assert_int_equal(sgpr_sim_lun_generation(f->lun), 3);
+	assert_int_equal(sgpr_sim_lun_generation(f->sim.lun), 3);
 	assert_int_equal(prout(f->a, 1, SGPR_TYPE_WE, KA, 0), G);
-	assert_int_equal(sgpr_sim_lun_generation(f->lun), 3); /* RESERVE: unchanged */
+	assert_int_equal(sgpr_sim_lun_generation(f->sim.lun), 3); /* RESERVE: unchanged */
 	assert_int_equal(prout(f->a, 0, 0, KA, 0), G);
-	assert_int_equal(sgpr_sim_lun_generation(f->lun), 5);
-	assert_int_equal(sgpr_sim_lun_reservation(f->lun, NULL), 0);
+	assert_int_equal(sgpr_sim_lun_generation(f->sim.lun), 5);
+	assert_int_equal(sgpr_sim_lun_reservation(f->sim.lun, NULL), 0);
 }
 
 static void test_reserve(void **state)
@@ -298,7 +290,7 @@ static void test_reserve(void **state)
 	assert_int_equal(prout(f->a, 0, 0, KA, KA + 2), G);
 	assert_int_equal(read_res(f->c, &key), SGPR_TYPE_WERO);
 	assert_true(key == KA + 2);
-	assert_int_equal(sgpr_sim_lun_generation(f->lun), 3);
+	assert_int_equal(sgpr_sim_lun_generation(f->sim.lun), 3);
 }
 
 /* refs/targets-tgt-libiscsi-sgutils.md 1.2: B holds, A registered, C not */
@@ -352,7 +344,7 @@ static void test_block_store(void **state)
 	assert_int_equal(rw16(f->a, true, 63, w), G);
 	assert_int_equal(rw16(f->b, false, 63, r), G);
 	assert_memory_equal(w, r, sizeof(w));
-	assert_memory_equal(sgpr_sim_lun_block(f->lun, 63), w, sizeof(w));
+	assert_memory_equal(sgpr_sim_lun_block(f->sim.lun, 63), w, sizeof(w));
 	/* LBA OUT OF RANGE */
 	be64(cdb + 2, 64);
 	cdb[13] = 1;
@@ -375,10 +367,10 @@ static void test_release(void **state)
 	assert_int_equal(prout(f->a, 2, SGPR_TYPE_WERO, KB, 0), RC);
 	assert_int_equal(prout(f->c, 2, SGPR_TYPE_WERO, 0, 0), RC);
 	assert_int_equal(prout(f->b, 2, SGPR_TYPE_WERO, KB, 0), G);
-	assert_int_equal(sgpr_sim_lun_reservation(f->lun, NULL), SGPR_TYPE_WERO);
+	assert_int_equal(sgpr_sim_lun_reservation(f->sim.lun, NULL), SGPR_TYPE_WERO);
 	assert_int_equal(prout(f->a, 2, SGPR_TYPE_WERO, KA, 0), G);
-	assert_int_equal(sgpr_sim_lun_reservation(f->lun, NULL), 0);
-	assert_int_equal(sgpr_sim_lun_generation(f->lun), 2);
+	assert_int_equal(sgpr_sim_lun_reservation(f->sim.lun, NULL), 0);
+	assert_int_equal(sgpr_sim_lun_generation(f->sim.lun), 2);
 	/* RO release: RESERVATIONS RELEASED to the other registrants only */
 	assert_int_equal(next_ua(f->b), 0x2a04);
 	assert_int_equal(next_ua(f->a), -1);
@@ -529,7 +521,7 @@ static void test_reconnect_keeps_registration_spc(void **state)
 	assert_int_equal(sgpr_transport_sim.reconnect(f->a), 0);
 	/* SPC: the registration belongs to the initiator port, which did not change */
 	assert_int_equal(rw16(f->a, true, 0, buf), G);
-	assert_int_equal(sgpr_sim_lun_registrations(f->lun), 1);
+	assert_int_equal(sgpr_sim_lun_registrations(f->sim.lun), 1);
 }
 
 static void test_clear(void **state)
@@ -543,9 +535,9 @@ static void test_clear(void **state)
 	assert_int_equal(prout(f->c, 3, 0, 0, 0), RC);
 	assert_int_equal(prout(f->b, 3, 0, KA, 0), RC);
 	assert_int_equal(prout(f->b, 3, 0, KB, 0), G);
-	assert_int_equal(sgpr_sim_lun_registrations(f->lun), 0);
-	assert_int_equal(sgpr_sim_lun_reservation(f->lun, NULL), 0);
-	assert_int_equal(sgpr_sim_lun_generation(f->lun), 3);
+	assert_int_equal(sgpr_sim_lun_registrations(f->sim.lun), 0);
+	assert_int_equal(sgpr_sim_lun_reservation(f->sim.lun, NULL), 0);
+	assert_int_equal(sgpr_sim_lun_generation(f->sim.lun), 3);
 	/* SPC-4 5.12.11.6: RESERVATIONS PREEMPTED to the other registered nexuses */
 	assert_int_equal(next_ua(f->a), 0x2a03);
 	assert_int_equal(next_ua(f->b), -1);
@@ -599,7 +591,7 @@ static void test_tgt_unsupported(void **state)
 		assert_int_equal(prout_flags(f->a, 0, 0, 0, KA, bit, &st), -EOPNOTSUPP);
 		assert_true(st.status == CC && st.asc == 0x24 && st.ascq == 0);
 	}
-	assert_int_equal(sgpr_sim_lun_registrations(f->lun), 0);
+	assert_int_equal(sgpr_sim_lun_registrations(f->sim.lun), 0);
 	assert_int_equal(prin(f->a, 3, sizeof(buf), buf, sizeof(buf), &st), -EOPNOTSUPP);
 	assert_true(st.status == CC && st.asc == 0x24);
 	/* REPORT CAPABILITIES exactly as tgtd 1.0.85 answers it */
@@ -617,7 +609,7 @@ static void test_read_keys_alloc(void **state)
 
 	for (unsigned i = 1; i <= 5; i++) {
 		snprintf(name, sizeof(name), "iqn.2024-01.test:h%u", i);
-		assert_int_equal(sgpr_sim_lun_add_registration(f->lun, name, 0x1000 + i), 0);
+		assert_int_equal(sgpr_sim_lun_add_registration(f->sim.lun, name, 0x1000 + i), 0);
 	}
 	/* SPC-4 6.15.2: the list is truncated to the allocation length, the length is not */
 	memset(buf, 0xee, sizeof(buf));
@@ -700,7 +692,7 @@ static void test_register_and_move(void **state)
 	assert_int_equal(sgpr_dev_execute(f->a, cdb, 10, SGPR_DIR_OUT, p, sizeof(p), &st), 0);
 	assert_int_equal(read_res(f->c, &key), SGPR_TYPE_WE);
 	assert_true(key == KB);
-	assert_int_equal(sgpr_sim_lun_registrations(f->lun), 1);
+	assert_int_equal(sgpr_sim_lun_registrations(f->sim.lun), 1);
 	/* B holds now, A is gone */
 	assert_int_equal(prout(f->b, 2, SGPR_TYPE_WE, KB, 0), G);
 	assert_int_equal(prout(f->a, 1, SGPR_TYPE_WE, KA, 0), RC);
@@ -736,7 +728,7 @@ static void test_ua_queue(void **state)
 		be64(p + 8, KB);
 		assert_int_equal(raw(f->b, cdb, 10, SGPR_DIR_OUT, p, 24, &st), 0);
 		assert_int_equal(st.status, CC);
-		assert_int_equal(sgpr_sim_lun_registrations(f->lun), 0);
+		assert_int_equal(sgpr_sim_lun_registrations(f->sim.lun), 0);
 	}
 }
 
@@ -782,10 +774,10 @@ static void test_faults(void **state)
 	assert_true(st.status == CC && st.sense[2] == 2 && st.sense[12] == 4 && st.sense[13] == 1);
 	/* timeout of the second TUR, the clock moves by the command timeout */
 	assert_int_equal(sgpr_sim_set_fault(f->a, &flt), 0);
-	t0 = f->clock.now;
+	t0 = f->sim.clock.now;
 	assert_int_equal(raw(f->a, tur, 6, SGPR_DIR_NONE, NULL, 0, &st), 0);
 	assert_int_equal(raw(f->a, tur, 6, SGPR_DIR_NONE, NULL, 0, &st), -ETIMEDOUT);
-	assert_true(f->clock.now == t0 + 1000);
+	assert_true(f->sim.clock.now == t0 + 1000);
 	assert_int_equal(raw(f->a, tur, 6, SGPR_DIR_NONE, NULL, 0, &st), 0);
 	/* transport loss until reconnect */
 	n0 = sgpr_sim_commands(f->a);
@@ -818,7 +810,7 @@ static void test_disconnect_after_execute(void **state)
 	be64(p + 8, KA);
 	assert_int_equal(sgpr_sim_set_fault(f->a, &flt), 0);
 	assert_int_equal(raw(f->a, cdb, 10, SGPR_DIR_OUT, p, 24, &st), -ENOTCONN);
-	assert_int_equal(sgpr_sim_lun_registrations(f->lun), 1);
+	assert_int_equal(sgpr_sim_lun_registrations(f->sim.lun), 1);
 	assert_int_equal(sgpr_transport_sim.reconnect(f->a), 0);
 	assert_int_equal(prout(f->a, 0, 0, KA, KB), RC); /* new session, not registered */
 }
@@ -833,12 +825,12 @@ static void test_restart(void **state)
 
 	assert_int_equal(prout(f->a, 0, 0, 0, KA), G);
 	assert_int_equal(prout(f->a, 1, SGPR_TYPE_WE, KA, 0), G);
-	sgpr_sim_lun_restart(f->lun, true);
+	sgpr_sim_lun_restart(f->sim.lun, true);
 	assert_int_equal(raw(f->a, tur, 6, SGPR_DIR_NONE, NULL, 0, &st), -ENOTCONN);
 	assert_int_equal(sgpr_transport_sim.reconnect(f->a), 0);
 	assert_int_equal(read_keys(f->a, keys, 16, &gen), 0);
 	assert_int_equal(gen, 0);
-	assert_int_equal(sgpr_sim_lun_reservation(f->lun, NULL), 0);
+	assert_int_equal(sgpr_sim_lun_reservation(f->sim.lun, NULL), 0);
 }
 
 static void test_restart_aptpl_spc(void **state)
@@ -851,10 +843,10 @@ static void test_restart_aptpl_spc(void **state)
 	assert_int_equal(prout(f->a, 1, SGPR_TYPE_WE, KA, 0), G);
 	assert_int_equal(sgpr_report_caps(f->a, &caps, &st), 0);
 	assert_true(caps.ptpl_c && caps.ptpl_a && caps.atp_c && !caps.sip_c);
-	sgpr_sim_lun_restart(f->lun, false);
+	sgpr_sim_lun_restart(f->sim.lun, false);
 	assert_int_equal(next_ua(f->a), 0x2901);
-	assert_int_equal(sgpr_sim_lun_registrations(f->lun), 1);
-	assert_int_equal(sgpr_sim_lun_reservation(f->lun, NULL), SGPR_TYPE_WE);
+	assert_int_equal(sgpr_sim_lun_registrations(f->sim.lun), 1);
+	assert_int_equal(sgpr_sim_lun_reservation(f->sim.lun, NULL), SGPR_TYPE_WE);
 }
 
 static void test_library_calls(void **state)
@@ -882,7 +874,33 @@ static void test_library_calls(void **state)
 	assert_true(res.held && res.key == KB && res.type == SGPR_TYPE_WE);
 	assert_int_equal(sgpr_release(f->b, KB, SGPR_TYPE_WE, &st), 0);
 	assert_int_equal(sgpr_clear(f->b, KB, &st), 0);
-	assert_int_equal(sgpr_sim_lun_registrations(f->lun), 0);
+	assert_int_equal(sgpr_sim_lun_registrations(f->sim.lun), 0);
+}
+
+/* The inspection of registrations the multi-host simulator reads its ownership from. */
+static void test_registration_inspection(void **state)
+{
+	struct fx *f = *state;
+	const char *name;
+	uint64_t key;
+	bool holder;
+
+	assert_int_equal(sgpr_sim_lun_registration(f->sim.lun, 0, &key, &name, &holder), -ENOENT);
+	assert_null(sim_fx_holder_nexus(&f->sim));
+	assert_int_equal(prout(f->a, 0, 0, 0, KA), G);
+	assert_int_equal(prout(f->b, 0, 0, 0, KB), G);
+	assert_int_equal(prout(f->b, 1, SGPR_TYPE_WERO, KB, 0), G);
+	assert_int_equal(sgpr_sim_lun_registration(f->sim.lun, 0, &key, &name, &holder), 0);
+	assert_true(key == KA && !holder);
+	assert_string_equal(name, NAME_A);
+	assert_int_equal(sgpr_sim_lun_registration(f->sim.lun, 1, &key, &name, &holder), 0);
+	assert_true(key == KB && holder);
+	assert_string_equal(sim_fx_holder_nexus(&f->sim), NAME_B);
+	assert_true(sim_fx_holder(&f->sim) == KB);
+	assert_int_equal(sgpr_sim_lun_registration(f->sim.lun, 2, NULL, NULL, NULL), -ENOENT);
+	/* a tgt orphan keeps the name of the nexus it was made on */
+	assert_int_equal(sgpr_transport_sim.reconnect(f->b), 0);
+	assert_string_equal(sim_fx_holder_nexus(&f->sim), NAME_B);
 }
 
 static void test_descriptor_sense(void **state)
@@ -940,6 +958,8 @@ int main(void)
 		TGT(test_restart),
 		SPC(test_restart_aptpl_spc),
 		SPC(test_library_calls),
+		SPC(test_registration_inspection),
+		TGT(test_registration_inspection),
 		cmocka_unit_test(test_descriptor_sense),
 	};
 
