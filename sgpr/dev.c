@@ -226,6 +226,10 @@ static int recover_registration(struct sgpr_dev *d)
 	/* A REGISTER in flight may have taken effect before the loss: its key is ours too. */
 	if ((!key || !key_listed(keys, key)) && d->pending_key && key_listed(keys, d->pending_key))
 		key = d->pending_key;
+	/* a parking key (sgpr_park) is listed when anyone parked: it never proves it is ours */
+	if (key && sgpr_key_split(key).host_id == 0 &&
+	    sgpr_key_split(key).epoch == SGPR_EPOCH_PARKING)
+		key = 0;
 	if (!key || !key_listed(keys, key)) {
 		free(keys);
 		if (d->registered)

@@ -297,12 +297,38 @@ int sgpr_park(struct sgpr_dev *d, uint16_t ns, uint64_t key)
 		return -EINVAL;
 	/* SPC-4 5.12.7: a holder that registers a new key keeps the reservation under it */
 	r = sgpr_register(d, key, parking, false, NULL);
-	if (r < 0)
+	/* a path that missed a renewal refuses (conflict): the holder's path is what counts */
+	if (r < 0 && r != -EBADE)
 		return r;
-	r = sgpr_read_reservation(d, &res, NULL);
-	if (r < 0)
-		return r;
-	return res.held && res.key == parking ? 0 : -EPROTO;
+	if (sgpr_read_reservation(d, &res, NULL) < 0)
+		return r < 0 ? r : -EIO;
+	if (res.held && res.key == parking)
+		return 0;
+	return r < 0 ? r : -EPROTO;
+}
+
+/*
+ * Just after we took the reservation: every other registration of our namespace goes (SPC-4
+ * 5.12.11.4.3, PREEMPT of a non-holder key removes only its registrations), so no other
+ * host's nexus can write under the registrants-only types: leftovers of failed takeovers,
+ * static registrations, the parker, and every path of a victim host that missed a renewal
+ * (those with ABORT: their queued commands go too). Foreign keys are never touched.
+ */
+static void remove_others(struct sgpr_lease *l, uint64_t key, uint64_t victim)
+{
+	struct sgpr_keys *keys = NULL;
+
+	if (sgpr_read_keys(l->d, &keys, NULL) < 0)
+		return; /* the owner's renewals remove them after dead_after */
+	for (uint32_t i = 0; i < keys->count; i++) {
+		uint64_t k = keys->keys[i];
+		bool victims = victim && sgpr_key_in_ns(victim, l->o.ns) &&
+			       sgpr_key_split(k).host_id == sgpr_key_split(victim).host_id;
+
+		if (k != key && (sgpr_key_in_ns(k, l->o.ns) || is_parking(l, k)))
+			(void)sgpr_preempt(l->d, key, k, l->o.type, victims, NULL, NULL);
+	}
+	free(keys);
 }
 
 /*
@@ -334,6 +360,8 @@ static int take(struct sgpr_lease *l, uint64_t key)
 		r = -EBADE;
 	if (r < 0)
 		withdraw(l, key);
+	else
+		remove_others(l, key, 0);
 	return r;
 }
 
@@ -587,23 +615,6 @@ int sgpr_lease_renew(struct sgpr_lease *l, enum sgpr_lease_event *ret_event)
 	return r;
 }
 
-/* After a takeover: the victim host's other registrations (paths that missed a renewal). */
-static void remove_victim_keys(struct sgpr_lease *l, uint64_t key, uint64_t victim)
-{
-	struct sgpr_keys *keys = NULL;
-	uint16_t host = sgpr_key_split(victim).host_id;
-
-	if (!sgpr_key_in_ns(victim, l->o.ns) || sgpr_read_keys(l->d, &keys, NULL) < 0)
-		return;
-	for (uint32_t i = 0; i < keys->count; i++) {
-		uint64_t k = keys->keys[i];
-
-		if (k != key && sgpr_key_in_ns(k, l->o.ns) && sgpr_key_split(k).host_id == host)
-			(void)sgpr_preempt(l->d, key, k, l->o.type, true, NULL, NULL);
-	}
-	free(keys);
-}
-
 int sgpr_lease_observe(struct sgpr_lease *l, enum sgpr_lease_event *ret_event)
 {
 	struct sgpr_reservation res;
@@ -658,7 +669,7 @@ int sgpr_lease_observe(struct sgpr_lease *l, enum sgpr_lease_event *ret_event)
 		withdraw(l, key);
 		return r;
 	}
-	remove_victim_keys(l, key, victim);
+	remove_others(l, key, victim);
 	held_now(l, key, now);
 	l->seen_holder = victim; /* for the caller's report: who was taken over */
 	*ret_event = SGPR_LEASE_TAKEN_OVER;

@@ -3,6 +3,7 @@
  * The simulator's world: an episode drawn from a seed (model, hosts, settings, roles, faults),
  * the virtual clock and the loop that lets every host act when its schedule says so.
  */
+#include <stddef.h>
 #include <string.h>
 
 #include "sim-world.h"
@@ -157,6 +158,15 @@ static int host_open(struct simh_world *w, struct simh_host *h)
 	return sim_fx_open_paths(&w->fx, names, h->cfg.npaths, &h->opts, &h->dev);
 }
 
+/* Key counters come from the episode's generator, so a seed replays exactly. */
+static uint32_t host_random(void *userdata)
+{
+	struct simh_host *h =
+		(struct simh_host *)((char *)userdata - offsetof(struct simh_host, clock));
+
+	return (uint32_t)(simh_rand(h->w) >> 32);
+}
+
 /* The host's clock reads world time + its offset while it acts; what its commands cost moves
  * the world on. */
 static void clock_in(struct simh_host *h)
@@ -266,6 +276,7 @@ static void fault_start(struct simh_world *w, struct simh_fault *f)
 		break;
 	case SIMH_F_TARGET_RESTART:
 		sgpr_sim_lun_restart(w->fx.lun, f->flag);
+		w->state_lost_at = w->now;
 		rc = f->flag; /* 1: sessions dropped */
 		break;
 	case SIMH_F_TIMEOUT:
@@ -405,6 +416,7 @@ static int setup(struct simh_world *w)
 		unsigned L = period(h);
 
 		sgpr_sim_clock_init(&h->clock);
+		h->clock.clock.random_u32 = host_random;
 		h->opts.clock = &h->clock.clock;
 		h->opts.timeout_ms = CMD_TIMEOUT_MS;
 		host_names(h);

@@ -73,6 +73,7 @@ struct simh_world {
 	struct simh_tr trace[SIMH_TRACE];
 	unsigned ntrace;
 	bool failed;
+	uint64_t state_lost_at; /* last target restart that lost the PR state (no APTPL); 0: none */
 };
 
 /* xorshift64* seeded through splitmix64: the only source of randomness. */

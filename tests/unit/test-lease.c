@@ -506,7 +506,8 @@ static void test_release(void **state)
 	a_acquires(f);
 	assert_int_equal(sgpr_lease_release(f->la), 0);
 	assert_int_equal(sgpr_lease_get_state(f->la), SGPR_LEASE_IDLE);
-	assert_int_equal(sim_fx_holder(&f->sim), sgpr_key_parking(f->ns)); /* parked, still fencing */
+	assert_int_equal(sim_fx_holder(&f->sim),
+			 sgpr_key_parking(f->ns)); /* parked, still fencing */
 	assert_int_equal(sgpr_sim_lun_registrations(f->sim.lun), 1);
 	assert_int_equal(sim_fx_write16(f->b, NULL), -EBADE);
 	assert_int_equal(sgpr_lease_acquire(f->lb, &ev), 0);
