@@ -46,6 +46,7 @@ struct sgpr_lease {
 	uint64_t seen_holder;
 	uint64_t seen_since_ms;
 	uint64_t last_look_ms;
+	uint64_t withdraw_pending; /* a registration we failed to withdraw: retried first */
 
 	/* owner: registrations of other keys of our namespace, and since when */
 	struct lingering {
@@ -279,12 +280,23 @@ static int lose(struct sgpr_lease *l, enum sgpr_lease_event ev, enum sgpr_lease_
 static void withdraw(struct sgpr_lease *l, uint64_t key)
 {
 	struct sgpr_reservation res;
+	int r = sgpr_read_reservation(l->d, &res, NULL);
 
 	/* SPC-4 5.12.11.2.4: unregistering the holder would release; park instead */
-	if (sgpr_read_reservation(l->d, &res, NULL) == 0 && res.held && res.key == key)
-		(void)sgpr_park(l->d, l->o.ns, key);
-	else
-		(void)sgpr_register(l->d, key, 0, false, NULL);
+	if (r == 0 && res.held && res.key == key)
+		r = sgpr_park(l->d, l->o.ns, key);
+	else if (r == 0)
+		r = sgpr_register(l->d, key, 0, false, NULL);
+	l->withdraw_pending = r < 0 && r != -EBADE ? key : 0;
+}
+
+/* Before a standby acts again: the registration a failed withdrawal left behind goes first. */
+static int withdraw_leftover(struct sgpr_lease *l)
+{
+	if (!l->withdraw_pending)
+		return 0;
+	withdraw(l, l->withdraw_pending);
+	return l->withdraw_pending ? -EAGAIN : 0;
 }
 
 int sgpr_park(struct sgpr_dev *d, uint16_t ns, uint64_t key)
@@ -400,6 +412,9 @@ int sgpr_lease_acquire(struct sgpr_lease *l, enum sgpr_lease_event *ret_event)
 	*ret_event = SGPR_LEASE_NONE;
 	if (l->state == SGPR_LEASE_HELD)
 		return 0;
+	r = withdraw_leftover(l);
+	if (r < 0)
+		return r;
 	sent = now_ms(l);
 	r = look(l, &res, &keys);
 	if (r < 0)
@@ -628,6 +643,9 @@ int sgpr_lease_observe(struct sgpr_lease *l, enum sgpr_lease_event *ret_event)
 	*ret_event = SGPR_LEASE_NONE;
 	if (l->state == SGPR_LEASE_HELD)
 		return 0;
+	r = withdraw_leftover(l);
+	if (r < 0)
+		return r;
 	now = now_ms(l);
 	r = look(l, &res, &keys);
 	if (r < 0)
@@ -650,13 +668,13 @@ int sgpr_lease_observe(struct sgpr_lease *l, enum sgpr_lease_event *ret_event)
 	key = fresh_key(l);
 	r = sgpr_register(l->d, 0, key, true, NULL);
 	if (r < 0) {
-		(void)sgpr_register(l->d, key, 0, false, NULL); /* some paths may have taken it */
+		withdraw(l, key); /* some paths may have taken it */
 		return r;
 	}
 	r = sgpr_preempt(l->d, key, victim, l->o.type, true, &aborted, NULL);
 	if (r == -EBADE) {
 		/* The holder renewed after our last look: it is alive. Back off. */
-		(void)sgpr_register(l->d, key, 0, false, NULL);
+		withdraw(l, key);
 		l->seen_since_ms = now_ms(l); /* its next key restarts the watch */
 		*ret_event = SGPR_LEASE_HOLDER_ALIVE;
 		return 0;
