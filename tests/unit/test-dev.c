@@ -510,7 +510,7 @@ static void test_adopt_key_tgt(void **state)
 	f->a = sgpr_dev_free(f->a);
 	assert_int_equal(sgpr_sim_open(f->lun, NAME_A, &f->opts, &a2), 0);
 	assert_int_equal(write16(a2, &st), -EBADE);
-	assert_int_equal(sgpr_adopt_key(a2, 0x4242, &st), -ENOENT);
+	assert_int_equal(sgpr_adopt_key(a2, 0x4242, &st), -ENOKEY);
 	assert_int_equal(sgpr_adopt_key(a2, KA, &st), 0);
 	assert_int_equal(key_count(f->b, KA), 1);
 	assert_int_equal(sgpr_read_reservation(f->b, &res, NULL), 0);
