@@ -92,6 +92,8 @@ static const struct {
 	{EBADF, SGPR_ERR_RUNTIME},
 	/* a sysfs path too long */
 	{ENAMETOOLONG, SGPR_ERR_RUNTIME},
+	/* the sim transport only: a LUN of that name exists */
+	{EEXIST, SGPR_ERR_RUNTIME},
 	/* any other errno (-errno of a system call passed on): SGPR_ERR_RUNTIME */
 };
 
