@@ -12,12 +12,8 @@ LP=0.5 DA=2 GRACE=1
 pd_start h2 2
 
 # a portal that accepts the TCP connection and never answers the login
-python3 -c 'import socket,sys
-s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(4); c=[]
-while True: c.append(s.accept()[0])' $((TEST_PORT + 1)) &
-IO_PID[silent]=$! # killed by lib.sh's teardown
-sleep 0.5
+silent_portal $((TEST_PORT + 1))
+IO_PID[silent]=$SILENT # killed by lib.sh's teardown
 
 # parity WHAT DEV CODE WORDS: acquire --static and acquire through prlockd both exit CODE
 # and name the cause WORDS on one stderr line
