@@ -7,7 +7,7 @@
  * Paths: a handle may drive several I_T nexuses of one LUN (the /dev/sdX
  * paths of a dm-multipath map). A command that is not a REGISTER goes to the
  * current path; when it fails there at the transport level (the path, not the
- * target: -ENOTCONN, -ENODEV, -EIO, ... with no status), the path is marked
+ * target: -ENOTCONN, -ENODEV, -ECOMM, ... with no status), the path is marked
  * failed and the command is sent on the next working path. Failed paths are
  * skipped while another path works; when every path has failed, they are all
  * tried again, and one that answers is working again. A timed-out command
@@ -391,22 +391,8 @@ unsigned sgpr_dev_working_paths(const struct sgpr_dev *d)
 
 bool sgpr_path_failure(int r, const struct sgpr_status *st)
 {
-	if (r >= 0 || st->answered)
-		return false;
-	switch (-r) {
-	case ENOTCONN:
-	case ENODEV:
-	case ENXIO:
-	case EIO:
-	case ETIMEDOUT:
-	case ECONNREFUSED:
-	case ECONNRESET:
-	case EHOSTUNREACH:
-	case ENETUNREACH:
-		return true;
-	default:
-		return false; /* -EPERM, -ENOMEM, ...: not the path's fault */
-	}
+	/* no status and unreachable (errclass.c); -EPERM, -ENOMEM, ...: not the path's fault */
+	return r < 0 && !st->answered && sgpr_err_kind(r) == SGPR_ERR_UNREACHABLE;
 }
 
 /* The command on path i; marks the path failed or working. */

@@ -56,7 +56,7 @@ struct sgpr_lease {
 	size_t n_lingering;
 };
 
-#define DEFAULT_PERIOD_MS 2000u
+#define DEFAULT_PERIOD_MS SGPR_LEASE_PERIOD_MS_DEFAULT
 
 static uint64_t now_ms(const struct sgpr_lease *l)
 {
@@ -255,8 +255,7 @@ static bool listed(const struct sgpr_keys *keys, uint64_t key)
 /* The target answered, but not with a reservation state we can act on. */
 static bool unreachable(int r)
 {
-	return r == -ENOTCONN || r == -ETIMEDOUT || r == -EAGAIN || r == -EIO || r == -ENODEV ||
-	       r == -ECONNREFUSED || r == -ECONNRESET || r == -EHOSTUNREACH;
+	return sgpr_err_kind(r) == SGPR_ERR_UNREACHABLE;
 }
 
 static void held_now(struct sgpr_lease *l, uint64_t key, uint64_t sent_ms)

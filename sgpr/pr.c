@@ -398,7 +398,7 @@ int sgpr_adopt_key(struct sgpr_dev *d, uint64_t key, struct sgpr_status *reterr)
 	if (r < 0)
 		return r;
 	if (!n)
-		return -ENOENT;
+		return -ENOKEY;
 
 	/*
 	 * SPC-4 5.12.7: register every path with key whatever it had before. Paths

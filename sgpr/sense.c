@@ -206,36 +206,43 @@ void sgpr_status_decode_sense(struct sgpr_status *st)
 	}
 }
 
+/* clang-format off */
 /*
  * The classification table: disposition of one attempt, and the errno once
- * retries are exhausted or for a final outcome.
+ * retries are exhausted or for a final outcome (errclass.c gives each errno
+ * its one meaning and kind).
  *
  *  outcome                              disp        errno        why
- *  not answered                         DONE        -EIO         transports report their own -errno
+ *  not answered (no status)             DONE        -ECOMM       a transport failure; transports
+ *                                                                report their own -errno
  *  GOOD, CONDITION MET                  DONE        0            SAM-5 5.3.1: completed
  *  RESERVATION CONFLICT                 DONE        -EBADE       SPC-4 5.12.3: not executed
  *  BUSY, TASK SET FULL                  RETRY_BUSY  -EAGAIN      SAM-5 5.3.1: not executed
- *  TASK ABORTED                         RETRY_BUSY  -EAGAIN      SAM-5 5.3.1: another nexus aborted
- * it other status (ACA ACTIVE, ...)       DONE        -EIO CHECK CONDITION, no usable sense DONE
- * -EIO         SPC-4 4.5.1: nothing to act on NO SENSE, RECOVERED ERROR            DONE        0
- * SPC-4 4.5.6 table 47: completed NOT READY 04/01, 04/07, 04/0a        RETRY_BUSY  -EAGAIN becoming
- * ready, op in progress, ALUA NOT READY 3a/xx                      DONE        -ENOMEDIUM   medium
- * not present other NOT READY                      DONE        -EIO         needs intervention
+ *  TASK ABORTED                         RETRY_BUSY  -EAGAIN      SAM-5 5.3.1: another nexus aborted it
+ *  other status (ACA ACTIVE, ...)       DONE        -EIO
+ *  CHECK CONDITION, no usable sense     DONE        -EIO         nothing to act on
+ *  NO SENSE, RECOVERED ERROR            DONE        0            SPC-4 4.5.6 table 47: completed
+ *  NOT READY 04/01, 04/07, 04/0a        RETRY_BUSY  -EAGAIN      becoming ready, op in progress,
+ *                                                                ALUA transition
+ *  NOT READY 3a/xx                      DONE        -ENOMEDIUM   medium not present
+ *  other NOT READY                      DONE        -EIO         needs intervention
  *  ILLEGAL REQUEST 20/00, 24/00, 26/00  DONE        -EOPNOTSUPP  unsupported SA or bit (tgt: 24/00)
  *  other ILLEGAL REQUEST (26/04, ...)   DONE        -EINVAL      the request itself is wrong
  *  UNIT ATTENTION                       RETRY_UA    -EAGAIN      SAM-5 5.14: not executed, resend
  *  DATA PROTECT                         DONE        -EROFS       SPC-4 4.5.6 table 47
- *  ABORTED COMMAND                      RETRY_BUSY  -EAGAIN      SPC-4 4.5.6: may succeed if
- * retried other sense keys                     DONE        -EIO         medium or hardware error,
- * ...
+ *  ABORTED COMMAND                      RETRY_BUSY  -EAGAIN      SPC-4 4.5.6: may succeed if retried
+ *  other sense keys                     DONE        -EIO         medium or hardware error, ...
  */
+/* clang-format on */
 static enum sgpr_disposition classify(const struct sgpr_status *st, int *ret_errno)
 {
 	struct sgpr_sense s;
 
-	*ret_errno = -EIO;
-	if (!st || !st->answered)
+	if (!st || !st->answered) {
+		*ret_errno = -ECOMM;
 		return SGPR_DISP_DONE;
+	}
+	*ret_errno = -EIO;
 
 	switch (st->status) {
 	case SGPR_STATUS_GOOD:

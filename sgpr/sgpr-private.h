@@ -25,7 +25,7 @@ struct sgpr_cmd {
  * Transport contract: execute() returns 0 whenever the target produced a
  * status (answered, status, sense, resid filled in). It returns -errno only if
  * the command never completed: -ENOTCONN (session lost or path down; the dev
- * layer may call reconnect()), -ETIMEDOUT, -EIO (other transport failure),
+ * layer may call reconnect()), -ETIMEDOUT, -ECOMM (other transport failure),
  * -ENODEV (device gone), -EPERM (not allowed to send this command). execute()
  * runs on the current path d->path.
  */

@@ -9,10 +9,13 @@
  *   ILLEGAL REQUEST 20/00, 24/00, 26/00 (feature) -EOPNOTSUPP
  *   other ILLEGAL REQUEST                         -EINVAL
  *   UNIT ATTENTION / BUSY / NOT READY after retry -EAGAIN
- *   other CHECK CONDITION                         -EIO
- *   transport lost / command timed out            -ENOTCONN / -ETIMEDOUT
- * The status byte and sense of the last attempt are returned through the
- * optional "reterr" struct sgpr_status argument.
+ *   other CHECK CONDITION, a read-back that does
+ *   not confirm the change                        -EIO
+ *   transport lost / timed out / other failure    -ENOTCONN / -ETIMEDOUT / -ECOMM
+ * Each errno has one meaning; sgpr_err_kind() sorts them into what a caller
+ * does next (the table is in errclass.c). The status byte and sense of the
+ * last attempt are returned through the optional "reterr" struct sgpr_status
+ * argument.
  *
  * A struct sgpr_dev belongs to one thread at a time.
  */
@@ -268,6 +271,35 @@ SGPR_PUBLIC char *sgpr_status_describe(const struct sgpr_status *st, char *buf, 
 /* Map a final status to 0 or the errno of the table at the top of this file. */
 SGPR_PUBLIC int sgpr_status_to_errno(const struct sgpr_status *st);
 
+/* ---- error classes ----------------------------------------------------- */
+
+/*
+ * What an error of libsgpr means for the caller's next step. The values are the
+ * exit codes of prlock(8) for the same outcome, but a program maps them itself.
+ */
+enum sgpr_err_kind {
+	SGPR_ERR_OK = 0,	  /* r >= 0 */
+	SGPR_ERR_RUNTIME = 1,	  /* anything else: the target answered with an outcome we cannot
+				     act on (-EIO), out of memory, permission (-EPERM), ... */
+	SGPR_ERR_USAGE = 2,	  /* the request is invalid (-EINVAL) or names a partition */
+	SGPR_ERR_CONFLICT = 3,	  /* RESERVATION CONFLICT, held by another key (-EBADE) */
+	SGPR_ERR_UNSUPPORTED = 4, /* no persistent reservations, or not this service action */
+	SGPR_ERR_UNREACHABLE = 5, /* the device or transport did not take the command: gone,
+				     refused, timed out, lost, busy after the retries */
+};
+
+/**
+ * sgpr_err_kind() - the class of a return value of libsgpr
+ * @r: 0 or more (success), or a -errno returned by a libsgpr function
+ *
+ * One table for every program and for the lease engine: an unreachable device
+ * is not a lost lease, a conflict is. Errnos libsgpr never returns are
+ * SGPR_ERR_RUNTIME.
+ *
+ * Return: the kind of r.
+ */
+SGPR_PUBLIC enum sgpr_err_kind sgpr_err_kind(int r);
+
 /* ---- devices ---------------------------------------------------------- */
 
 struct sgpr_dev;
@@ -296,8 +328,9 @@ struct sgpr_dev_opts {
 /*
  * Open a LUN: "iscsi://portal[:port]/target-iqn/lun" or a /dev path.
  * Errors: -EINVAL malformed target, -ENOENT/-ENODEV no such device,
- * -ECONNREFUSED/-ETIMEDOUT/-EHOSTUNREACH portal unreachable, -EACCES login refused,
- * -EPROTONOSUPPORT transport not built in.
+ * -ECONNREFUSED/-ETIMEDOUT/-EHOSTUNREACH/-ECONNRESET portal unreachable, -ENXIO no
+ * such target or LUN, -EACCES login refused, -ECOMM login failed on the target's side,
+ * -EPROTONOSUPPORT transport not built in (all of them sgpr_err_kind() UNREACHABLE).
  * /dev paths (SCSI disks /dev/sdX, sg devices /dev/sgN, their /dev/disk/by-* links,
  * dm-multipath maps /dev/dm-N and /dev/mapper/NAME, whose paths all become paths of
  * the handle) also give:
@@ -307,8 +340,8 @@ struct sgpr_dev_opts {
  *   -ENOTTY    not a SCSI device: a regular file, another character device, a loop,
  *              NVMe or virtio disk, a dm device that is not a multipath map
  *   -EACCES    the device node cannot be opened (permissions)
- *   -EINVAL    the paths of a multipath map name different LUNs (VPD page 0x83)
- *   -EIO and the other errors of the commands above when no path answers INQUIRY
+ *   -EXDEV     the paths of a multipath map name different LUNs (VPD page 0x83)
+ *   -ECOMM and the other errors of the commands above when no path answers INQUIRY
  */
 SGPR_PUBLIC int sgpr_dev_open(const char *target, const struct sgpr_dev_opts *opts,
 			      struct sgpr_dev **ret);
@@ -360,7 +393,7 @@ SGPR_PUBLIC int sgpr_dev_path_count(const struct sgpr_dev *d);
 /* "/dev/sdc" (the target for single-path handles); NULL if i is out of range. */
 SGPR_PUBLIC const char *sgpr_dev_path_name(const struct sgpr_dev *d, unsigned i);
 SGPR_PUBLIC bool sgpr_dev_path_failed(const struct sgpr_dev *d, unsigned i);
-/* The -errno that failed path i (-ENOTCONN, -ENODEV, -EIO, -ETIMEDOUT, ...), 0 if working. */
+/* The -errno that failed path i (-ENOTCONN, -ENODEV, -ECOMM, -ETIMEDOUT, ...), 0 if working. */
 SGPR_PUBLIC int sgpr_dev_path_error(const struct sgpr_dev *d, unsigned i);
 /*
  * The LUN's name, the same on every path: "naa.<hex>" (VPD page 0x83 NAA designator or
@@ -431,7 +464,8 @@ SGPR_PUBLIC int sgpr_preempt(struct sgpr_dev *d, uint64_t key, uint64_t victim, 
  * re-login leaves an orphan). REGISTER AND IGNORE with key, then, if key holds
  * the reservation, PREEMPT of key by key with the same type (SPC-4 5.12.11.4.3)
  * so the reservation moves to this nexus and orphans of key are removed.
- * Verified with READ KEYS / READ RESERVATION. -ENOENT if key is not registered.
+ * Verified with READ KEYS / READ RESERVATION: -EIO if they do not confirm it.
+ * -ENOKEY if key is not registered.
  * With several paths every path is registered, failed ones included (those that
  * answer work again), and the check is one registration of key per working path.
  */
@@ -455,11 +489,20 @@ SGPR_PUBLIC bool sgpr_dev_prin_unsupported(const struct sgpr_dev *d, enum sgpr_p
 
 struct sgpr_lease;
 
+/*
+ * The lease defaults (docs/TIMING.md), the only definition: the lease engine uses
+ * them for a 0 in struct sgpr_lease_opts, and prlock and prlockd for what the
+ * configuration leaves unset.
+ */
+#define SGPR_LEASE_PERIOD_MS_DEFAULT 2000u
+/* dead_after of a lease period L: 3.5 L (3 renewals missed, plus half a period of margin) */
+#define SGPR_LEASE_DEAD_AFTER_MS_DEFAULT(period_ms) (3u * (period_ms) + (period_ms) / 2u)
+
 struct sgpr_lease_opts {
 	uint16_t ns;		      /* sgpr_ns_from_cluster() */
 	uint16_t host_id;	      /* 1..65535 */
 	int type;		      /* default SGPR_TYPE_WERO */
-	unsigned period_ms;	      /* L: renew every L, default 2000 */
+	unsigned period_ms;	      /* L: renew every L, default SGPR_LEASE_PERIOD_MS_DEFAULT */
 	unsigned dead_after_ms;	      /* holder key unchanged this long = dead; default 3.5 L */
 	unsigned self_fence_after_ms; /* lost after this long without a renewal; 0 = never */
 	bool static_lease;	      /* epoch 0: never renewed, never considered dead */

@@ -25,7 +25,8 @@
  *                  -ENXIO means "no such target, or not allowed to see it".
  *   -EACCES        any other login status of class 02 (initiator error:
  *                  authentication/authorization failure, ...)
- *   -EIO           login status class 03 (target error) or a redirect
+ *   -ECOMM         login status class 03 (target error) or a redirect, or the
+ *                  login could not be sent
  */
 #include <arpa/inet.h>
 #include <limits.h>
@@ -215,7 +216,7 @@ static int login_errno(struct iscsi_context *ctx)
 			return -ENXIO;
 		return -EACCES;
 	default:
-		return -EIO;
+		return -ECOMM;
 	}
 }
 
@@ -240,7 +241,7 @@ static void connect_cb(struct iscsi_context *ctx, int status, void *command_data
 	}
 	if (iscsi_login_async(ctx, login_cb, p) != 0) {
 		p->login_done = true;
-		p->login_error = -EIO;
+		p->login_error = -ECOMM;
 	}
 }
 
@@ -287,7 +288,7 @@ static int resolve_portal(struct sgpr_iscsi *p, uint64_t deadline, char *buf, si
 	r = getaddrinfo_a(GAI_NOWAIT, req->list, 1, NULL);
 	if (r != 0) {
 		free(req);
-		return r == EAI_MEMORY ? -ENOMEM : -EAGAIN;
+		return r == EAI_MEMORY ? -ENOMEM : -EHOSTUNREACH; /* lookup not started */
 	}
 	for (;;) {
 		uint64_t now = mono_ms();

@@ -21,7 +21,7 @@
  *               ETIMEDOUT, or a driver error after the whole timeout)
  *   -ENOTCONN   the path is down: host status DID_NO_CONNECT, DID_BAD_TARGET,
  *               DID_TRANSPORT_DISRUPTED, DID_TRANSPORT_FAILFAST, DID_TRANSPORT_MARGINAL
- *   -EIO        any other host or driver status, OS error, or SG_IO answer without status
+ *   -ECOMM      any other host or driver status, OS error, or SG_IO answer without status
  *   -EINTR      SG_IO was interrupted by a signal (the command may still run)
  *   -ENOMEM, -EINVAL (sg_pt refused the request), -ENOTTY (the fd does not take SG_IO)
  *
@@ -80,7 +80,7 @@ static int map_os_error(int e)
 	case EINTR:
 		return -e;
 	default:
-		return -EIO;
+		return -ECOMM;
 	}
 }
 
@@ -96,9 +96,9 @@ static int map_host_status(int host, bool whole_timeout)
 	case DID_TRANSPORT_MARGINAL:
 		return -ENOTCONN;
 	case 0: /* a driver status alone */
-		return whole_timeout ? -ETIMEDOUT : -EIO;
+		return whole_timeout ? -ETIMEDOUT : -ECOMM;
 	default:
-		return -EIO;
+		return -ECOMM;
 	}
 }
 
@@ -130,7 +130,7 @@ static int sgio_execute(struct sgpr_dev *d, const struct sgpr_cmd *cmd, struct s
 	int fd, res, r = 0;
 
 	if (!p || d->path >= p->npaths)
-		return -EIO;
+		return -EINVAL;
 	fd = p->fds[d->path];
 	if (fd < 0)
 		return -ENODEV;
@@ -158,7 +158,7 @@ static int sgio_execute(struct sgpr_dev *d, const struct sgpr_cmd *cmd, struct s
 	} else if (res == SCSI_PT_DO_BAD_PARAMS) {
 		r = -EINVAL;
 	} else if (res > 0) {
-		r = -EIO;
+		r = -ECOMM;
 	} else {
 		switch (get_scsi_pt_result_category(pt)) {
 		case SCSI_PT_RESULT_OS_ERR:
@@ -262,7 +262,7 @@ static bool udev_lun_id(const struct sgpr_sgio_path *path, bool serial, char *bu
 	return ok;
 }
 
-/* Name the LUN on every working path; different names: -EINVAL. */
+/* Name the LUN on every working path; different names: -EXDEV. */
 static int identify(struct sgpr_dev *d, const struct sgpr_sgio_target *t)
 {
 	char first[LUN_ID_MAX] = "", id[LUN_ID_MAX];
@@ -290,7 +290,7 @@ static int identify(struct sgpr_dev *d, const struct sgpr_sgio_target *t)
 		} else if (strcmp(first, id) != 0) {
 			sgpr_log(d, LOG_ERR, "%s: paths lead to different LUNs: %s is %s, %s is %s",
 				 d->target, d->paths[first_path].name, first, d->paths[i].name, id);
-			return -EINVAL;
+			return -EXDEV;
 		}
 	}
 	if (first[0]) {
@@ -367,7 +367,7 @@ static int sgio_attach(struct sgpr_dev *d, const struct sgpr_sgio_target *t, con
 		for (unsigned i = 0; i < d->npaths && !r; i++)
 			r = d->paths[i].error;
 		if (!r)
-			r = -EIO;
+			r = -ECOMM;
 	}
 	/* start on the first working path */
 	for (unsigned i = 0; r >= 0 && i < d->npaths; i++)

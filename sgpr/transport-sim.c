@@ -1101,19 +1101,19 @@ static int check_transfer(struct sgpr_dev *d, const struct sgpr_cmd *cmd)
 	size_t want;
 
 	if (!cmd->cdb || cmd->cdb_len < 6 || cmd->cdb_len > 16)
-		return -EIO;
+		return -EINVAL;
 	want = cdb_transfer(cmd->cdb);
 	if (cmd->cdb[0] == OP_PR_OUT || cmd->cdb[0] == OP_WRITE_16) {
 		if (want && (cmd->dir != SGPR_DIR_OUT || cmd->data_len < want || !cmd->data)) {
 			sgpr_log(d, LOG_DEBUG, "sim: data-out of %zu bytes for a CDB moving %zu",
 				 cmd->data_len, want);
-			return -EIO;
+			return -EINVAL;
 		}
 	} else if (cmd->dir == SGPR_DIR_OUT || (cmd->data_len && !cmd->data)) {
-		return -EIO;
+		return -EINVAL;
 	}
 	if (cmd->cdb[0] == OP_READ_16 && want && (cmd->dir != SGPR_DIR_IN || cmd->data_len < want))
-		return -EIO;
+		return -EINVAL;
 	return 0;
 }
 
@@ -1172,7 +1172,7 @@ static int sim_execute(struct sgpr_dev *d, const struct sgpr_cmd *cmd, struct sg
 	int r;
 
 	if (!n)
-		return -EIO;
+		return -EINVAL;
 	n->commands++;
 	if (cmd->cdb && cmd->cdb_len <= sizeof(n->last_cdb)) {
 		memcpy(n->last_cdb, cmd->cdb, cmd->cdb_len);

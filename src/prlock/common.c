@@ -9,37 +9,6 @@
 #include "cleanup.h"
 #include "prlock.h"
 
-/* The one map from -errno to the exit codes of prlock(8). */
-int exit_code_from_errno(int r)
-{
-	switch (r) {
-	case 0:
-		return EXIT_OK;
-	case -EBADE:
-		return EXIT_CONFLICT;
-	case -EOPNOTSUPP:
-		return EXIT_UNSUPPORTED;
-	case -ENOTCONN:
-	case -ETIMEDOUT:
-	case -ECONNREFUSED:
-	case -ECONNRESET:
-	case -EHOSTUNREACH:
-	case -ENETUNREACH:
-	case -ENXIO:
-	case -ENOENT:
-	case -ENODEV:
-	case -EACCES:
-	case -EPROTONOSUPPORT:
-		return EXIT_UNREACHABLE;
-	case -ENOTTY:
-		return EXIT_UNSUPPORTED; /* not a SCSI device: no persistent reservations */
-	case -ENOTBLK:
-		return EXIT_USAGE; /* a partition where the whole disk is needed */
-	default:
-		return EXIT_RUNTIME;
-	}
-}
-
 int fail(int r, const char *dev, const char *what, const struct sgpr_status *st)
 {
 	char detail[160] = "";
@@ -66,35 +35,14 @@ int usage_error(const char *fmt, ...)
 	return EXIT_USAGE;
 }
 
-static const char *open_words(const char *target, int r)
-{
-	bool path = target[0] == '/';
-
-	switch (r) {
-	case -EINVAL:
-		return path ? "the paths of this multipath map lead to different LUNs"
-			    : "malformed target (expected iscsi://PORTAL[:PORT]/TARGET-IQN/LUN or "
-			      "/dev/...)";
-	case -EACCES:
-		return path ? "permission denied opening the device" : errno_words(r);
-	case -ENODEV:
-		return path ? "no device behind this node (removed, or a map without paths)"
-			    : errno_words(r);
-	case -EPROTONOSUPPORT:
-		return path ? "SG_IO transport not available in this build (libsgutils2, libudev)"
-			    : "iSCSI transport not available in this build (libiscsi)";
-	default:
-		return errno_words(r);
-	}
-}
-
 int open_dev(struct prlock *p, const char *target, struct sgpr_dev **ret)
 {
 	int r = sgpr_dev_open(target, &p->dev_opts, ret);
 
 	if (r < 0) {
-		fprintf(stderr, "prlock: %s: cannot open: %s\n", target, open_words(target, r));
-		return r == -EINVAL && target[0] != '/' ? EXIT_USAGE : exit_code_from_errno(r);
+		fprintf(stderr, "prlock: %s: cannot open: %s\n", target,
+			open_error_words(target, r));
+		return exit_code_from_errno(r);
 	}
 	return 0;
 }

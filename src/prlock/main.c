@@ -96,11 +96,10 @@ enum {
 	ARG_CONTROL,
 };
 
-/* Command-line values, applied over the config file. */
+/* Command-line values: the shared ones (config_resolve()) and prlock's own. */
 struct cmdline {
-	const char *config;
-	const char *host_id, *cluster, *initiator, *type, *timeout, *victim, *victim_host;
-	const char *lease_period, *dead_after, *kill_grace, *wait_timeout, *wait;
+	struct config_args shared;
+	const char *victim, *victim_host, *wait_timeout, *wait;
 	unsigned used; /* OPT_* seen */
 };
 
@@ -149,23 +148,23 @@ static int parse_argv(int argc, char **argv, struct prlock *p, struct cmdline *c
 				       -1;
 			break;
 		case ARG_CONFIG:
-			c->config = optarg;
+			c->shared.config = optarg;
 			break;
 		case ARG_HOST_ID:
-			c->host_id = optarg;
+			c->shared.host_id = optarg;
 			break;
 		case ARG_CLUSTER:
-			c->cluster = optarg;
+			c->shared.cluster = optarg;
 			break;
 		case ARG_INITIATOR:
-			c->initiator = optarg;
+			c->shared.initiator = optarg;
 			break;
 		case ARG_TYPE:
-			c->type = optarg;
+			c->shared.type = optarg;
 			c->used |= OPT_TYPE;
 			break;
 		case ARG_TIMEOUT:
-			c->timeout = optarg;
+			c->shared.timeout = optarg;
 			break;
 		case ARG_STATIC:
 			p->static_lease = true;
@@ -200,13 +199,13 @@ static int parse_argv(int argc, char **argv, struct prlock *p, struct cmdline *c
 			c->used |= OPT_KEEP_REG;
 			break;
 		case ARG_LEASE_PERIOD:
-			c->lease_period = optarg;
+			c->shared.lease_period = optarg;
 			break;
 		case ARG_DEAD_AFTER:
-			c->dead_after = optarg;
+			c->shared.dead_after = optarg;
 			break;
 		case ARG_KILL_GRACE:
-			c->kill_grace = optarg;
+			c->shared.kill_grace = optarg;
 			c->used |= OPT_KILL_GRACE;
 			break;
 		case ARG_IF_DEAD:
@@ -229,60 +228,22 @@ static int parse_argv(int argc, char **argv, struct prlock *p, struct cmdline *c
 /* Merge defaults, the config file and the command line into p. Returns 0 or an exit code. */
 static int resolve_identity(struct prlock *p, const struct cmdline *c)
 {
-	const char *config = c->config ? c->config : SGPR_CONFIG_DEFAULT;
-	char err[512];
-	unsigned timeout;
+	char msg[768];
 	int r;
 
-	strcpy(p->cfg.cluster, SGPR_CLUSTER_DEFAULT);
-	r = config_load(config, &p->cfg, err, sizeof(err));
-	if (r < 0 && !(r == -ENOENT && !c->config)) {
-		fprintf(stderr, "prlock: config %s\n", err);
+	r = config_resolve(&c->shared, &p->cfg, &p->ns, msg, sizeof(msg));
+	if (r < 0) {
+		fprintf(stderr, "prlock: %s\n", msg);
 		return r == -EINVAL ? EXIT_USAGE : EXIT_RUNTIME;
 	}
-	if (c->host_id && parse_host_id(c->host_id, &p->cfg.host_id) < 0)
-		return usage_error("--host-id '%s': expected a number 1..65535", c->host_id);
-	if (c->cluster) {
-		if (!*c->cluster || strlen(c->cluster) >= sizeof(p->cfg.cluster))
-			return usage_error("--cluster '%s': expected 1..63 characters", c->cluster);
-		strcpy(p->cfg.cluster, c->cluster);
-	}
-	if (c->initiator) {
-		if (!iscsi_name_valid(c->initiator))
-			return usage_error(
-				"--initiator '%s': not an iSCSI name (iqn.YYYY-MM.domain:id)",
-				c->initiator);
-		strcpy(p->cfg.initiator, c->initiator);
-	}
-	if (c->type) {
-		r = sgpr_type_from_name(c->type);
-		if (r < 0)
-			return usage_error("--type '%s': unknown reservation type", c->type);
-		p->cfg.type = r;
-		p->type_set = true;
-	}
-	if (c->timeout) {
-		if (parse_uint(c->timeout, 100, 600000, &timeout) < 0)
-			return usage_error("--command-timeout '%s': expected 100..600000 ms",
-					   c->timeout);
-		p->cfg.timeout_ms = timeout;
-	}
-	if (c->lease_period &&
-	    parse_seconds(c->lease_period, 100, 3600000, &p->cfg.lease_period_ms))
-		return usage_error("--lease-period '%s': expected 0.1..3600 seconds",
-				   c->lease_period);
-	if (c->dead_after && parse_seconds(c->dead_after, 200, 86400000, &p->cfg.dead_after_ms))
-		return usage_error("--dead-after '%s': expected 0.2..86400 seconds", c->dead_after);
-	if (c->kill_grace && parse_seconds(c->kill_grace, 0, 3600000, &p->cfg.kill_grace_ms))
-		return usage_error("--kill-grace '%s': expected 0..3600 seconds", c->kill_grace);
+	if (msg[0])
+		fprintf(stderr, "prlock: warning: %s\n", msg);
+	p->type_set = c->shared.type != NULL;
 	if (c->wait && parse_seconds(c->wait, 1, 86400000, &p->wait_ms))
 		return usage_error("--wait=%s: expected 0.001..86400 seconds", c->wait);
 	if (c->wait_timeout && parse_seconds(c->wait_timeout, 0, 86400000, &p->wait_timeout_ms))
 		return usage_error("--timeout '%s': expected 0..86400 seconds", c->wait_timeout);
 	p->wait_timeout_set = c->wait_timeout != NULL;
-	if (p->cfg.lease_period_ms && p->cfg.dead_after_ms &&
-	    p->cfg.dead_after_ms <= p->cfg.lease_period_ms)
-		return usage_error("--dead-after must be longer than the lease period");
 	if (c->victim && sgpr_key_parse(c->victim, &p->victim) < 0)
 		return usage_error("--victim '%s': expected a nonzero key (0x... or decimal)",
 				   c->victim);
@@ -290,25 +251,6 @@ static int resolve_identity(struct prlock *p, const struct cmdline *c)
 		return usage_error("--host '%s': expected a host id 1..65535", c->victim_host);
 	if (c->victim && c->victim_host)
 		return usage_error("--victim and --host exclude each other");
-
-	if (!p->cfg.host_id) {
-		r = host_id_from_machine_id("/etc/machine-id", &p->cfg.host_id);
-		if (r < 0) {
-			fprintf(stderr,
-				"prlock: no host id: set host_id in %s or pass --host-id "
-				"(/etc/machine-id: %s)\n",
-				config, strerror(-r));
-			return EXIT_USAGE;
-		}
-		fprintf(stderr,
-			"prlock: warning: host_id not configured, using %u derived from "
-			"/etc/machine-id; set host_id in %s\n",
-			p->cfg.host_id, config);
-	}
-	if (!p->cfg.initiator[0])
-		snprintf(p->cfg.initiator, sizeof(p->cfg.initiator), "iqn.2026-11.io.sgpr:host-%u",
-			 p->cfg.host_id);
-	p->ns = sgpr_ns_from_cluster(p->cfg.cluster);
 	p->dev_opts = (struct sgpr_dev_opts){
 		.initiator = p->cfg.initiator,
 		.host_id = p->cfg.host_id,

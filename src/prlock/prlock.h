@@ -6,19 +6,9 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "errors.h" /* EXIT_*, exit_code_from_errno(), errno_words() */
 #include "json.h"
 #include "sgpr.h"
-
-/* EXIT STATUS (prlock(8), DESIGN.md) */
-enum {
-	EXIT_OK = 0,
-	EXIT_RUNTIME = 1,
-	EXIT_USAGE = 2,
-	EXIT_CONFLICT = 3,
-	EXIT_UNSUPPORTED = 4,
-	EXIT_UNREACHABLE = 5,
-	EXIT_NO_RESERVATION = 6,
-};
 
 /* prlockd's control socket (docs/prlockd.md) */
 #define PRLOCKD_CONTROL_DEFAULT "/run/prlockd/control.sock"
@@ -73,8 +63,6 @@ enum {
 };
 
 /* common.c */
-int exit_code_from_errno(int r);
-#include "errno-words.h"
 /* "prlock: DEV: what: cause" on stderr; returns the exit code of r. */
 int fail(int r, const char *dev, const char *what, const struct sgpr_status *st);
 int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -30,22 +30,6 @@ static const char *control_path(const struct prlock *p)
 	return p->control ?: PRLOCKD_CONTROL_DEFAULT;
 }
 
-/* The exit code of an error word of the control protocol. */
-static int exit_code_of(const char *kind)
-{
-	if (!kind)
-		return EXIT_RUNTIME;
-	if (strcmp(kind, "usage") == 0)
-		return EXIT_USAGE;
-	if (strcmp(kind, "conflict") == 0)
-		return EXIT_CONFLICT;
-	if (strcmp(kind, "unsupported") == 0)
-		return EXIT_UNSUPPORTED;
-	if (strcmp(kind, "unreachable") == 0)
-		return EXIT_UNREACHABLE;
-	return EXIT_RUNTIME;
-}
-
 static int connect_daemon(const struct prlock *p, int *ret_fd)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -176,7 +160,7 @@ static int reply_failed(const struct jv *v)
 	const char *msg = jv_str(v, "message");
 
 	fprintf(stderr, "prlock: %s\n", msg ?: "prlockd refused without a message");
-	return exit_code_of(jv_str(v, "error"));
+	return exit_code_from_word(jv_str(v, "error"));
 }
 
 static uint64_t key_of(const struct jv *v, const char *name)

@@ -17,8 +17,8 @@
 #include "cleanup.h"
 #include "prlock.h"
 
-#define DEFAULT_KILL_GRACE_MS 5000u
-#define DEFAULT_PERIOD_MS 2000u /* as the lease engine's */
+#define DEFAULT_KILL_GRACE_MS SGPR_KILL_GRACE_MS_DEFAULT
+#define DEFAULT_PERIOD_MS SGPR_LEASE_PERIOD_MS_DEFAULT
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct sgpr_dev *, sgpr_dev_free)
 
@@ -78,7 +78,9 @@ int preempt_if_dead(struct prlock *p, const char *dev)
 	if (p->wait_timeout_set)
 		deadline = start + p->wait_timeout_ms;
 	else
-		deadline = start + (p->cfg.dead_after_ms ?: period * 7 / 2) + 2 * period;
+		deadline = start +
+			   (p->cfg.dead_after_ms ?: SGPR_LEASE_DEAD_AFTER_MS_DEFAULT(period)) +
+			   2 * period;
 	for (;;) {
 		r = sgpr_lease_observe(l, &ev);
 		if (r < 0 || ev == SGPR_LEASE_TAKEN_OVER || ev == SGPR_LEASE_ACQUIRED ||
@@ -260,7 +262,7 @@ static bool renew_all(struct held *h, int n)
 int verb_run(struct prlock *p, int ndev, char **devs)
 {
 	struct held *h = calloc((size_t)ndev, sizeof(*h));
-	unsigned period = p->cfg.lease_period_ms ? p->cfg.lease_period_ms : 2000;
+	unsigned period = p->cfg.lease_period_ms ? p->cfg.lease_period_ms : DEFAULT_PERIOD_MS;
 	unsigned grace = p->cfg.kill_grace_ms ? p->cfg.kill_grace_ms : DEFAULT_KILL_GRACE_MS;
 	uint64_t next, kill_at = 0;
 	bool lost = false;

@@ -161,7 +161,7 @@ void waiter_done(struct daemon *dm, struct entry *e, int r, enum sgpr_lease_even
 			    holder_words(dm, e->holder, words, sizeof(words)),
 			    (double)(mono_ms() - e->wait_start) / 1000);
 	else
-		reply_error(c, error_kind(r), "%s: %s", e->dev, errno_words(r));
+		reply_error(c, error_word(r), "%s: %s", e->dev, errno_words(r));
 }
 
 /* ---- requests ------------------------------------------------------------ */
@@ -314,10 +314,10 @@ void acquire_done(struct daemon *dm, struct entry *e)
 				"LUN",
 				e->dev, (int)e->lock_owner);
 		else if (!opened)
-			reply_error(c, error_kind(r), "%s: cannot open: %s", e->dev,
-				    errno_words(r));
+			reply_error(c, error_word(r), "%s: cannot open: %s", e->dev,
+				    open_error_words(e->dev, r));
 		else
-			reply_error(c, error_kind(r), "%s: acquiring the lease: %s", e->dev,
+			reply_error(c, error_word(r), "%s: acquiring the lease: %s", e->dev,
 				    errno_words(r));
 	}
 	entry_remove(dm, e);
@@ -378,7 +378,7 @@ void release_done(struct daemon *dm, struct entry *e)
 	if (r < 0) {
 		log_msg(LOG_WARNING, "%s: releasing the lease: %s", e->dev, errno_words(r));
 		if (c)
-			reply_error(c, error_kind(r), "%s: releasing the lease: %s", e->dev,
+			reply_error(c, error_word(r), "%s: releasing the lease: %s", e->dev,
 				    errno_words(r));
 		return;
 	}

@@ -25,36 +25,6 @@
 #include "lunlock.h"
 #include "prlockd.h"
 
-const char *error_kind(int r)
-{
-	switch (r) {
-	case -EBADE:
-		return "conflict";
-	case -EOPNOTSUPP:
-	case -ENOTTY:
-		return "unsupported";
-	case -EINVAL:
-	case -ENOTBLK:
-		return "usage";
-	case -ENOTCONN:
-	case -ETIMEDOUT:
-	case -ECONNREFUSED:
-	case -ECONNRESET:
-	case -EHOSTUNREACH:
-	case -ENETUNREACH:
-	case -ENXIO:
-	case -ENOENT:
-	case -ENODEV:
-	case -EACCES:
-	case -EAGAIN:
-	case -EIO:
-	case -EPROTONOSUPPORT:
-		return "unreachable";
-	default:
-		return "error";
-	}
-}
-
 const char *holder_words(const struct daemon *dm, uint64_t holder, char *buf, size_t len)
 {
 	char k[SGPR_KEY_STRLEN];
@@ -643,7 +613,7 @@ static void observe_done(struct daemon *dm, struct entry *e)
 		entry_remove(dm, e); /* the client cancelled the wait while we observed */
 		return;
 	}
-	if (r == -EBADE || (r < 0 && strcmp(error_kind(r), "unreachable") != 0)) {
+	if (r < 0 && sgpr_err_kind(r) != SGPR_ERR_UNREACHABLE) {
 		waiter_done(dm, e, r, SGPR_LEASE_NONE);
 		entry_remove(dm, e);
 		return;

@@ -131,10 +131,9 @@ static int parse_argv(int argc, char **argv, struct daemon *dm)
 		{"group", required_argument, NULL, ARG_GROUP},
 		{"keep-privileges", no_argument, NULL, ARG_KEEP_PRIVILEGES},
 		{}};
-	const char *config = NULL, *host_id = NULL, *cluster = NULL, *initiator = NULL;
-	const char *type = NULL, *period = NULL, *dead = NULL, *grace = NULL, *timeout = NULL;
+	struct config_args a = {};
 	const char *workers = NULL, *pr_socket = NULL, *user = NULL, *group = NULL;
-	char err[512];
+	char msg[768];
 	int o, r;
 
 	opterr = 0;
@@ -147,31 +146,31 @@ static int parse_argv(int argc, char **argv, struct daemon *dm)
 			log_max_level = LOG_DEBUG;
 			break;
 		case ARG_CONFIG:
-			config = optarg;
+			a.config = optarg;
 			break;
 		case ARG_HOST_ID:
-			host_id = optarg;
+			a.host_id = optarg;
 			break;
 		case ARG_CLUSTER:
-			cluster = optarg;
+			a.cluster = optarg;
 			break;
 		case ARG_INITIATOR:
-			initiator = optarg;
+			a.initiator = optarg;
 			break;
 		case ARG_TYPE:
-			type = optarg;
+			a.type = optarg;
 			break;
 		case ARG_LEASE_PERIOD:
-			period = optarg;
+			a.lease_period = optarg;
 			break;
 		case ARG_DEAD_AFTER:
-			dead = optarg;
+			a.dead_after = optarg;
 			break;
 		case ARG_KILL_GRACE:
-			grace = optarg;
+			a.kill_grace = optarg;
 			break;
 		case ARG_TIMEOUT:
-			timeout = optarg;
+			a.timeout = optarg;
 			break;
 		case ARG_WORKERS:
 			workers = optarg;
@@ -203,36 +202,13 @@ static int parse_argv(int argc, char **argv, struct daemon *dm)
 	if (optind < argc)
 		return usage("unexpected argument '%s'", argv[optind]);
 
-	strcpy(dm->cfg.cluster, SGPR_CLUSTER_DEFAULT);
-	r = config_load(config ?: SGPR_CONFIG_DEFAULT, &dm->cfg, err, sizeof(err));
-	if (r < 0 && !(r == -ENOENT && !config))
-		return usage("config %s", err);
-	if (host_id && parse_host_id(host_id, &dm->cfg.host_id) < 0)
-		return usage("--host-id '%s': expected a number 1..65535", host_id);
-	if (cluster) {
-		if (!*cluster || strlen(cluster) >= sizeof(dm->cfg.cluster))
-			return usage("--cluster '%s': expected 1..63 characters", cluster);
-		strcpy(dm->cfg.cluster, cluster);
+	r = config_resolve(&a, &dm->cfg, &dm->ns, msg, sizeof(msg));
+	if (r < 0) {
+		fprintf(stderr, "prlockd: %s\n", msg);
+		return r; /* -EINVAL: a usage error */
 	}
-	if (initiator) {
-		if (!iscsi_name_valid(initiator))
-			return usage("--initiator '%s': not an iSCSI name", initiator);
-		strcpy(dm->cfg.initiator, initiator);
-	}
-	if (type) {
-		r = sgpr_type_from_name(type);
-		if (r < 0)
-			return usage("--type '%s': unknown reservation type", type);
-		dm->cfg.type = r;
-	}
-	if (period && parse_seconds(period, 100, 3600000, &dm->cfg.lease_period_ms) < 0)
-		return usage("--lease-period '%s': expected 0.1..3600 seconds", period);
-	if (dead && parse_seconds(dead, 200, 86400000, &dm->cfg.dead_after_ms) < 0)
-		return usage("--dead-after '%s': expected 0.2..86400 seconds", dead);
-	if (grace && parse_seconds(grace, 0, 3600000, &dm->cfg.kill_grace_ms) < 0)
-		return usage("--kill-grace '%s': expected 0..3600 seconds", grace);
-	if (timeout && parse_uint(timeout, 100, 600000, &dm->cfg.timeout_ms) < 0)
-		return usage("--command-timeout '%s': expected 100..600000 ms", timeout);
+	if (msg[0])
+		log_msg(LOG_WARNING, "%s", msg);
 	if (workers && parse_uint(workers, 1, PRLOCKD_WORKERS_MAX, &dm->cfg.workers) < 0)
 		return usage("--workers '%s': expected 1..%u", workers, PRLOCKD_WORKERS_MAX);
 	dm->n_workers = dm->cfg.workers ?: PRLOCKD_DEFAULT_WORKERS;
@@ -286,24 +262,9 @@ static int parse_argv(int argc, char **argv, struct daemon *dm)
 	if (dm->keep_privileges && (user || group))
 		return usage("--keep-privileges and --user/--group exclude each other");
 
-	if (!dm->cfg.host_id) {
-		r = host_id_from_machine_id("/etc/machine-id", &dm->cfg.host_id);
-		if (r < 0)
-			return usage("no host id: set host_id in %s or pass --host-id",
-				     config ?: SGPR_CONFIG_DEFAULT);
-		log_msg(LOG_WARNING,
-			"host_id not configured, using %u derived from /etc/machine-id; set "
-			"host_id in %s",
-			dm->cfg.host_id, config ?: SGPR_CONFIG_DEFAULT);
-	}
-	if (!dm->cfg.initiator[0])
-		snprintf(dm->cfg.initiator, sizeof(dm->cfg.initiator),
-			 "iqn.2026-11.io.sgpr:host-%u", dm->cfg.host_id);
-	dm->period_ms = dm->cfg.lease_period_ms ?: PRLOCKD_DEFAULT_PERIOD_MS;
-	dm->dead_after_ms = dm->cfg.dead_after_ms ?: dm->period_ms * 7 / 2;
-	if (dm->dead_after_ms <= dm->period_ms)
-		return usage("--dead-after must be longer than the lease period");
-	dm->kill_grace_ms = dm->cfg.kill_grace_ms ?: PRLOCKD_DEFAULT_KILL_GRACE_MS;
+	dm->period_ms = dm->cfg.lease_period_ms;
+	dm->dead_after_ms = dm->cfg.dead_after_ms;
+	dm->kill_grace_ms = dm->cfg.kill_grace_ms;
 	if (dm->cfg.group[0]) {
 		struct group *g = getgrnam(dm->cfg.group);
 
@@ -314,7 +275,6 @@ static int parse_argv(int argc, char **argv, struct daemon *dm)
 	}
 	if (strncmp(dm->cfg.loss_action, "hook:", 5) == 0)
 		dm->hook = dm->cfg.loss_action + 5;
-	dm->ns = sgpr_ns_from_cluster(dm->cfg.cluster);
 	/*
 	 * A device that stops answering holds its worker for one command timeout (plus the
 	 * library's bounded retries), and its own renewal is late by that much; the other
@@ -438,8 +398,8 @@ int main(int argc, char **argv)
 	pthread_mutex_init(&dm.held_lock, NULL);
 	dm.prh_fd = -1;
 	r = parse_argv(argc, argv, &dm);
-	if (r <= 0)
-		return r < 0 ? 2 : 0;
+	if (r <= 0) /* an unreadable configuration file is a start-up failure, not usage */
+		return r == 0 ? 0 : r == -EINVAL ? 2 : 1;
 	r = setup_signals(&dm);
 	if (r < 0) {
 		log_msg(LOG_ERR, "Failed to set up signals: %s", strerror(-r));

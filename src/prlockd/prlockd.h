@@ -14,11 +14,9 @@
 #define PRLOCKD_STATE_DIR_DEFAULT "/run/prlockd"
 #define PRLOCKD_PR_SOCKET_DEFAULT "/run/prlockd/pr-helper.sock"
 #define PRLOCKD_REQUEST_MAX 4096
-#define PRLOCKD_HOOK_TIMEOUT_MS 30000u	/* a loss hook is SIGKILLed after this */
-#define PRLOCKD_CLIENT_IDLE_MS 10000u	/* a client must send its request line within this */
-#define PRLOCKD_DEFAULT_PERIOD_MS 2000u /* the lease engine's default */
-#define PRLOCKD_DEFAULT_KILL_GRACE_MS 5000u
-#define PRLOCKD_DEFAULT_WORKERS 4u /* device I/O threads (pool.c) */
+#define PRLOCKD_HOOK_TIMEOUT_MS 30000u /* a loss hook is SIGKILLed after this */
+#define PRLOCKD_CLIENT_IDLE_MS 10000u  /* a client must send its request line within this */
+#define PRLOCKD_DEFAULT_WORKERS 4u     /* device I/O threads (pool.c) */
 #define PRLOCKD_WORKERS_MAX 256u
 
 /* log.c-style helpers (main.c): "<N>message" lines on stderr, journal format. */
@@ -179,9 +177,7 @@ int proc_starttime(pid_t pid, unsigned long long *ret);
 bool proc_alive(const struct protected_proc *p);
 /* "held by host 7 (key 0x...)" */
 const char *holder_words(const struct daemon *dm, uint64_t holder, char *buf, size_t len);
-#include "errno-words.h"
-/* "conflict", "unreachable", ...: the error word of the control protocol for -errno */
-const char *error_kind(int r);
+#include "errors.h"
 
 /* pool.c: the worker threads that run device I/O */
 int pool_start(struct daemon *dm);

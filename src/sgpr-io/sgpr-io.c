@@ -13,7 +13,9 @@
  * period while sgpr-io waits for its next command, so stopping the process
  * (SIGSTOP) stops the renewals as a hung host would.
  *
- * Every command answers one line: "ok [detail]" or "err <errno name>: <words>".
+ * Every command answers one line: "ok [detail]" or "err <kind>: <words>", kind being the
+ * error word of src/shared/errors.c (conflict, unsupported, unreachable, usage, error) and
+ * words the target's status or the errno's phrase.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -27,29 +29,12 @@
 
 #include "cleanup.h"
 #include "config.h"
+#include "errors.h"
 #include "sgpr.h"
 
 #define BLOCK 512
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct sgpr_dev *, sgpr_dev_free)
-
-static const char *err_name(int r)
-{
-	switch (r) {
-	case -EBADE:
-		return "conflict";
-	case -EOPNOTSUPP:
-		return "unsupported";
-	case -ENOTCONN:
-		return "disconnected";
-	case -ETIMEDOUT:
-		return "timeout";
-	case -EAGAIN:
-		return "again";
-	default:
-		return "error";
-	}
-}
 
 static void answer(int r, const struct sgpr_status *st, const char *detail)
 {
@@ -58,11 +43,11 @@ static void answer(int r, const struct sgpr_status *st, const char *detail)
 	if (r == 0) {
 		printf("ok%s%s\n", detail ? " " : "", detail ? detail : "");
 	} else {
-		if (st && st->answered)
-			printf("err %s: %s\n", err_name(r),
+		if (st && st->answered && st->status != SGPR_STATUS_GOOD)
+			printf("err %s: %s\n", error_word(r),
 			       sgpr_status_describe(st, buf, sizeof(buf)));
 		else
-			printf("err %s: %s\n", err_name(r), strerror(-r));
+			printf("err %s: %s\n", error_word(r), errno_words(r));
 	}
 	fflush(stdout);
 }
@@ -319,7 +304,7 @@ int main(int argc, char **argv)
 			if (parse_host_id(optarg, &host_id) < 0) {
 				fprintf(stderr, "sgpr-io: --host-id '%s': expected 1..65535\n",
 					optarg);
-				return 2;
+				return EXIT_USAGE;
 			}
 			break;
 		case 'c':
@@ -330,7 +315,7 @@ int main(int argc, char **argv)
 				fprintf(stderr,
 					"sgpr-io: --timeout '%s': expected 100..600000 ms\n",
 					optarg);
-				return 2;
+				return EXIT_USAGE;
 			}
 			break;
 		case 'L':
@@ -338,25 +323,25 @@ int main(int argc, char **argv)
 			if (parse_seconds(optarg, 100, 3600000,
 					  o == 'L' ? &period_ms : &dead_after_ms)) {
 				fprintf(stderr, "sgpr-io: '%s': expected seconds\n", optarg);
-				return 2;
+				return EXIT_USAGE;
 			}
 			break;
 		case 't':
 			type = sgpr_type_from_name(optarg);
 			if (type < 0) {
 				fprintf(stderr, "sgpr-io: --type '%s': unknown type\n", optarg);
-				return 2;
+				return EXIT_USAGE;
 			}
 			break;
 		default:
-			return 2;
+			return EXIT_USAGE;
 		}
 	}
 	if (optind != argc - 1 || !host_id) {
 		fprintf(stderr,
 			"usage: sgpr-io --host-id N [--initiator IQN] [--cluster NAME] "
 			"[--type T] [--timeout MS] [--lease-period S] [--dead-after S] DEV\n");
-		return 2;
+		return EXIT_USAGE;
 	}
 	if (!initiator) {
 		snprintf(iqn, sizeof(iqn), "iqn.2026-11.io.sgpr:host-%u", host_id);
@@ -369,12 +354,13 @@ int main(int argc, char **argv)
 						  .connect_timeout_ms = timeout_ms},
 			  &d);
 	if (r < 0) {
-		fprintf(stderr, "sgpr-io: %s: cannot open: %s\n", argv[optind], strerror(-r));
-		return 5;
+		fprintf(stderr, "sgpr-io: %s: cannot open: %s\n", argv[optind],
+			open_error_words(argv[optind], r));
+		return exit_code_from_errno(r);
 	}
 	io = calloc(1, sizeof(*io));
 	if (!io)
-		return 1;
+		return EXIT_RUNTIME;
 	io->d = d;
 	io->type = type;
 	io->key = sgpr_key_make(sgpr_ns_from_cluster(cluster), host_id, 0);
@@ -382,7 +368,7 @@ int main(int argc, char **argv)
 		.ns = sgpr_ns_from_cluster(cluster),
 		.host_id = host_id,
 		.type = type,
-		.period_ms = period_ms ? period_ms : 2000,
+		.period_ms = period_ms ? period_ms : SGPR_LEASE_PERIOD_MS_DEFAULT,
 		.dead_after_ms = dead_after_ms,
 	};
 	printf("ready key=0x%016" PRIx64 "\n", io->key);

@@ -2,6 +2,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -248,5 +249,96 @@ int config_load(const char *path, struct sgpr_config *cfg, char *err, size_t err
 			return -EINVAL;
 		}
 	}
+	return 0;
+}
+
+static int usage(char *msg, size_t msglen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int usage(char *msg, size_t msglen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, msglen, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+int config_resolve(const struct config_args *a, struct sgpr_config *cfg, uint16_t *ret_ns,
+		   char *msg, size_t msglen)
+{
+	const char *config = a->config ?: SGPR_CONFIG_DEFAULT;
+	const char *machine_id = a->machine_id ?: SGPR_MACHINE_ID;
+	char err[512];
+	int r;
+
+	msg[0] = 0;
+	if (!cfg->cluster[0])
+		strcpy(cfg->cluster, SGPR_CLUSTER_DEFAULT);
+	r = config_load(config, cfg, err, sizeof(err));
+	if (r < 0 && !(r == -ENOENT && !a->config)) {
+		snprintf(msg, msglen, "config %s", err);
+		return r;
+	}
+	if (a->host_id && parse_host_id(a->host_id, &cfg->host_id) < 0)
+		return usage(msg, msglen, "--host-id '%s': expected a number 1..65535", a->host_id);
+	if (a->cluster) {
+		if (!*a->cluster || strlen(a->cluster) >= sizeof(cfg->cluster))
+			return usage(msg, msglen, "--cluster '%s': expected 1..63 characters",
+				     a->cluster);
+		strcpy(cfg->cluster, a->cluster);
+	}
+	if (a->initiator) {
+		if (!iscsi_name_valid(a->initiator))
+			return usage(msg, msglen,
+				     "--initiator '%s': not an iSCSI name (iqn.YYYY-MM.domain:id)",
+				     a->initiator);
+		strcpy(cfg->initiator, a->initiator);
+	}
+	if (a->type) {
+		r = sgpr_type_from_name(a->type);
+		if (r < 0)
+			return usage(msg, msglen, "--type '%s': unknown reservation type", a->type);
+		cfg->type = r;
+	}
+	if (a->timeout && parse_uint(a->timeout, 100, 600000, &cfg->timeout_ms) < 0)
+		return usage(msg, msglen, "--command-timeout '%s': expected 100..600000 ms",
+			     a->timeout);
+	if (a->lease_period && parse_seconds(a->lease_period, 100, 3600000, &cfg->lease_period_ms))
+		return usage(msg, msglen, "--lease-period '%s': expected 0.1..3600 seconds",
+			     a->lease_period);
+	if (a->dead_after && parse_seconds(a->dead_after, 200, 86400000, &cfg->dead_after_ms))
+		return usage(msg, msglen, "--dead-after '%s': expected 0.2..86400 seconds",
+			     a->dead_after);
+	if (a->kill_grace && parse_seconds(a->kill_grace, 0, 3600000, &cfg->kill_grace_ms))
+		return usage(msg, msglen, "--kill-grace '%s': expected 0..3600 seconds",
+			     a->kill_grace);
+
+	/* the lease defaults: one place for every program (and the same as the engine's) */
+	if (!cfg->lease_period_ms)
+		cfg->lease_period_ms = SGPR_LEASE_PERIOD_MS_DEFAULT;
+	if (!cfg->dead_after_ms)
+		cfg->dead_after_ms = SGPR_LEASE_DEAD_AFTER_MS_DEFAULT(cfg->lease_period_ms);
+	if (cfg->dead_after_ms <= cfg->lease_period_ms)
+		return usage(msg, msglen,
+			     "--dead-after must be longer than the lease period (%u ms <= %u ms)",
+			     cfg->dead_after_ms, cfg->lease_period_ms);
+	if (!cfg->kill_grace_ms) /* 0 is "not set", as in the file */
+		cfg->kill_grace_ms = SGPR_KILL_GRACE_MS_DEFAULT;
+
+	if (!cfg->host_id) {
+		r = host_id_from_machine_id(machine_id, &cfg->host_id);
+		if (r < 0)
+			return usage(msg, msglen,
+				     "no host id: set host_id in %s or pass --host-id (%s: %s)",
+				     config, machine_id, strerror(-r));
+		snprintf(msg, msglen,
+			 "host_id not configured, using %u derived from %s; set host_id in %s",
+			 cfg->host_id, machine_id, config);
+	}
+	if (!cfg->initiator[0])
+		snprintf(cfg->initiator, sizeof(cfg->initiator), "iqn.2026-11.io.sgpr:host-%u",
+			 cfg->host_id);
+	*ret_ns = sgpr_ns_from_cluster(cfg->cluster);
 	return 0;
 }

@@ -12,6 +12,9 @@
 #define SGPR_IQN_MAX 224
 #define SGPR_GROUP_MAX 64
 #define SGPR_LOSS_ACTION_MAX 4096
+#define SGPR_MACHINE_ID "/etc/machine-id"
+/* SIGTERM -> SIGKILL of a protected process on a lost lease (prlock run, prlockd) */
+#define SGPR_KILL_GRACE_MS_DEFAULT 5000u
 
 struct sgpr_config {
 	uint16_t host_id; /* 0: not set */
@@ -19,9 +22,9 @@ struct sgpr_config {
 	char initiator[SGPR_IQN_MAX];
 	int type;		      /* 0: not set */
 	unsigned timeout_ms;	      /* 0: not set */
-	unsigned lease_period_ms;     /* 0: not set; the lease engine's default */
-	unsigned dead_after_ms;	      /* 0: not set */
-	unsigned kill_grace_ms;	      /* SIGTERM -> SIGKILL on a lost lease; 0: not set */
+	unsigned lease_period_ms;     /* 0: not set (config_resolve() fills in the default) */
+	unsigned dead_after_ms;	      /* 0: not set (idem) */
+	unsigned kill_grace_ms;	      /* SIGTERM -> SIGKILL on a lost lease; 0: not set (idem) */
 	unsigned self_fence_after_ms; /* 0: never */
 	/* prlockd only */
 	char group[SGPR_GROUP_MAX];		/* control socket access besides root; "" none */
@@ -47,3 +50,27 @@ int host_id_from_machine_id(const char *path, uint16_t *ret);
 /* Syntax check of an iSCSI name (RFC 3720 3.2.6.3): iqn.YYYY-MM.reversed.domain[:x] or eui.<16
  * hex>. */
 bool iscsi_name_valid(const char *s);
+
+/* The command-line options shared by prlock and prlockd; NULL: not given. */
+struct config_args {
+	const char *config; /* --config: must exist; NULL: SGPR_CONFIG_DEFAULT, may be missing */
+	const char *host_id, *cluster, *initiator, *type, *timeout;
+	const char *lease_period, *dead_after, *kill_grace;
+	const char *machine_id; /* NULL: SGPR_MACHINE_ID (tests) */
+};
+
+/*
+ * The identity and settings of this host, the one merge for prlock and prlockd: defaults <
+ * the configuration file < the command line. Afterwards cfg has a host id (derived from the
+ * machine id if neither the file nor the command line gave one), a cluster, an initiator
+ * (iqn.2026-11.io.sgpr:host-<id> unless given), and the lease period, dead_after and kill
+ * grace with their defaults filled in (SGPR_LEASE_PERIOD_MS_DEFAULT,
+ * SGPR_LEASE_DEAD_AFTER_MS_DEFAULT(), SGPR_KILL_GRACE_MS_DEFAULT); *ret_ns is the key
+ * namespace of the cluster. cfg must be zeroed or hold earlier defaults.
+ *
+ * Returns 0, and in msg "" or a warning to log (the host id was derived); -EINVAL for a
+ * usage error (a bad value in the file or on the command line, no host id), or the -errno of
+ * a configuration file that cannot be read; msg then says why, without a program prefix.
+ */
+int config_resolve(const struct config_args *a, struct sgpr_config *cfg, uint16_t *ret_ns,
+		   char *msg, size_t msglen);

@@ -41,6 +41,23 @@ start_target() {
 	URL2=${URL%/1}/2
 }
 
+# silent_portal PORT: a portal that accepts TCP connections and never answers the login. Returns
+# once it listens (python3 alone may take most of a second to start on a busy machine); the pid
+# is in SILENT.
+silent_portal() {
+	python3 -c 'import socket,sys
+s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(4); c=[]
+while True: c.append(s.accept()[0])' "$1" &
+	SILENT=$!
+	for _ in $(seq 100); do
+		(: <>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0 # a connection it accepts
+		sleep 0.1
+	done
+	echo "FATAL: the silent portal on port $1 does not listen"
+	exit 1
+}
+
 # prlock as host N: pl N [args...]; sets OUT, ERR, RC.
 pl() {
 	local host=$1

@@ -45,7 +45,7 @@ io_expect h1 register ok
 TGTD=$(cat "$WORK/target/tgtd.pid")
 kill -STOP "$TGTD"
 start=$(date +%s%N)
-io_expect h1 "write 6 while-frozen" "err timeout"
+io_expect h1 "write 6 while-frozen" "err unreachable: timed out"
 elapsed_ms=$((($(date +%s%N) - start) / 1000000))
 check "a command to a frozen target gave up within its 1.5 s timeout plus one login bound (${elapsed_ms} ms)" \
 	test "$elapsed_ms" -lt 5000

@@ -139,12 +139,7 @@ check "wrong target IQN: one line" err_one_line
 pl 1 status "iscsi://127.0.0.1:1/iqn.2026-11.io.sgpr:target/1"
 expect_rc "closed port" 5 "connection refused"
 # a portal that accepts the TCP connection and never answers the login
-python3 -c 'import socket,time,sys
-s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(4); c=[]
-while True: c.append(s.accept()[0])' $((TEST_PORT + 1)) &
-SILENT=$!
-sleep 0.5
+silent_portal $((TEST_PORT + 1))
 start=$(date +%s%N)
 pl 1 status "iscsi://127.0.0.1:$((TEST_PORT + 1))/iqn.2026-11.io.sgpr:target/1"
 elapsed_ms=$((($(date +%s%N) - start) / 1000000))

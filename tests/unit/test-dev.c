@@ -482,7 +482,7 @@ static void test_adopt_key_tgt(void **state)
 	f->a = sgpr_dev_free(f->a);
 	assert_int_equal(sgpr_sim_open(f->sim.lun, NAME_A, &f->sim.opts, &a2), 0);
 	assert_int_equal(sim_fx_write16(a2, &st), -EBADE);
-	assert_int_equal(sgpr_adopt_key(a2, 0x4242, &st), -ENOENT);
+	assert_int_equal(sgpr_adopt_key(a2, 0x4242, &st), -ENOKEY);
 	assert_int_equal(sgpr_adopt_key(a2, KA, &st), 0);
 	assert_int_equal(sim_fx_key_count(f->b, KA), 1);
 	assert_int_equal(sgpr_read_reservation(f->b, &res, NULL), 0);

@@ -411,7 +411,7 @@ static void test_preempted_path_stays_out(void **state)
 	assert_int_equal(write16(f->m, 1, &st) < 0, 1);
 	assert_int_equal(sgpr_preempt(f->b, KB, KA, SGPR_TYPE_WERO, true, &aborted, NULL), 0);
 	assert_int_equal(sgpr_sim_path_down(f->m, 1, false), 0);
-	assert_int_equal(sgpr_adopt_key(f->m, KA, &st), -ENOENT);
+	assert_int_equal(sgpr_adopt_key(f->m, KA, &st), -ENOKEY);
 	assert_int_equal(sim_fx_key_count(f->b, KA), 0);
 	assert_int_equal(write16(f->m, -1, &st), -EBADE);
 }

@@ -135,10 +135,10 @@ static void test_classification(void **state)
 {
 	struct sgpr_status st;
 
-	/* not answered */
-	row((struct sgpr_status){.answered = false}, SGPR_DISP_DONE, -EIO);
+	/* not answered: a transport failure, not a target's answer (-EIO) */
+	row((struct sgpr_status){.answered = false}, SGPR_DISP_DONE, -ECOMM);
 	row((struct sgpr_status){.answered = false, .status = SGPR_STATUS_BUSY}, SGPR_DISP_DONE,
-	    -EIO);
+	    -ECOMM);
 	/* statuses */
 	row(plain(SGPR_STATUS_GOOD), SGPR_DISP_DONE, 0);
 	row(plain(0x04), SGPR_DISP_DONE, 0); /* CONDITION MET */
@@ -205,7 +205,7 @@ static void test_classification(void **state)
 	row(st, SGPR_DISP_RETRY_UA, -EAGAIN);
 
 	/* NULL */
-	assert_int_equal(sgpr_status_to_errno(NULL), -EIO);
+	assert_int_equal(sgpr_status_to_errno(NULL), -ECOMM);
 	assert_int_equal(sgpr_status_disposition(NULL), SGPR_DISP_DONE);
 }
 

@@ -571,7 +571,7 @@ static void test_param_checks(void **state)
 	assert_true(st.status == CC && st.asc == 0x24);
 	/* a buffer shorter than the parameter list never reaches the target */
 	cdb[1] = 0;
-	assert_int_equal(raw(f->a, cdb, 10, SGPR_DIR_OUT, p, 16, &st), -EIO);
+	assert_int_equal(raw(f->a, cdb, 10, SGPR_DIR_OUT, p, 16, &st), -EINVAL);
 	/* unknown opcode: 20/00 */
 	cdb[0] = 0xc5;
 	sgpr_dev_execute(f->a, cdb, 10, SGPR_DIR_NONE, NULL, 0, &st);
