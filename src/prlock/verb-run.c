@@ -491,9 +491,8 @@ static pid_t spawn(char **cmd, pid_t parent)
 	return pid;
 }
 
-static void stop_tree(struct prlock *p, pid_t pgid, pid_t guard, int sig)
+static void stop_tree(pid_t pgid, pid_t guard, int sig)
 {
-	(void)p;
 	signal_tree(pgid, guard, sig);
 	if (sig == SIGTERM)
 		signal_tree(pgid, guard, SIGCONT); /* a stopped process must see its SIGTERM */
@@ -707,7 +706,7 @@ int verb_run(struct prlock *p, int ndev, char **devs)
 				fprintf(stderr,
 					"prlock: run: stopping %s and its process tree (SIGTERM)\n",
 					p->cmd[0]);
-				stop_tree(p, child, guard, SIGTERM);
+				stop_tree(child, guard, SIGTERM);
 				stopping = true;
 				kill_at = mono_ms() + grace;
 			}
@@ -717,7 +716,7 @@ int verb_run(struct prlock *p, int ndev, char **devs)
 				"prlock: run: %s exited, stopping the processes it left behind "
 				"(SIGTERM)\n",
 				p->cmd[0]);
-			stop_tree(p, child, guard, SIGTERM);
+			stop_tree(child, guard, SIGTERM);
 			stopping = true;
 			kill_at = mono_ms() + grace;
 		}
@@ -731,7 +730,7 @@ int verb_run(struct prlock *p, int ndev, char **devs)
 					"after "
 					"SIGTERM, SIGKILL\n",
 					left, p->cmd[0], grace);
-			stop_tree(p, child, guard, SIGKILL);
+			stop_tree(child, guard, SIGKILL);
 			kill_at = 0;
 		}
 		if (child_done && !signal_tree(child, guard, 0))
