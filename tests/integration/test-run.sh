@@ -71,7 +71,14 @@ wait_pids() {
 	done
 	return 1
 }
+# reap_run: wait for prlock run (SIGKILLed after 60 s: a hang is a failure, not a stuck test)
 reap_run() {
+	local t=0
+	while ! proc_gone "$RUN" && [ "$t" -lt 600 ]; do
+		sleep 0.1
+		t=$((t + 1))
+	done
+	proc_gone "$RUN" || { echo "# prlock run still runs after 60 s: SIGKILL"; kill -9 "$RUN"; }
 	wait "$RUN"
 	RC=$?
 	RUN=
