@@ -491,6 +491,15 @@ static pid_t spawn(char **cmd, pid_t parent)
 	return pid;
 }
 
+static void log_sigkill(unsigned left, const char *cmd, unsigned grace)
+{
+	if (left)
+		fprintf(stderr,
+			"prlock: run: %u process(es) of %s still running %u ms after SIGTERM, "
+			"SIGKILL\n",
+			left, cmd, grace);
+}
+
 static void stop_tree(pid_t pgid, pid_t guard, int sig)
 {
 	signal_tree(pgid, guard, sig);
@@ -722,14 +731,7 @@ int verb_run(struct prlock *p, int ndev, char **devs)
 		}
 		now = mono_ms();
 		if (kill_at && now >= kill_at) {
-			unsigned left = signal_tree(child, guard, 0);
-
-			if (left)
-				fprintf(stderr,
-					"prlock: run: %u process(es) of %s still running %u ms "
-					"after "
-					"SIGTERM, SIGKILL\n",
-					left, p->cmd[0], grace);
+			log_sigkill(signal_tree(child, guard, 0), p->cmd[0], grace);
 			stop_tree(child, guard, SIGKILL);
 			kill_at = 0;
 		}
