@@ -35,7 +35,7 @@ static const struct verb verbs[] = {
 	 "take the reservation from another key (PREEMPT AND ABORT, else PREEMPT);\n"
 	 "                  --if-dead: only once the holder's key stopped changing"},
 	{"run", verb_run, 1, -1, OPT_TYPE | OPT_KILL_GRACE, "DEV... [--type T] -- CMD [ARGS]",
-	 "hold leases on DEV while CMD runs; kill CMD if one is lost"},
+	 "hold leases on DEV while CMD runs; kill its process tree if one is lost"},
 	{"clear", verb_clear, 1, 1, OPT_FORCE, "DEV --force",
 	 "remove every registration and the reservation"},
 };
@@ -61,7 +61,7 @@ static void help(FILE *f)
 		   "                         exclusive-access-reg-only, write-exclusive-all-regs,\n"
 		   "                         exclusive-access-all-regs (default "
 		   "write-exclusive-reg-only)\n"
-		   "  --command-timeout MS   per-command timeout (default 10000)\n"
+		   "  --command-timeout MS   per-command timeout (default 10000; run: at most L)\n"
 		   "  --lease-period S       lease period L (default 2)\n"
 		   "  --dead-after S         a holder key unchanged this long is dead (default 3.5 "
 		   "L)\n"

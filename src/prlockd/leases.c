@@ -195,6 +195,40 @@ int entry_open(struct daemon *dm, struct entry *e)
 	return 0;
 }
 
+/* ---- pending SIGKILLs ---------------------------------------------------- */
+
+int kill_add(struct daemon *dm, const char *dev, const struct protected_proc *p, uint64_t at)
+{
+	struct pending_kill *n;
+	char *d;
+
+	for (size_t i = 0; i < dm->n_kills; i++)
+		if (dm->kills[i].proc.pid == p->pid && dm->kills[i].proc.start == p->start) {
+			if (at < dm->kills[i].kill_at)
+				dm->kills[i].kill_at =
+					at; /* protected twice: the earlier deadline */
+			return 0;
+		}
+	d = strdup(dev);
+	n = d ? realloc(dm->kills, (dm->n_kills + 1) * sizeof(*n)) : NULL;
+	if (!n) {
+		free(d);
+		return -ENOMEM;
+	}
+	dm->kills = n;
+	dm->kills[dm->n_kills++] = (struct pending_kill){.dev = d, .proc = *p, .kill_at = at};
+	return 0;
+}
+
+void kills_free(struct daemon *dm)
+{
+	for (size_t i = 0; i < dm->n_kills; i++)
+		free(dm->kills[i].dev);
+	free(dm->kills);
+	dm->kills = NULL;
+	dm->n_kills = 0;
+}
+
 /* ---- the state file ------------------------------------------------------ */
 
 /*
@@ -202,8 +236,11 @@ int entry_open(struct daemon *dm, struct entry *e)
  * for the devices this host holds (or still has to re-adopt) and their protected processes.
  * KEY is the key held, MS the CLOCK_BOOTTIME time its last renewal was confirmed (sent): a
  * restart adopts only that key (or its later renewals), and a recorded lease whose key is
- * gone is lost when MS is older than the recovery window. Written whole on every change and
- * at most once a period for renewals, to a temporary file renamed over the old one.
+ * gone is lost when MS is older than the recovery window. Then one line
+ * "kill DEV DEADLINE PID:STARTTIME" per pending SIGKILL (DEADLINE in CLOCK_BOOTTIME ms, which
+ * a restart of prlockd does not reset; DEV never is "kill": it is a URL or a /dev path).
+ * Written whole on every change and at most once a period for renewals, to a temporary file
+ * renamed over the old one.
  */
 int state_save(struct daemon *dm)
 {
@@ -237,6 +274,10 @@ int state_save(struct daemon *dm)
 			fprintf(f, " %d:%llu", (int)e->procs[k].pid, e->procs[k].start);
 		fputc('\n', f);
 	}
+	for (size_t i = 0; i < dm->n_kills; i++)
+		fprintf(f, "kill %s %llu %d:%llu\n", dm->kills[i].dev,
+			(unsigned long long)dm->kills[i].kill_at, (int)dm->kills[i].proc.pid,
+			dm->kills[i].proc.start);
 	if (fflush(f) != 0 || fsync(fileno(f)) < 0)
 		r = -errno;
 	if (fclose(f) != 0 && !r)
@@ -253,6 +294,36 @@ int state_save(struct daemon *dm)
 	return r;
 }
 
+/* "kill DEV DEADLINE PID:STARTTIME": a SIGKILL still due (see state_save) */
+static int parse_kill_line(struct daemon *dm, char *rest, const char *path, unsigned lineno)
+{
+	char *save = NULL, *dev, *deadline, *proc, *end;
+	struct protected_proc p;
+	unsigned long long at;
+	int pid;
+
+	dev = strtok_r(rest, " \t\n", &save);
+	deadline = dev ? strtok_r(NULL, " \t\n", &save) : NULL;
+	proc = deadline ? strtok_r(NULL, " \t\n", &save) : NULL;
+	if (!proc || sscanf(proc, "%d:%llu", &pid, &p.start) != 2 || pid <= 1) {
+		log_msg(LOG_WARNING, "%s:%u: malformed pending kill, ignoring", path, lineno);
+		return 0;
+	}
+	errno = 0;
+	at = strtoull(deadline, &end, 10);
+	if (errno || *end) {
+		log_msg(LOG_WARNING, "%s:%u: malformed pending kill deadline '%s', ignoring", path,
+			lineno, deadline);
+		return 0;
+	}
+	p.pid = pid;
+	if (!proc_alive(&p))
+		return 0; /* gone meanwhile */
+	log_msg(LOG_NOTICE, "%s: lost lease's protected process %d still runs; SIGKILL %s", dev,
+		pid, at <= mono_ms() ? "now" : "when its kill_grace ends");
+	return kill_add(dm, dev, &p, at);
+}
+
 static int parse_state_line(struct daemon *dm, char *line, const char *path, unsigned lineno)
 {
 	char *save = NULL, *dev, *type, *tok;
@@ -262,6 +333,8 @@ static int parse_state_line(struct daemon *dm, char *line, const char *path, uns
 	dev = strtok_r(line, " \t\n", &save);
 	if (!dev)
 		return 0;
+	if (strcmp(dev, "kill") == 0)
+		return parse_kill_line(dm, save, path, lineno);
 	type = strtok_r(NULL, " \t\n", &save);
 	t = type ? sgpr_type_from_name(type) : -EINVAL;
 	if (t < 0) {
@@ -412,11 +485,19 @@ static void lease_lost(struct daemon *dm, struct entry *e, enum sgpr_lease_event
 	if (dm->hook) {
 		run_hook(dm, e);
 	} else if (e->n_procs) {
-		for (size_t i = 0; i < e->n_procs; i++)
+		uint64_t at = mono_ms() + dm->kill_grace_ms;
+
+		for (size_t i = 0; i < e->n_procs; i++) {
 			if (kill(e->procs[i].pid, SIGTERM) < 0)
 				log_msg(LOG_WARNING, "%s: SIGTERM to %d: %m", e->dev,
 					(int)e->procs[i].pid);
-		e->kill_at = mono_ms() + dm->kill_grace_ms;
+			/* the SIGKILL is the daemon's from now on: release or acquire keep it */
+			if (kill_add(dm, e->dev, &e->procs[i], at) < 0) {
+				log_msg(LOG_ERR, "%s: out of memory: SIGKILL to %d now", e->dev,
+					(int)e->procs[i].pid);
+				kill(e->procs[i].pid, SIGKILL);
+			}
+		}
 	}
 	state_save(dm);
 }
@@ -424,21 +505,33 @@ static void lease_lost(struct daemon *dm, struct entry *e, enum sgpr_lease_event
 void leases_timers(struct daemon *dm)
 {
 	uint64_t now = mono_ms();
+	size_t n = 0;
 
+	for (size_t i = 0; i < dm->n_kills; i++) {
+		struct pending_kill *k = &dm->kills[i];
+
+		if (now < k->kill_at) {
+			dm->kills[n++] = *k;
+			continue;
+		}
+		if (proc_alive(&k->proc)) {
+			log_msg(LOG_WARNING,
+				"%s: protected process %d still running %u ms after SIGTERM, "
+				"SIGKILL",
+				k->dev, (int)k->proc.pid, dm->kill_grace_ms);
+			if (kill(k->proc.pid, SIGKILL) < 0)
+				log_msg(LOG_WARNING, "%s: SIGKILL to %d: %m", k->dev,
+					(int)k->proc.pid);
+		}
+		free(k->dev);
+	}
+	if (n != dm->n_kills) {
+		dm->n_kills = n;
+		state_save(dm);
+	}
 	for (size_t i = 0; i < dm->n_entries; i++) {
 		struct entry *e = dm->entries[i];
 
-		if (e->kill_at && now >= e->kill_at) {
-			e->kill_at = 0;
-			prune_procs(e);
-			for (size_t k = 0; k < e->n_procs; k++) {
-				log_msg(LOG_WARNING,
-					"%s: protected process %d still running %u ms after "
-					"SIGTERM, SIGKILL",
-					e->dev, (int)e->procs[k].pid, dm->kill_grace_ms);
-				kill(e->procs[k].pid, SIGKILL);
-			}
-		}
 		if (e->hook_pid > 0 && now >= e->hook_deadline) {
 			log_msg(LOG_ERR,
 				"%s: loss hook (pid %d) still running after %u ms, SIGKILL", e->dev,
@@ -477,6 +570,9 @@ uint64_t leases_next_wakeup(const struct daemon *dm)
 {
 	uint64_t w = UINT64_MAX;
 
+	for (size_t i = 0; i < dm->n_kills; i++)
+		if (dm->kills[i].kill_at < w)
+			w = dm->kills[i].kill_at;
 	for (size_t i = 0; i < dm->n_entries; i++) {
 		const struct entry *e = dm->entries[i];
 
@@ -484,8 +580,6 @@ uint64_t leases_next_wakeup(const struct daemon *dm)
 		if (!e->busy && e->state != ENTRY_LOST && e->state != ENTRY_ACQUIRING &&
 		    e->next_due < w)
 			w = e->next_due;
-		if (e->kill_at && e->kill_at < w)
-			w = e->kill_at;
 		if (e->hook_pid > 0 && e->hook_deadline < w)
 			w = e->hook_deadline;
 	}

@@ -485,5 +485,6 @@ int main(int argc, char **argv)
 		free(dm.entries[i]);
 	}
 	free(dm.entries);
+	kills_free(&dm);
 	return 0;
 }

@@ -102,9 +102,19 @@ struct entry {
 	/* ENTRY_LOST */
 	enum sgpr_lease_event lost_event;
 	uint64_t lost_key, lost_holder;
-	uint64_t kill_at; /* SIGKILL the survivors of SIGTERM then; 0: none pending */
 	pid_t hook_pid;
 	uint64_t hook_deadline;
+};
+
+/*
+ * A protected process sent SIGTERM on a loss, to be SIGKILLed at kill_at if it still runs. Kept
+ * by the daemon, not by the lease: a release or a new acquire of the device does not cancel it,
+ * and the state file records it so that a restarted prlockd still kills the survivor.
+ */
+struct pending_kill {
+	char *dev; /* for the log */
+	struct protected_proc proc;
+	uint64_t kill_at; /* CLOCK_MONOTONIC ms: the same clock after a restart of prlockd */
 };
 
 struct daemon {
@@ -123,6 +133,8 @@ struct daemon {
 	struct entry **entries;
 	size_t n_entries;
 	uint64_t state_saved_ms; /* renewals refresh the state file at most once a period */
+	struct pending_kill *kills;
+	size_t n_kills;
 
 	int listen_fd, signal_fd, lock_fd;
 	struct client **clients;
@@ -164,11 +176,14 @@ void job_run(struct daemon *dm, struct entry *e);
 void entry_snap(struct entry *e);
 /* Main side: hand e to the pool for kind. */
 void entry_submit(struct daemon *dm, struct entry *e, enum job_kind kind);
-/* SIGKILL deadlines and hook timeouts. */
+/* Pending SIGKILLs and hook timeouts. */
 void leases_timers(struct daemon *dm);
 /* Earliest time something in the lease table is due (UINT64_MAX: nothing). */
 uint64_t leases_next_wakeup(const struct daemon *dm);
 void leases_reap_children(struct daemon *dm);
+/* Remember a SIGKILL due at kill_at (CLOCK_MONOTONIC ms) for p; leases_timers() sends it. */
+int kill_add(struct daemon *dm, const char *dev, const struct protected_proc *p, uint64_t kill_at);
+void kills_free(struct daemon *dm);
 int state_save(struct daemon *dm);
 int state_load(struct daemon *dm);
 /* Adopt every recorded device at once (start-up). */
