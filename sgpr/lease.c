@@ -47,13 +47,6 @@ struct sgpr_lease {
 	uint64_t seen_since_ms;
 	uint64_t last_look_ms;
 	uint64_t withdraw_pending; /* a registration we failed to withdraw: retried first */
-
-	/* owner: registrations of other keys of our namespace, and since when */
-	struct lingering {
-		uint64_t key;
-		uint64_t since_ms;
-	} * lingering;
-	size_t n_lingering;
 };
 
 #define DEFAULT_PERIOD_MS SGPR_LEASE_PERIOD_MS_DEFAULT
@@ -192,7 +185,6 @@ int sgpr_lease_new(struct sgpr_dev *d, const struct sgpr_lease_opts *opts, struc
 struct sgpr_lease *sgpr_lease_free(struct sgpr_lease *l)
 {
 	if (l) {
-		free(l->lingering);
 		free(l);
 	}
 	return NULL;
@@ -264,7 +256,6 @@ static void held_now(struct sgpr_lease *l, uint64_t key, uint64_t sent_ms)
 	l->state = SGPR_LEASE_HELD;
 	l->last_ok_ms = sent_ms;
 	l->seen_holder = key;
-	l->n_lingering = 0;
 }
 
 /* The key stays readable (sgpr_lease_key) for the report of what was lost. */
@@ -284,8 +275,12 @@ static void withdraw(struct sgpr_lease *l, uint64_t key)
 	/* SPC-4 5.12.11.2.4: unregistering the holder would release; park instead */
 	if (r == 0 && res.held && res.key == key)
 		r = sgpr_park(l->d, l->o.ns, key);
+	else if (r == 0 && res.held && is_parking(l, res.key))
+		r = sgpr_unregister_every_path(l->d, key); /* this nexus may be the parker */
 	else if (r == 0)
-		r = sgpr_register(l->d, key, 0, false, NULL);
+		/* whatever key each path took (a lost answer on one path, an older key on
+		 * another) */
+		r = sgpr_unregister_every_path(l->d, 0);
 	l->withdraw_pending = r < 0 && r != -EBADE ? key : 0;
 }
 
@@ -361,8 +356,10 @@ static int take(struct sgpr_lease *l, uint64_t key)
 
 	/* IGNORE EXISTING KEY: this nexus may still carry the parking key of its own release */
 	r = sgpr_register(l->d, 0, key, true, NULL);
-	if (r < 0)
+	if (r < 0) {
+		withdraw(l, key); /* some paths may have taken it (or its answer was lost) */
 		return r;
+	}
 	r = sgpr_read_reservation(l->d, &res, NULL);
 	if (r == 0 && res.held && res.key == key && res.type != l->o.type)
 		r = sgpr_preempt(l->d, key, key, l->o.type, false, NULL, NULL);
@@ -406,7 +403,7 @@ static int look(struct sgpr_lease *l, struct sgpr_reservation *res, struct sgpr_
 	return 0;
 }
 
-int sgpr_lease_acquire(struct sgpr_lease *l, enum sgpr_lease_event *ret_event)
+static int acquire_once(struct sgpr_lease *l, enum sgpr_lease_event *ret_event)
 {
 	struct sgpr_reservation res;
 	struct sgpr_keys *keys = NULL;
@@ -439,7 +436,16 @@ int sgpr_lease_acquire(struct sgpr_lease *l, enum sgpr_lease_event *ret_event)
 		r = sgpr_adopt_key(l->d, res.key, NULL);
 		if (r < 0)
 			return r;
-		held_now(l, res.key, sent);
+		/*
+		 * Renew at once: the key has not changed while this host was away, and a
+		 * watcher may already count it dead. If one preempted it first, the REGISTER
+		 * conflicts and the storage has decided.
+		 */
+		key = next_key(l, res.key);
+		r = key == res.key ? 0 : sgpr_register(l->d, res.key, key, false, NULL);
+		if (r < 0)
+			return r;
+		held_now(l, key, sent);
 		*ret_event = SGPR_LEASE_ADOPTED;
 		return 0;
 	}
@@ -457,41 +463,46 @@ int sgpr_lease_acquire(struct sgpr_lease *l, enum sgpr_lease_event *ret_event)
 	return 0;
 }
 
-/* Remove registrations of our namespace, other than ours, that linger past dead_after. */
-static int remove_lingering(struct sgpr_lease *l, const struct sgpr_keys *keys, bool *ret_removed)
+int sgpr_lease_acquire(struct sgpr_lease *l, enum sgpr_lease_event *ret_event)
 {
-	uint64_t now = now_ms(l);
-	struct lingering *next;
-	size_t n = 0;
+	int r = acquire_once(l, ret_event);
 
-	next = calloc(keys->count ? keys->count : 1, sizeof(*next));
-	if (!next)
-		return -ENOMEM;
+	/* the recorded key is for the re-adoption only: once decided, later acquisitions are
+	 * fresh ones */
+	if (l && (r == 0 || r == -EBADE))
+		l->o.adopt_key = 0;
+	return r;
+}
+
+/* k is one of our own earlier keys of this acquisition (same lineage, a few renewals back). */
+static bool earlier_of_ours(const struct sgpr_lease *l, uint64_t k)
+{
+	uint32_t d = ((uint32_t)l->key & SGPR_EPOCH_COUNTER_MASK) -
+		     ((uint32_t)k & SGPR_EPOCH_COUNTER_MASK);
+
+	return (k >> 24) == (l->key >> 24) && sgpr_key_split(k).epoch &&
+	       (d & SGPR_EPOCH_COUNTER_MASK) <= SGPR_ADOPT_RENEWALS_MAX;
+}
+
+/*
+ * While we hold: every other registration of our namespace goes at each renewal (static ones,
+ * a clash, a stale path, a challenger whose PREEMPT of our old key would fail anyway): under the
+ * registrants-only types every registrant can write. Foreign keys are never touched.
+ */
+static void remove_others_held(struct sgpr_lease *l, const struct sgpr_keys *keys,
+			       bool *ret_removed)
+{
 	for (uint32_t i = 0; i < keys->count; i++) {
-		uint64_t k = keys->keys[i], since = now;
+		uint64_t k = keys->keys[i];
 
 		if (k == l->key || (!sgpr_key_in_ns(k, l->o.ns) && !is_parking(l, k)))
-			continue; /* our own paths, and foreign keys: never touched */
-		for (size_t j = 0; j < l->n_lingering; j++)
-			if (l->lingering[j].key == k)
-				since = l->lingering[j].since_ms;
-		/* static registrations included: under RO types every registrant can write */
-		if (now - since >= dead_after_for(l, k)) {
-			/* SPC-4 5.12.11.4.3: preempting a non-holder only removes its registration
-			 */
-			if (sgpr_preempt(l->d, l->key, k, l->o.type, false, NULL, NULL) == 0) {
-				*ret_removed = true;
-				continue;
-			}
-		}
-		next[n].key = k;
-		next[n].since_ms = since;
-		n++;
+			continue;
+		if (earlier_of_ours(l, k))
+			continue; /* a path of ours that missed a renewal: it rejoins by adoption */
+		/* SPC-4 5.12.11.4.3: preempting a non-holder only removes its registrations */
+		if (sgpr_preempt(l->d, l->key, k, l->o.type, false, NULL, NULL) == 0)
+			*ret_removed = true;
 	}
-	free(l->lingering);
-	l->lingering = next;
-	l->n_lingering = n;
-	return 0;
 }
 
 /*
@@ -605,10 +616,8 @@ static int renew_once(struct sgpr_lease *l, uint64_t sent, enum sgpr_lease_event
 	} else {
 		*ret_event = SGPR_LEASE_RENEWED;
 	}
-	r = remove_lingering(l, keys, &removed);
+	remove_others_held(l, keys, &removed);
 	free(keys);
-	if (r < 0)
-		return r;
 	if (removed && *ret_event == SGPR_LEASE_RENEWED)
 		*ret_event = SGPR_LEASE_PEER_REMOVED;
 	l->seen_holder = key;

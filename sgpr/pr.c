@@ -386,6 +386,24 @@ static int register_every_path(struct sgpr_dev *d, uint64_t key, bool all_paths,
 	return prout_run(d, &p, all_paths, reterr);
 }
 
+int sgpr_unregister_every_path(struct sgpr_dev *d, uint64_t key)
+{
+	struct sgpr_prout_params p = {.sa = SGPR_PROUT_REGISTER, .key = key};
+	int r;
+
+	if (!key)
+		p.sa = SGPR_PROUT_REGISTER_AND_IGNORE;
+	r = prout_run(d, &p, true, NULL);
+	if (r == -EBADE && key)
+		r = 0; /* paths that did not carry key (SPC-4 5.12.7: RESERVATION CONFLICT) */
+
+	/* strict: a path that did not answer may still carry a key */
+	for (unsigned i = 0; r == 0 && i < d->npaths; i++)
+		if (d->paths[i].error)
+			r = d->paths[i].error < 0 ? d->paths[i].error : -ENOTCONN;
+	return r;
+}
+
 int sgpr_adopt_key(struct sgpr_dev *d, uint64_t key, struct sgpr_status *reterr)
 {
 	struct sgpr_reservation res;

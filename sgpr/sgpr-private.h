@@ -104,6 +104,12 @@ int sgpr_dev_new(const struct sgpr_transport_ops *ops, const char *target,
 		 const struct sgpr_dev_opts *opts, struct sgpr_dev **ret);
 /* Append a path named name (the transport's open does this). -E2BIG past SGPR_PATHS_MAX. */
 int sgpr_dev_add_path(struct sgpr_dev *d, const char *name);
+/*
+ * Unregister key (0: whatever key each path has, REGISTER AND IGNORE EXISTING KEY with 0) on
+ * every path, failed ones included; strict: a path that did not answer is an error (it may
+ * still carry a key). SPC-4 5.12.7. Never with key 0 on a holder's nexus.
+ */
+int sgpr_unregister_every_path(struct sgpr_dev *d, uint64_t key);
 /* Make path i current (set_path); -EINVAL if out of range. */
 int sgpr_dev_select_path(struct sgpr_dev *d, unsigned i);
 /* Mark path i failed with error (-errno), or working with 0. */

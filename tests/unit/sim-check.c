@@ -156,7 +156,8 @@ void simh_after_change(struct simh_world *w, int actor)
 	for (unsigned y = 0; actor >= 0 && y < w->nhosts; y++) {
 		struct simh_host *h = &w->hosts[y];
 
-		if (!removed[y])
+		/* a stale path key of a host that still holds the reservation is no fence */
+		if (!removed[y] || now.holder_host == (int)y)
 			continue;
 		simh_trace(w, &(struct simh_tr){.t = w->now,
 						.host = (int)y,
@@ -254,6 +255,13 @@ void simh_check_write(struct simh_world *w, struct simh_host *h, bool probe)
 	const struct simh_snap *s = &w->snap;
 
 	if (probe && h->unsure)
+		return;
+	/*
+	 * The target counts it as the holder (its acquisition, or the park of its release,
+	 * took effect even if the answer was lost): its nexus may write, and it was not fenced.
+	 */
+	if (s->res_type && !sgpr_type_is_all_registrants(s->res_type) &&
+	    s->holder_host == (int)h->idx)
 		return;
 
 	if (s->res_type && !sgpr_type_is_all_registrants(s->res_type) &&

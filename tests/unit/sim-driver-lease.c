@@ -15,6 +15,7 @@ struct lease_drv {
 	struct sgpr_lease *l;
 	enum simh_role role; /* what it does now: a standby that took over holds */
 	bool started, running;
+	bool release_failed; /* the workload stopped; the target's answer was lost */
 	unsigned renewals;
 	uint64_t run_until, last_renew; /* host time */
 };
@@ -22,11 +23,15 @@ struct lease_drv {
 static int drv_init(struct simh_host *h)
 {
 	struct lease_drv *d = calloc(1, sizeof(*d));
+	struct sgpr_lease_opts o = h->cfg.lease;
 	int r;
 
 	if (!d)
 		return -ENOMEM;
-	r = sgpr_lease_new(h->dev, &h->cfg.lease, &d->l);
+	/* a restarted daemon adopts only what its state file recorded (issue 8, item 2) */
+	o.adopt_key = h->rec_key;
+	o.adopt_confirmed_ms = h->rec_confirmed;
+	r = sgpr_lease_new(h->dev, &o, &d->l);
 	if (r < 0) {
 		free(d);
 		return r;
@@ -167,8 +172,19 @@ static uint64_t drv_step(struct simh_host *h, uint64_t now, bool restarted, stru
 	} else {
 		next = step_holder(h, d, now, act);
 	}
-	act->held = d->l && held(d);
+	if (act->op == SIMH_OP_RELEASE)
+		d->release_failed = act->rc < 0;
+	else if (act->op != SIMH_OP_NONE && d->l && held(d))
+		d->release_failed = false;
+	act->held = d->l && held(d) && !d->release_failed;
 	act->key = d->l ? sgpr_lease_key(d->l) : 0;
+	/* the state file: rewritten on every confirmed change, as prlockd does */
+	if (act->held && act->rc == 0) {
+		h->rec_key = act->key;
+		h->rec_confirmed = sgpr_lease_last_renewal_ms(d->l);
+	} else if (!d->l || sgpr_lease_get_state(d->l) != SGPR_LEASE_HELD) {
+		h->rec_key = h->rec_confirmed = 0;
+	}
 	return next;
 }
 
@@ -176,7 +192,7 @@ static bool drv_may_write(const struct simh_host *h, uint64_t now)
 {
 	const struct lease_drv *d = h->drv;
 
-	if (!d || !d->l || !held(d))
+	if (!d || !d->l || !held(d) || d->release_failed)
 		return false;
 	return d->role != SIMH_RUNNER || (d->running && now < d->run_until);
 }

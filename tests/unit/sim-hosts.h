@@ -97,6 +97,8 @@ struct simh_host {
 	uint64_t next_probe; /* world time: a write attempted whatever the host believes */
 	uint64_t paused_until, down_until; /* world time; down: the driver only */
 	bool killed, restart_pending;
+	/* what a daemon's state file keeps across a restart: the key held, its last confirmation */
+	uint64_t rec_key, rec_confirmed;
 	unsigned write_seq;
 
 	/* what the world knows from the target */
