@@ -69,7 +69,8 @@ int preempt_if_dead(struct prlock *p, const char *dev)
 	enum sgpr_lease_event ev = SGPR_LEASE_NONE;
 	uint64_t start, deadline, period;
 	char label[64], k[SGPR_KEY_STRLEN];
-	bool alive_seen = false;
+	bool alive_seen = false, mismatch_told = false;
+	unsigned own_dead;
 	int r;
 
 	r = open_dev(p, dev, &d);
@@ -79,6 +80,7 @@ int preempt_if_dead(struct prlock *p, const char *dev)
 	if (r < 0)
 		return fail(r, dev, "lease options", NULL);
 	period = p->cfg.lease_period_ms ? p->cfg.lease_period_ms : DEFAULT_PERIOD_MS;
+	own_dead = p->cfg.dead_after_ms ?: SGPR_LEASE_DEAD_AFTER_MS_DEFAULT(period);
 	start = mono_ms();
 	/* default: long enough to see a dead holder die (dead_after) and act on it */
 	if (p->wait_timeout_set)
@@ -93,6 +95,18 @@ int preempt_if_dead(struct prlock *p, const char *dev)
 		    ev == SGPR_LEASE_ADOPTED)
 			break;
 		alive_seen |= ev == SGPR_LEASE_HOLDER_ALIVE;
+		if (!mismatch_told && sgpr_lease_dead_after_ms(l) > own_dead) {
+			/* the holder's key announces a longer period than ours (docs/FENCE.md) */
+			mismatch_told = true;
+			fprintf(stderr,
+				"prlock: %s: the holder's key announces a lease period of %.1f s; "
+				"waiting %.1f s for it to die, not dead_after %.1f s\n",
+				dev, sgpr_lease_holder_period_ms(l) / 1000.0,
+				sgpr_lease_dead_after_ms(l) / 1000.0, own_dead / 1000.0);
+			if (!p->wait_timeout_set &&
+			    start + sgpr_lease_dead_after_ms(l) + 2 * period > deadline)
+				deadline = start + sgpr_lease_dead_after_ms(l) + 2 * period;
+		}
 		if (mono_ms() + period > deadline)
 			break;
 		usleep((useconds_t)period * 1000);

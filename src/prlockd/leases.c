@@ -739,6 +739,15 @@ static void observe_done(struct daemon *dm, struct entry *e)
 	}
 	if (ev == SGPR_LEASE_HOLDER_ALIVE)
 		log_msg(LOG_INFO, "%s: takeover refused by the target: the holder renewed", e->dev);
+	if (!e->mismatch_told && e->l && sgpr_lease_dead_after_ms(e->l) > dm->dead_after_ms) {
+		/* the holder announces a longer period than ours (docs/FENCE.md) */
+		e->mismatch_told = true;
+		log_msg(LOG_NOTICE,
+			"%s: the holder's key announces a lease period of %u ms; waiting %u ms for "
+			"it to die, not dead_after %u ms",
+			e->dev, sgpr_lease_holder_period_ms(e->l), sgpr_lease_dead_after_ms(e->l),
+			dm->dead_after_ms);
+	}
 }
 
 /* A recorded lease re-adopted (start-up, or a retry while the device was unreachable). */

@@ -90,8 +90,9 @@ struct entry {
 
 	/* the state file: the key recorded and its last confirmed renewal (CLOCK_BOOTTIME) */
 	uint64_t rec_key, rec_confirmed_ms;
-	int lock_fd;	  /* lunlock.h: this host's one holder of the LUN; -1 before open */
-	pid_t lock_owner; /* entry_open() -EBUSY: the process that holds the LUN's lock */
+	int lock_fd;	    /* lunlock.h: this host's one holder of the LUN; -1 before open */
+	pid_t lock_owner;   /* entry_open() -EBUSY: the process that holds the LUN's lock */
+	bool mismatch_told; /* logged that the holder's key announces a longer period */
 
 	/* identity for the pr-helper policy (prh.c; main thread) */
 	char *ident_lun_id;
