@@ -183,6 +183,8 @@ int entry_open(struct daemon *dm, struct entry *e)
 		e->lock_fd = r >= 0 ? r : -2;
 	}
 	if (!e->l) {
+		if (e->state == ENTRY_ADOPTING && !e->rec_key)
+			return -ESTALE; /* nothing recorded to adopt: adopt_done() reports the loss */
 		if (e->state == ENTRY_ADOPTING) {
 			/* only the key recorded here is ours; gone for too long means lost */
 			o.adopt_key = e->rec_key;
@@ -763,6 +765,14 @@ static void adopt_done(struct daemon *dm, struct entry *e)
 			holder_words(dm, e->holder, words, sizeof(words)));
 		e->key = e->rec_key;
 		lease_lost(dm, e, SGPR_LEASE_LOST_PREEMPTED);
+		return;
+	}
+	if (r == -ESTALE) {
+		log_msg(LOG_ERR,
+			"%s: the state file records no key for this lease (written by an older "
+			"prlockd): it cannot be re-adopted safely",
+			e->dev);
+		lease_lost(dm, e, SGPR_LEASE_LOST_EXPIRED);
 		return;
 	}
 	if (r == 0 && sgpr_lease_get_state(e->l) == SGPR_LEASE_LOST) {
