@@ -166,6 +166,6 @@ pl 1 status
 expect_rc "missing device" 2 "usage"
 pl 1 check "$URL" "$URL2"
 expect_rc "check takes one device" 2 "usage"
-pl 1 release --force "$URL"
+pl 1 check --force "$URL"
 expect_rc "option that does not apply" 2 "does not apply"
 finish
