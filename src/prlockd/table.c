@@ -102,7 +102,10 @@ static void entry_free(struct table_entry *e)
 	struct table *t = e->t;
 
 	sgpr_lease_free(e->l);
-	sgpr_dev_free(e->d);
+	if (e->d && t->ops.dev_close)
+		t->ops.dev_close(t->userdata, e->d);
+	else
+		sgpr_dev_free(e->d);
 	if (e->lock >= 0 && t->ops.lun_unlock)
 		t->ops.lun_unlock(t->userdata, e->lock);
 	free(e->procs);
@@ -483,6 +486,16 @@ static struct table_entry *job_entry(const struct table_job *job)
 const char *table_job_device(const struct table_job *job)
 {
 	return job_entry(job)->dev;
+}
+
+enum job_kind table_job_result(const struct table_job *job, int *ret_r,
+			       enum sgpr_lease_event *ret_ev)
+{
+	const struct table_entry *e = job_entry(job);
+
+	*ret_r = e->job_r;
+	*ret_ev = e->job_ev;
+	return e->kind;
 }
 
 /* The runner's side: the only code that touches e->d and e->l while e is busy. */

@@ -86,6 +86,8 @@ struct table_ops {
 	void (*reply)(void *userdata, void *waiter, const struct table_reply *rp);
 	/* Runner's thread: open dev (sgpr_dev_open()). */
 	int (*dev_open)(void *userdata, const char *dev, struct sgpr_dev **ret);
+	/* Close a device of dev_open. NULL: sgpr_dev_free(). */
+	void (*dev_close)(void *userdata, struct sgpr_dev *d);
 	/*
 	 * Runner's thread: this host's one holder of the LUN (lunlock.h). Returns a lock handle
 	 * >= 0, -EBUSY when another process holds it (*ret_owner), another -errno when there is
@@ -145,6 +147,9 @@ void table_waiter_gone(struct table *t, void *waiter);
 void table_job_run(struct table_job *job);
 /* The device a job works on (any thread, for the runner's messages). */
 const char *table_job_device(const struct table_job *job);
+/* What a job that ran did: its kind, the library's return value and event. */
+enum job_kind table_job_result(const struct table_job *job, int *ret_r,
+			       enum sgpr_lease_event *ret_ev);
 /* Apply the result of a finished job: state, loss actions, state file, replies. */
 void table_job_done(struct table *t, struct table_job *job);
 /* Pending SIGKILLs and hook timeouts, then hand the entries that are due to ops->submit. */
