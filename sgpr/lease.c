@@ -298,24 +298,31 @@ static int withdraw_leftover(struct sgpr_lease *l)
 	return l->withdraw_pending ? -EAGAIN : 0;
 }
 
-int sgpr_park(struct sgpr_dev *d, uint16_t ns, uint64_t key)
+/* After the REGISTER to the parking key (registered: its result): is the LUN parked? */
+static int park_confirm(struct sgpr_dev *d, uint64_t parking, int registered)
 {
 	struct sgpr_reservation res;
-	uint64_t parking = sgpr_key_parking(ns);
+	int r = sgpr_read_reservation(d, &res, NULL);
+
+	if (r < 0)
+		return r;
+	if (res.held && res.key == parking)
+		return 0;
+	return registered < 0 ? registered : -EPROTO;
+}
+
+int sgpr_park(struct sgpr_dev *d, uint16_t ns, uint64_t key)
+{
 	int r;
 
 	if (!d || !ns || !key)
 		return -EINVAL;
 	/* SPC-4 5.12.7: a holder that registers a new key keeps the reservation under it */
-	r = sgpr_register(d, key, parking, false, NULL);
+	r = sgpr_register(d, key, sgpr_key_parking(ns), false, NULL);
 	/* a path that missed a renewal refuses (conflict): the holder's path is what counts */
 	if (r < 0 && r != -EBADE)
 		return r;
-	if (sgpr_read_reservation(d, &res, NULL) < 0)
-		return r < 0 ? r : -EIO;
-	if (res.held && res.key == parking)
-		return 0;
-	return r < 0 ? r : -EPROTO;
+	return park_confirm(d, sgpr_key_parking(ns), r);
 }
 
 /*
@@ -693,6 +700,19 @@ int sgpr_lease_observe(struct sgpr_lease *l, enum sgpr_lease_event *ret_event)
 	return 0;
 }
 
+/* 1: our key is registered, 0: it is gone (a lost answer was carried out), -errno: unknown */
+static int key_still_listed(struct sgpr_lease *l)
+{
+	struct sgpr_keys *keys = NULL;
+	int r = sgpr_read_keys(l->d, &keys, NULL);
+
+	if (r < 0)
+		return r;
+	r = listed(keys, l->key);
+	free(keys);
+	return r;
+}
+
 int sgpr_lease_release(struct sgpr_lease *l)
 {
 	struct sgpr_reservation res;
@@ -705,13 +725,19 @@ int sgpr_lease_release(struct sgpr_lease *l)
 	r = sgpr_read_reservation(l->d, &res, NULL);
 	if (r < 0)
 		return r;
-	if (res.held && res.key == l->key)
-		r = sgpr_park(l->d, l->o.ns, l->key);
-	else
+	if (!res.held || res.key != l->key) {
 		r = sgpr_register(l->d, l->key, 0, false, NULL);
-	if (r < 0)
-		return r;
+		if (r < 0)
+			return r;
+		l->state = SGPR_LEASE_IDLE;
+		l->key = 0;
+		return 0;
+	}
+	r = sgpr_register(l->d, l->key, sgpr_key_parking(l->o.ns), false, NULL);
+	if (r < 0 && r != -EBADE && key_still_listed(l) != 0)
+		return r; /* nothing changed, or unknown: the next renewal tells */
+	/* our key left this nexus: whatever the read-back says, we hold nothing now */
 	l->state = SGPR_LEASE_IDLE;
 	l->key = 0;
-	return 0;
+	return park_confirm(l->d, sgpr_key_parking(l->o.ns), r);
 }

@@ -21,7 +21,8 @@ static const struct verb verbs[] = {
 	 "DEV... [--type T] [--wait[=S]] | DEV... --static",
 	 "hand a lease to prlockd (--wait: until a dead holder can be taken over);\n"
 	 "                  --static: one-shot register and reserve, no daemon"},
-	{"release", verb_release, 1, -1, OPT_KEEP_REG, "DEV... [--keep-registration]",
+	{"release", verb_release, 1, -1, OPT_KEEP_REG | OPT_FORCE,
+	 "DEV... [--keep-registration] [--force]",
 	 "give a lease back to prlockd's hands, else release and unregister"},
 	{"leases", verb_leases, 0, 0, 0, "", "the leases prlockd holds, waits for or lost"},
 	{"protect", verb_protect, 2, 2, 0, "DEV PID",

@@ -35,7 +35,7 @@ LP=0.5 DA=2 GRACE=1
 LOPTS=(--lease-period "$LP" --dead-after "$DA")
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 ms() { python3 -c "print(int(($1) * 1000))"; }
-holder_of() { python3 -c 'import json,sys; r=json.loads(sys.argv[1])["devices"][0]["reservation"]; print(r and r["holder"]["host_id"])' "$OUT"; }
+holder_of() { python3 -c 'import json,sys; r=json.loads(sys.argv[1])["devices"][0]["reservation"]; print(r and ("parked" if r["holder"]["parking"] else r["holder"]["host_id"]))' "$OUT"; }
 epoch_of() { python3 -c 'import json,sys; r=json.loads(sys.argv[1])["devices"][0]["reservation"]; print(r["holder"]["epoch"] if r else -1)' "$OUT"; }
 # a process is gone when /proc has no entry or only a zombie
 proc_gone() { ! [ -e "/proc/$1/stat" ] || [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" = Z ]; }
@@ -125,9 +125,9 @@ kill -TERM "$RUN"
 reap_run
 expect_rc "SIGTERM to prlock run reaches the command: 128 + 15" 143
 pl 3 --json status "$HEALTHY"
-check "the healthy LUN is released" eval '[ "$(holder_of)" = None ]'
+check "the healthy LUN is released (parked)" eval '[ "$(holder_of)" = parked ]'
 pl 3 --json status "$FROZEN"
-check "the thawed LUN is released" eval '[ "$(holder_of)" = None ]'
+check "the thawed LUN is released (parked)" eval '[ "$(holder_of)" = parked ]'
 
 echo "# 2. a loss stops the whole process tree, one that ignores SIGTERM too"
 rm -f "$PIDS_FILE"
@@ -187,7 +187,11 @@ t0=$(now_ms)
 while [ "$(tree_left "$PGID")" -gt 0 ] && [ $(($(now_ms) - t0)) -le 3000 ]; do sleep 0.05; done
 check "no process of the tree survives prlock's SIGKILL ($(($(now_ms) - t0)) ms)" \
 	eval '[ "$(tree_left "$PGID")" -eq 0 ]'
+# a lease key no prlockd holds: release needs --force (issue 8 item 4)
 pl 5 release "$HEALTHY"
+expect_rc "release of a dead run's lease key without --force is refused" 3 "--force"
+pl 5 release --force "$HEALTHY"
+expect_rc "release --force of a dead run's lease" 0 "parked"
 
 echo "# 5. processes the command leaves behind are stopped before the release"
 rm -f "$PIDS_FILE"
@@ -197,5 +201,5 @@ expect_rc "run exits with the command's status" 4 "stopping the processes it lef
 check "none of them survives ($(cat "$PIDS_FILE" | tr '\n' ' '))" \
 	eval '[ "$(tree_left -1)" -eq 0 ]'
 pl 3 --json status "$HEALTHY"
-check "the LUN is released" eval '[ "$(holder_of)" = None ]'
+check "the LUN is released (parked)" eval '[ "$(holder_of)" = parked ]'
 finish

@@ -53,7 +53,7 @@ static int usage(void)
 {
 	fprintf(stderr, "usage: sgpr-simulate [--seed N] [--episodes N] [--steps N] "
 			"[--model spc|tgt|any] [--faults N] [--without FEATURE,...] "
-			"[--keep-going] [--verbose]\n");
+			"[--keep-going] [--verbose] [--monotonic-clock]\n");
 	return 2;
 }
 
@@ -69,6 +69,7 @@ int main(int argc, char **argv)
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{"without", required_argument, NULL, 'w'},
+		{"monotonic-clock", no_argument, NULL, 'M'},
 		{},
 	};
 	struct simh_params p = {.steps = 600, .force_model = -1, .faults = 6};
@@ -108,6 +109,9 @@ int main(int argc, char **argv)
 			break;
 		case 'k':
 			keep_going = true;
+			break;
+		case 'M':
+			p.monotonic = true;
 			break;
 		case 'v':
 			p.verbose = true;

@@ -210,6 +210,9 @@ void simh_check_act(struct simh_world *w, struct simh_host *h, const struct simh
 	unsigned x = h->idx + 1;
 	bool ok = act->rc == 0 && confirms(act->ev);
 
+	if (act->op != SIMH_OP_RENEW)
+		h->unsure = act->rc < 0 && !act->held;
+
 	if (act->op == SIMH_OP_RENEW && h->loss_pending) {
 		if (is_lost(act->ev) || act->rc == -EBADE)
 			h->loss_pending = false;
@@ -249,6 +252,9 @@ void simh_check_act(struct simh_world *w, struct simh_host *h, const struct simh
 void simh_check_write(struct simh_world *w, struct simh_host *h, bool probe)
 {
 	const struct simh_snap *s = &w->snap;
+
+	if (probe && h->unsure)
+		return;
 
 	if (s->res_type && !sgpr_type_is_all_registrants(s->res_type) &&
 	    s->holder_host != (int)h->idx)

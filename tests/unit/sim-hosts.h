@@ -110,7 +110,14 @@ struct simh_host {
 	unsigned write_seq;
 
 	/* what the world knows from the target */
-	bool fenced;	       /* a registration removed by another host: no write until acquired */
+	bool fenced; /* a registration removed by another host: no write until acquired */
+	/*
+	 * The last acquire/observe failed (the target did not answer): the registration of a
+	 * failed takeover may still be there, and its withdrawal is retried at the next call.
+	 * A registrant can write under the registrants-only types; a standby has no workload,
+	 * so only probes write then: not counted as I1/I2 (docs/SIMULATOR.md).
+	 */
+	bool unsure;
 	bool loss_pending;     /* ... and the next renewal that reaches the target must say so */
 	uint64_t last_conf;    /* world time of the last confirmed renewal or acquisition */
 	uint64_t last_reached; /* world time a renewal or acquisition of ours last took effect */
@@ -126,7 +133,12 @@ struct simh_params {
 	int force_model;  /* -1 random, 0 SPC, 1 tgt */
 	unsigned faults;  /* at most this many faults (default 6) */
 	unsigned without; /* SIMH_NO_* features not drawn */
-	FILE *out;	  /* failure report and verbose trace; NULL: stderr */
+	/*
+	 * Hosts' clocks stop during a suspend (CLOCK_MONOTONIC), as libsgpr's clock did before
+	 * issue 8; default: they count it (CLOCK_BOOTTIME, what sgpr_clock_default() reads).
+	 */
+	bool monotonic;
+	FILE *out; /* failure report and verbose trace; NULL: stderr */
 };
 
 enum simh_fault_kind {

@@ -303,7 +303,7 @@ static void fault_start(struct simh_world *w, struct simh_fault *f)
 	case SIMH_F_SUSPEND:
 		if (h->paused_until < w->now + f->dur)
 			h->paused_until = w->now + f->dur;
-		if (f->flag) /* CLOCK_MONOTONIC does not count a suspend */
+		if (f->flag && w->p->monotonic) /* CLOCK_MONOTONIC does not count a suspend */
 			h->clock_offset -= (int64_t)f->dur;
 		rc = f->flag;
 		sgpr_sim_disconnect(h->dev);
