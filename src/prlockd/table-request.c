@@ -331,6 +331,13 @@ void release_done(struct table_entry *e)
 
 	e->waiter = NULL;
 	entry_snap(e);
+	if (r < 0 && sgpr_lease_get_state(e->l) != SGPR_LEASE_HELD) {
+		/* our key left this nexus, only the read-back failed: nothing is held any more */
+		tlog(t, LOG_WARNING,
+		     "%s: lease released (key %s), but the park was not confirmed: %s", e->dev,
+		     sgpr_key_format(key, k), errno_words(r));
+		r = 0;
+	}
 	if (r < 0) {
 		tlog(t, LOG_WARNING, "%s: releasing the lease: %s", e->dev, errno_words(r));
 		reply_error(t, c, e->dev, error_word(r), "%s: releasing the lease: %s", e->dev,

@@ -118,6 +118,11 @@ struct simh_host {
 	 * so only probes write then: not counted as I1/I2 (docs/SIMULATOR.md).
 	 */
 	bool unsure;
+	/*
+	 * Its own last registration change parked the LUN (a release took effect, whatever its
+	 * answer said): no longer an owner for I3, until it holds again.
+	 */
+	bool parked;
 	bool loss_pending;     /* ... and the next renewal that reaches the target must say so */
 	uint64_t last_conf;    /* world time of the last confirmed renewal or acquisition */
 	uint64_t last_reached; /* world time a renewal or acquisition of ours last took effect */
