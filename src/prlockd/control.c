@@ -33,18 +33,12 @@ struct client {
 	bool allowed;
 	char in[PRLOCKD_REQUEST_MAX];
 	size_t in_len;
-	bool answered; /* request read; a reply is queued or pending (acquire --wait) */
+	bool answered; /* request read; a reply is queued or pending (pending) */
+	bool pending;  /* the lease table answers later (control_reply) */
 	char *out;
 	size_t out_len, out_off;
-	struct entry *waiting; /* answered when this entry's job (or acquire --wait) ends */
 	uint64_t idle_deadline;
 	bool closed;
-	/* the request, split into tokens (in place, in "in"); run again after a deferral */
-	char *tok[6];
-	int ntok;
-	struct entry *deferred_on; /* waits in deferred_on->deferred for its job to end */
-	bool ready;		   /* waits in daemon.ready to be run again */
-	struct client *next;	   /* in one of those two lists */
 };
 
 /* ---- replies --------------------------------------------------------------- */
@@ -121,285 +115,88 @@ static int reply_error(struct client *c, const char *kind, const char *fmt, ...)
 	return 0;
 }
 
-static int reply_lease(struct daemon *dm, struct client *c, struct entry *e, const char *event)
-{
-	struct reply rp;
-
-	if (reply_begin(&rp, true) < 0)
-		return 0;
-	reply_str(&rp, "device", e->dev);
-	reply_str(&rp, "event", event);
-	reply_key(&rp, "key", e->key);
-	reply_str(&rp, "type", sgpr_type_to_name(e->type));
-	json_key(&rp.j, "host_id");
-	json_uint(&rp.j, dm->cfg.host_id);
-	if (strcmp(event, "taken-over") == 0)
-		reply_key(&rp, "victim", e->holder);
-	if (e->wait_start) {
-		json_key(&rp.j, "waited_ms");
-		json_uint(&rp.j, mono_ms() - e->wait_start);
-	}
-	reply_send(c, &rp);
-	return 0;
-}
-
-void waiter_done(struct daemon *dm, struct entry *e, int r, enum sgpr_lease_event ev)
-{
-	struct client *c = e->waiter;
-	char words[160];
-
-	if (!c)
-		return;
-	e->waiter = NULL;
-	c->waiting = NULL;
-	if (r == 0)
-		reply_lease(dm, c, e, sgpr_lease_event_name(ev));
-	else if (r == -ECANCELED)
-		reply_error(c, "conflict", "%s: acquire --wait cancelled (released)", e->dev);
-	else if (r == -EBADE)
-		reply_error(c, "conflict", "%s: %s, still alive after %.1f s of waiting", e->dev,
-			    holder_words(dm, e->holder, words, sizeof(words)),
-			    (double)(mono_ms() - e->wait_start) / 1000);
-	else
-		reply_error(c, error_word(r), "%s: %s", e->dev, errno_words(r));
-}
-
-/* ---- requests ------------------------------------------------------------ */
-
-/*
- * A request that needs e while a worker runs a job on it waits for the job to end, then runs
- * again (control_run_ready): requests on one device are serialized behind its jobs.
- */
-static int defer(struct client *c, struct entry *e)
-{
-	struct client **p = &e->deferred;
-
-	while (*p)
-		p = &(*p)->next;
-	c->next = NULL;
-	*p = c;
-	c->deferred_on = e;
-	c->answered = true; /* the reply comes later */
-	return 0;
-}
-
-void control_entry_idle(struct daemon *dm, struct entry *e)
-{
-	struct client **p = &dm->ready;
-
-	while (*p)
-		p = &(*p)->next;
-	*p = e->deferred;
-	for (struct client *c = e->deferred; c; c = c->next) {
-		c->deferred_on = NULL;
-		c->ready = true;
-	}
-	e->deferred = NULL;
-}
-
-static int dispatch(struct daemon *dm, struct client *c);
-
-void control_run_ready(struct daemon *dm)
-{
-	struct client *c;
-
-	/* a request run here answers or waits on a busy entry: it never comes back here */
-	while ((c = dm->ready)) {
-		dm->ready = c->next;
-		c->next = NULL;
-		c->ready = false;
-		(void)dispatch(dm, c);
-	}
-}
-
-/* The client c waits for e's job; e answers it when the job ends. */
-static void attach_waiter(struct entry *e, struct client *c)
-{
-	e->waiter = c;
-	c->waiting = e;
-	c->answered = true;
-	e->req_uid = (unsigned)c->cred.uid;
-}
-
-static int req_acquire(struct daemon *dm, struct client *c, const char *dev, int type, bool wait,
-		       unsigned wait_ms)
-{
-	struct entry *e = entry_find(dm, dev);
-	int r;
-
-	if (e) {
-		/* after a release that runs or waits: requests on one device keep their order */
-		if (e->busy && (e->job == JOB_RELEASE || e->deferred))
-			return defer(c, e);
-		switch (e->state) {
-		case ENTRY_HELD:
-			if (e->type != type)
-				return reply_error(c, "conflict",
-						   "%s: held by this host as %s; release it first",
-						   dev, sgpr_type_to_name(e->type));
-			return reply_lease(dm, c, e, "already-held");
-		case ENTRY_ADOPTING:
-			if (e->busy)
-				return defer(c, e); /* the answer depends on this attempt */
-			return reply_error(c, "unreachable",
-					   "%s: recorded lease not re-adopted yet (device "
-					   "unreachable); prlockd retries every period",
-					   dev);
-		case ENTRY_ACQUIRING:
-			return defer(c, e);
-		case ENTRY_WAITING:
-			return reply_error(c, "busy", "%s: another acquire --wait is pending", dev);
-		case ENTRY_LOST:
-			log_msg(LOG_INFO, "%s: acquiring again after the loss", dev);
-			entry_remove(dm, e);
-			break;
-		}
-	}
-	r = entry_add(dm, dev, type, &e);
-	if (r < 0)
-		return reply_error(c, "error", "%s: %s", dev, strerror(-r));
-	e->state = ENTRY_ACQUIRING;
-	e->acq_wait = wait;
-	e->acq_wait_ms = wait_ms;
-	attach_waiter(e, c);
-	entry_submit(dm, e, JOB_ACQUIRE);
-	return 0;
-}
-
-void acquire_done(struct daemon *dm, struct entry *e)
-{
-	enum sgpr_lease_event ev = e->job_ev;
-	struct client *c = e->waiter;
-	bool opened = e->l != NULL;
-	char words[160];
-	int r = e->job_r;
-
-	if (r == 0) {
-		char k[SGPR_KEY_STRLEN];
-
-		e->state = ENTRY_HELD;
-		e->next_due = mono_ms() + dm->period_ms;
-		log_msg(LOG_INFO, "%s: lease %s with key %s (%s), for uid %u", e->dev,
-			sgpr_lease_event_name(ev), sgpr_key_format(e->key, k),
-			sgpr_type_to_name(e->type), e->req_uid);
-		if (e->waiter_left)
-			log_msg(LOG_WARNING,
-				"%s: the client left before the lease was acquired; holding it "
-				"(release it with prlock release)",
-				e->dev);
-		state_save(dm);
-		waiter_done(dm, e, 0, ev);
-		return;
-	}
-	if (r == -EBADE && e->acq_wait && e->holder && c) {
-		e->state = ENTRY_WAITING;
-		e->wait_start = mono_ms();
-		e->wait_deadline = e->acq_wait_ms ? e->wait_start + e->acq_wait_ms : 0;
-		e->next_due = e->wait_start + dm->period_ms;
-		log_msg(LOG_INFO, "%s: %s; waiting for it to die by the lease rule (%s)", e->dev,
-			holder_words(dm, e->holder, words, sizeof(words)),
-			e->acq_wait_ms ? "bounded" : "no bound");
-		return;
-	}
-	if (c) {
-		e->waiter = NULL;
-		c->waiting = NULL;
-		if (r == -EBADE)
-			reply_error(c, "conflict", "%s: %s", e->dev,
-				    holder_words(dm, e->holder, words, sizeof(words)));
-		else if (r == -EBUSY)
-			reply_error(
-				c, "conflict",
-				"%s: another process of this host (pid %d) holds a lease on this "
-				"LUN",
-				e->dev, (int)e->lock_owner);
-		else if (!opened)
-			reply_error(c, error_word(r), "%s: cannot open: %s", e->dev,
-				    open_error_words(e->dev, r));
-		else
-			reply_error(c, error_word(r), "%s: acquiring the lease: %s", e->dev,
-				    errno_words(r));
-	}
-	entry_remove(dm, e);
-}
-
-static void reply_released(struct client *c, const char *dev, const char *what, uint64_t key)
+static void reply_released(struct client *c, const struct table_reply *t)
 {
 	struct reply rp;
 
 	if (reply_begin(&rp, true) == 0) {
-		reply_str(&rp, "device", dev);
-		reply_str(&rp, "event", what);
-		reply_key(&rp, "key", key);
+		reply_str(&rp, "device", t->dev);
+		reply_str(&rp, "event", t->event);
+		reply_key(&rp, "key", t->key);
 		reply_send(c, &rp);
 	}
 }
 
-static int req_release(struct daemon *dm, struct client *c, const char *dev)
+static void reply_lease(struct daemon *dm, struct client *c, const struct table_reply *t)
 {
-	struct entry *e = entry_find(dm, dev);
-	const char *what;
+	struct reply rp;
 
-	if (!e)
-		return reply_error(c, "not-held", "%s: not held by prlockd", dev);
-	if (e->busy)
-		return defer(c, e); /* after the renewal, observation or acquire that runs */
-	switch (e->state) {
-	case ENTRY_HELD:
-		attach_waiter(e, c);
-		entry_submit(dm, e, JOB_RELEASE);
-		return 0;
-	case ENTRY_WAITING:
-		what = "cancelled";
-		break;
-	default:
-		what = "forgotten";
-		break;
+	if (reply_begin(&rp, true) < 0)
+		return;
+	reply_str(&rp, "device", t->dev);
+	reply_str(&rp, "event", t->event);
+	reply_key(&rp, "key", t->key);
+	reply_str(&rp, "type", sgpr_type_to_name(t->type));
+	json_key(&rp.j, "host_id");
+	json_uint(&rp.j, dm->cfg.host_id);
+	if (strcmp(t->event, "taken-over") == 0)
+		reply_key(&rp, "victim", t->victim);
+	if (t->waited) {
+		json_key(&rp.j, "waited_ms");
+		json_uint(&rp.j, t->waited_ms);
 	}
-	log_msg(LOG_INFO, "%s: lease %s (key none), for uid %u", dev, what, (unsigned)c->cred.uid);
-	reply_released(c, dev, what, 0);
-	entry_remove(dm, e);
-	state_save(dm);
-	return 0;
+	reply_send(c, &rp);
 }
 
-void release_done(struct daemon *dm, struct entry *e)
+void control_reply(void *userdata, void *waiter, const struct table_reply *t)
 {
-	struct client *c = e->waiter;
-	uint64_t key = e->key; /* the key held before the release */
-	char k[SGPR_KEY_STRLEN];
-	int r = e->job_r;
+	struct client *c = waiter;
 
-	if (c) {
-		e->waiter = NULL;
-		c->waiting = NULL;
+	c->pending = false;
+	switch (t->kind) {
+	case TABLE_REPLY_LEASE:
+		reply_lease(userdata, c, t);
+		break;
+	case TABLE_REPLY_RELEASED:
+		reply_released(c, t);
+		break;
+	case TABLE_REPLY_ERROR:
+		reply_error(c, t->error, "%s", t->message);
+		break;
 	}
-	entry_snap(e);
-	if (r < 0) {
-		log_msg(LOG_WARNING, "%s: releasing the lease: %s", e->dev, errno_words(r));
-		if (c)
-			reply_error(c, error_word(r), "%s: releasing the lease: %s", e->dev,
-				    errno_words(r));
-		return;
+}
+
+/* ---- requests ------------------------------------------------------------ */
+
+/* The request goes to the lease table, which answers through control_reply, now or later. */
+static void to_table(struct client *c)
+{
+	c->answered = true;
+	c->pending = true;
+}
+
+/* The entry of dev in the lease table; false if none. */
+static bool find_entry(struct daemon *dm, const char *dev, struct table_info *ret)
+{
+	for (size_t i = 0; i < table_count(dm->table); i++) {
+		table_info(dm->table, i, ret);
+		if (strcmp(ret->dev, dev) == 0)
+			return true;
 	}
-	log_msg(LOG_INFO, "%s: lease released (key %s), for uid %u", e->dev,
-		sgpr_key_format(key, k), e->req_uid);
-	if (c)
-		reply_released(c, e->dev, "released", key);
-	entry_remove(dm, e);
-	state_save(dm);
+	return false;
 }
 
 static int req_protect(struct daemon *dm, struct client *c, const char *dev, const char *spid)
 {
-	struct entry *e = entry_find(dm, dev);
-	struct protected_proc p, *n;
+	struct protected_proc p;
+	struct table_info e;
 	char path[64];
 	struct stat st;
 	unsigned v;
 	struct reply rp;
+	int r;
 
-	if (!e || (e->state != ENTRY_HELD && e->state != ENTRY_ADOPTING))
+	if (!find_entry(dm, dev, &e) || (e.state != ENTRY_HELD && e.state != ENTRY_ADOPTING))
 		return reply_error(c, "not-held", "%s: not held by prlockd", dev);
 	if (parse_uint(spid, 2, 0x7fffffff, &v) < 0 || (pid_t)v == getpid())
 		return reply_error(c, "usage", "protect: '%s' is not a process id", spid);
@@ -409,18 +206,11 @@ static int req_protect(struct daemon *dm, struct client *c, const char *dev, con
 	snprintf(path, sizeof(path), "/proc/%d", (int)p.pid);
 	if (c->cred.uid != 0 && (stat(path, &st) < 0 || st.st_uid != c->cred.uid))
 		return reply_error(c, "denied", "protect: process %s is not yours", spid);
-	for (size_t i = 0; i < e->n_procs; i++)
-		if (e->procs[i].pid == p.pid && e->procs[i].start == p.start)
-			goto done;
-	n = realloc(e->procs, (e->n_procs + 1) * sizeof(*n));
-	if (!n)
+	r = table_protect(dm->table, dev, &p);
+	if (r == -ENOENT)
+		return reply_error(c, "not-held", "%s: not held by prlockd", dev);
+	if (r < 0)
 		return reply_error(c, "error", "out of memory");
-	e->procs = n;
-	e->procs[e->n_procs++] = p;
-	state_save(dm);
-	log_msg(LOG_INFO, "%s: protecting process %d (stopped if the lease is lost)", dev,
-		(int)p.pid);
-done:
 	if (reply_begin(&rp, true) < 0)
 		return 0;
 	reply_str(&rp, "device", dev);
@@ -428,23 +218,6 @@ done:
 	json_uint(&rp.j, (unsigned)p.pid);
 	reply_send(c, &rp);
 	return 0;
-}
-
-static const char *state_name(enum entry_state s)
-{
-	switch (s) {
-	case ENTRY_ADOPTING:
-		return "adopting";
-	case ENTRY_HELD:
-		return "held";
-	case ENTRY_WAITING:
-		return "waiting";
-	case ENTRY_LOST:
-		return "lost";
-	case ENTRY_ACQUIRING:
-		return "acquiring";
-	}
-	return "?";
 }
 
 static int req_status(struct daemon *dm, struct client *c)
@@ -463,42 +236,42 @@ static int req_status(struct daemon *dm, struct client *c)
 	json_uint(&rp.j, dm->dead_after_ms);
 	json_key(&rp.j, "leases");
 	json_array_begin(&rp.j);
-	for (size_t i = 0; i < dm->n_entries; i++) {
-		struct entry *e = dm->entries[i];
-		uint64_t last = e->last_renewal_ms; /* snapshots: a worker may own e->l */
+	for (size_t i = 0; i < table_count(dm->table); i++) {
+		struct table_info e;
+		uint64_t last;
 
+		table_info(dm->table, i, &e);
+		last = e.last_renewal_ms; /* snapshots: a worker may own the lease */
 		json_object_begin(&rp.j);
-		reply_str(&rp, "device", e->dev);
-		reply_str(&rp, "state", state_name(e->state));
-		reply_str(&rp, "type", sgpr_type_to_name(e->type));
-		reply_key(&rp, "key", e->state == ENTRY_LOST ? e->lost_key : e->key);
-		reply_key(&rp, "holder", e->state == ENTRY_LOST ? e->lost_holder : e->holder);
+		reply_str(&rp, "device", e.dev);
+		reply_str(&rp, "state", entry_state_name(e.state));
+		reply_str(&rp, "type", sgpr_type_to_name(e.type));
+		reply_key(&rp, "key", e.key);
+		reply_key(&rp, "holder", e.holder);
 		json_key(&rp.j, "last_renewal_ms_ago");
-		if (last && e->state == ENTRY_HELD)
+		if (last && e.state == ENTRY_HELD)
 			json_uint(&rp.j, now - last);
 		else
 			json_null(&rp.j);
 		json_key(&rp.j, "unreachable");
-		json_bool(&rp.j, e->unreachable);
+		json_bool(&rp.j, e.unreachable);
 		/* a worker runs a command on it now (for busy_ms); late_ms: past its due time */
 		json_key(&rp.j, "busy");
-		json_bool(&rp.j, e->busy);
+		json_bool(&rp.j, e.busy);
 		json_key(&rp.j, "busy_ms");
-		json_uint(&rp.j, e->busy ? now - e->job_start : 0);
+		json_uint(&rp.j, e.busy ? now - e.job_start : 0);
 		json_key(&rp.j, "late_ms");
 		json_uint(&rp.j,
-			  e->state != ENTRY_LOST && e->state != ENTRY_ACQUIRING && e->next_due < now
-				  ? now - e->next_due
+			  e.state != ENTRY_LOST && e.state != ENTRY_ACQUIRING && e.next_due < now
+				  ? now - e.next_due
 				  : 0);
-		if (e->state == ENTRY_LOST) {
-			reply_str(&rp, "lost_event",
-				  sgpr_lease_event_name(e->lost_event) ?: "lost");
-		}
+		if (e.state == ENTRY_LOST)
+			reply_str(&rp, "lost_event", sgpr_lease_event_name(e.lost_event) ?: "lost");
 		json_key(&rp.j, "protected");
 		json_array_begin(&rp.j);
-		for (size_t k = 0; k < e->n_procs; k++)
-			if (proc_alive(&e->procs[k]))
-				json_uint(&rp.j, (unsigned)e->procs[k].pid);
+		for (size_t k = 0; k < e.n_procs; k++)
+			if (proc_alive(&e.procs[k]))
+				json_uint(&rp.j, (unsigned)e.procs[k].pid);
 		json_array_end(&rp.j);
 		json_object_end(&rp.j);
 	}
@@ -531,24 +304,22 @@ static int split(char *line, char **tok, int max)
 	return n;
 }
 
+static int dispatch(struct daemon *dm, struct client *c, char **tok, int n);
+
 static int handle_request(struct daemon *dm, struct client *c, char *line)
 {
-	int n = split(line, c->tok, 6);
+	char *tok[6];
+	int n = split(line, tok, 6);
 
 	if (n <= 0)
 		return reply_error(c, "usage",
 				   "malformed request (one line: VERB ARG..., see "
 				   "prlockd(8))");
-	c->ntok = n;
-	return dispatch(dm, c);
+	return dispatch(dm, c, tok, n);
 }
 
-/* Run the request of c (again, after a deferral: see defer()). */
-static int dispatch(struct daemon *dm, struct client *c)
+static int dispatch(struct daemon *dm, struct client *c, char **tok, int n)
 {
-	char **tok = c->tok;
-	int n = c->ntok;
-
 	if (!c->allowed)
 		return reply_error(c, "denied",
 				   "permission denied: uid %u is neither root nor a member of "
@@ -570,8 +341,11 @@ static int dispatch(struct daemon *dm, struct client *c)
 	}
 	if (strcmp(tok[0], "status") == 0 && n == 1)
 		return req_status(dm, c);
-	if (strcmp(tok[0], "release") == 0 && n == 2)
-		return req_release(dm, c, tok[1]);
+	if (strcmp(tok[0], "release") == 0 && n == 2) {
+		to_table(c);
+		table_release(dm->table, c, (unsigned)c->cred.uid, tok[1]);
+		return 0;
+	}
 	if (strcmp(tok[0], "protect") == 0 && n == 3)
 		return req_protect(dm, c, tok[1], tok[2]);
 	if (strcmp(tok[0], "acquire") == 0 && n >= 2) {
@@ -603,7 +377,9 @@ static int dispatch(struct daemon *dm, struct client *c)
 		if (i != n)
 			return reply_error(c, "usage",
 					   "usage: acquire DEV [TYPE] [--wait SECONDS|forever]");
-		return req_acquire(dm, c, tok[1], type, wait, wait_ms);
+		to_table(c);
+		table_acquire(dm->table, c, (unsigned)c->cred.uid, tok[1], type, wait, wait_ms);
+		return 0;
 	}
 	return reply_error(
 		c, "usage",
@@ -670,27 +446,10 @@ int control_listen(struct daemon *dm)
 	return 0;
 }
 
-static void unlink_client(struct client **list, struct client *c)
-{
-	for (struct client **p = list; *p; p = &(*p)->next)
-		if (*p == c) {
-			*p = c->next;
-			break;
-		}
-	c->next = NULL;
-}
-
 static void client_free(struct daemon *dm, struct client *c)
 {
-	if (c->waiting) {
-		c->waiting->waiter = NULL;
-		c->waiting->waiter_left = c->waiting->busy;
-		c->waiting = NULL;
-	}
-	if (c->deferred_on)
-		unlink_client(&c->deferred_on->deferred, c);
-	if (c->ready)
-		unlink_client(&dm->ready, c);
+	if (c->pending && !dm->quit) /* the table must not answer it any more */
+		table_waiter_gone(dm->table, c);
 	close(c->fd);
 	free(c->out);
 	free(c);
@@ -767,21 +526,9 @@ static void client_read(struct daemon *dm, struct client *c)
 		return;
 	if (n <= 0) {
 		c->closed = true; /* gone before its answer; a pending --wait is dropped */
-		if (c->waiting) {
-			struct entry *e = c->waiting;
-
-			e->waiter = NULL;
-			c->waiting = NULL;
-			if (e->busy) {
-				/* the job ends first; its result is applied without a reply */
-				e->waiter_left = true;
-				log_msg(LOG_INFO, "%s: the waiting client left", e->dev);
-			} else if (e->state == ENTRY_WAITING) {
-				log_msg(LOG_INFO,
-					"%s: the waiting client left, acquire --wait cancelled",
-					e->dev);
-				entry_remove(dm, e);
-			}
+		if (c->pending) {
+			c->pending = false;
+			table_waiter_gone(dm->table, c);
 		}
 		return;
 	}

@@ -374,15 +374,6 @@ static int setup_signals(struct daemon *dm)
 	return 0;
 }
 
-static int count_held(const struct daemon *dm)
-{
-	int n = 0;
-
-	for (size_t i = 0; i < dm->n_entries; i++)
-		n += dm->entries[i]->state == ENTRY_HELD || dm->entries[i]->state == ENTRY_ADOPTING;
-	return n;
-}
-
 int main(int argc, char **argv)
 {
 	struct daemon dm = {
@@ -408,7 +399,7 @@ int main(int argc, char **argv)
 	r = lock_state_dir(&dm);
 	if (r < 0)
 		return 1;
-	r = state_load(&dm);
+	r = leases_open(&dm);
 	if (r < 0)
 		return 1;
 	if (dm.control_path) {
@@ -436,7 +427,7 @@ int main(int argc, char **argv)
 		dm.hook ? dm.cfg.loss_action : "kill", dm.n_workers, dm.control_path ?: "none",
 		dm.prh_activated ? "fd 3 from systemd" : dm.pr_socket ?: "none");
 	prh_policy_refresh(&dm);
-	leases_adopt_all(&dm);
+	table_adopt_all(dm.table);
 
 	/*
 	 * The main thread never waits for a device: it serves the control socket, applies the
@@ -444,8 +435,9 @@ int main(int argc, char **argv)
 	 * workers.
 	 */
 	while (!dm.quit) {
-		uint64_t now = mono_ms(), wake = leases_next_wakeup(&dm);
+		uint64_t now = mono_ms(), wake = table_next_wakeup(dm.table);
 		uint64_t cw = clients_next_wakeup(&dm), pw = pool_next_wakeup(&dm);
+		struct table_job *job;
 		int timeout;
 
 		if (cw < wake)
@@ -459,10 +451,9 @@ int main(int argc, char **argv)
 		serve(&dm, timeout);
 		if (dm.quit)
 			break;
-		leases_collect(&dm);
-		control_run_ready(&dm);
-		leases_timers(&dm);
-		leases_run_due(&dm);
+		while ((job = pool_take_done(&dm)))
+			table_job_done(dm.table, job);
+		table_tick(dm.table);
 		pool_check_stuck(&dm);
 		prh_policy_refresh(&dm);
 	}
@@ -471,20 +462,12 @@ int main(int argc, char **argv)
 	 * next prlockd re-adopts them. "release" is the way to give one up.
 	 */
 	log_msg(LOG_NOTICE,
-		"prlockd exiting without releasing: %d lease(s) kept; renew them by starting "
+		"prlockd exiting without releasing: %zu lease(s) kept; renew them by starting "
 		"prlockd again within dead_after (%u ms)",
-		count_held(&dm), dm.dead_after_ms);
+		table_count_held(dm.table), dm.dead_after_ms);
 	prh_stop(&dm); /* requests in flight finish and get their replies */
 	control_close(&dm);
 	pool_stop(&dm); /* no worker touches an entry after this */
-	for (size_t i = 0; i < dm.n_entries; i++) {
-		sgpr_lease_free(dm.entries[i]->l);
-		sgpr_dev_free(dm.entries[i]->d);
-		free(dm.entries[i]->procs);
-		free(dm.entries[i]->dev);
-		free(dm.entries[i]);
-	}
-	free(dm.entries);
-	kills_free(&dm);
+	leases_close(&dm);
 	return 0;
 }

@@ -3,13 +3,13 @@
  * The workers of prlockd: a small fixed pool of threads (workers = N, default 4) runs every
  * device command, so that the main loop never waits for a device. Never a thread per device.
  *
- * The main thread hands an entry to the pool (entry_submit: its job kind set, busy raised);
- * one worker takes it from the queue and runs the job (job_run in leases.c) on the entry's
- * sgpr_dev and lease, which no other thread touches until the job ends; then it puts the
- * entry on the done queue and wakes the main loop through an eventfd. The main thread takes
- * it back (pool_take_done) and applies the result: logging, loss actions, the state file,
- * replies. A device stuck in a command holds one worker until the command times out; the
- * other workers go on with the other devices.
+ * The lease table hands a job to the pool (table_ops.submit); one worker takes it from the
+ * queue and runs it (table_job_run) on the entry's sgpr_dev and lease, which the table does
+ * not touch until the job ends; then it puts the job on the done queue and wakes the main loop
+ * through an eventfd. The main thread takes it back (pool_take_done) and gives it to the table
+ * (table_job_done), which applies the result: logging, loss actions, the state file, replies. A
+ * device stuck in a command holds one worker until the command times out; the other workers go on
+ * with the other devices.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -26,15 +26,15 @@ struct worker {
 	struct daemon *dm;
 	pthread_t thread;
 	bool started;
-	struct entry *cur; /* the job it runs, under pool.lock */
+	struct table_job *cur; /* the job it runs, under pool.lock */
 	uint64_t since;
 };
 
 struct pool {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	struct entry *todo, **todo_tail;
-	struct entry *done, **done_tail;
+	struct table_job *todo, **todo_tail;
+	struct table_job *done, **done_tail;
 	bool stop;
 	bool stuck_logged; /* "all workers stuck" said, until they keep up for dead_after */
 	uint64_t ok_since; /* not all stuck since then (0: all stuck now) */
@@ -55,7 +55,7 @@ static void *worker_main(void *arg)
 	struct worker *w = arg;
 	struct daemon *dm = w->dm;
 	struct pool *p = dm->pool;
-	struct entry *e;
+	struct table_job *e;
 
 	pthread_mutex_lock(&p->lock);
 	for (;;) {
@@ -64,20 +64,20 @@ static void *worker_main(void *arg)
 		if (p->stop)
 			break;
 		e = p->todo;
-		p->todo = e->job_next;
+		p->todo = e->next;
 		if (!p->todo)
 			p->todo_tail = &p->todo;
 		w->cur = e;
 		w->since = mono_ms();
 		pthread_mutex_unlock(&p->lock);
 
-		job_run(dm, e);
+		table_job_run(e);
 
 		pthread_mutex_lock(&p->lock);
 		w->cur = NULL;
-		e->job_next = NULL;
+		e->next = NULL;
 		*p->done_tail = e;
-		p->done_tail = &e->job_next;
+		p->done_tail = &e->next;
 		wake_main(dm);
 	}
 	pthread_mutex_unlock(&p->lock);
@@ -147,31 +147,31 @@ void pool_stop(struct daemon *dm)
 	dm->pool_fd = -1;
 }
 
-void pool_submit(struct daemon *dm, struct entry *e)
+void pool_submit(struct daemon *dm, struct table_job *e)
 {
 	struct pool *p = dm->pool;
 
 	pthread_mutex_lock(&p->lock);
-	e->job_next = NULL;
+	e->next = NULL;
 	*p->todo_tail = e;
-	p->todo_tail = &e->job_next;
+	p->todo_tail = &e->next;
 	pthread_cond_signal(&p->cond);
 	pthread_mutex_unlock(&p->lock);
 }
 
-struct entry *pool_take_done(struct daemon *dm)
+struct table_job *pool_take_done(struct daemon *dm)
 {
 	struct pool *p = dm->pool;
-	struct entry *e;
+	struct table_job *e;
 	uint64_t v;
 
 	pthread_mutex_lock(&p->lock);
 	e = p->done;
 	if (e) {
-		p->done = e->job_next;
+		p->done = e->next;
 		if (!p->done)
 			p->done_tail = &p->done;
-		e->job_next = NULL;
+		e->next = NULL;
 	} else {
 		/* empty: reset the eventfd; a worker that finishes later writes it again */
 		(void)!read(dm->pool_fd, &v, sizeof(v));
@@ -215,10 +215,10 @@ void pool_check_stuck(struct daemon *dm)
 		stuck++;
 		if (off < sizeof(list) - 1)
 			off += (size_t)snprintf(list + off, sizeof(list) - off, "%s%s for %.1f s",
-						off ? ", " : "", w->cur->dev,
+						off ? ", " : "", table_job_device(w->cur),
 						(double)(now - w->since) / 1000);
 	}
-	for (const struct entry *e = p->todo; e; e = e->job_next)
+	for (const struct table_job *e = p->todo; e; e = e->next)
 		queued++;
 	pthread_mutex_unlock(&p->lock);
 

@@ -75,25 +75,68 @@ static void rdev_add_path(dev_t **v, size_t *n, const char *path)
 		rdev_add(v, n, st.st_rdev);
 }
 
-/*
- * Main thread: learn the identity of e (LUN id, device numbers) once its device is open and no
- * worker uses it; the identity of a device does not change while it is open.
- */
-static void entry_identify(struct entry *e)
+/* What the main thread learnt of one entry's device; by serial: a re-added entry is new. */
+struct prh_ident {
+	uint64_t serial;
+	char *lun_id;
+	dev_t *rdevs;
+	size_t n_rdevs;
+	bool rdevs_done, lun_done, seen;
+};
+
+static struct prh_ident *ident_get(struct daemon *dm, uint64_t serial)
 {
-	if (!e->ident_rdevs_done) {
-		rdev_add_path(&e->ident_rdevs, &e->ident_n_rdevs, e->dev);
-		e->ident_rdevs_done = true;
+	struct prh_ident *n;
+
+	for (size_t i = 0; i < dm->n_idents; i++)
+		if (dm->idents[i].serial == serial)
+			return &dm->idents[i];
+	n = realloc(dm->idents, (dm->n_idents + 1) * sizeof(*n));
+	if (!n)
+		return NULL;
+	dm->idents = n;
+	n[dm->n_idents] = (struct prh_ident){.serial = serial};
+	return &n[dm->n_idents++];
+}
+
+/* Forget the identities of entries the table no longer has. */
+static void idents_prune(struct daemon *dm)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < dm->n_idents; i++) {
+		struct prh_ident *id = &dm->idents[i];
+
+		if (id->seen) {
+			id->seen = false;
+			dm->idents[n++] = *id;
+			continue;
+		}
+		free(id->lun_id);
+		free(id->rdevs);
 	}
-	if (e->busy || !e->d || e->ident_lun_done)
+	dm->n_idents = n;
+}
+
+/*
+ * Main thread: learn the identity of an entry (LUN id, device numbers) once its device is open
+ * and no worker uses it; the identity of a device does not change while it is open.
+ */
+static void entry_identify(struct prh_ident *id, const struct table_info *e)
+{
+	id->seen = true;
+	if (!id->rdevs_done) {
+		rdev_add_path(&id->rdevs, &id->n_rdevs, e->dev);
+		id->rdevs_done = true;
+	}
+	if (!e->d || id->lun_done) /* e->d is NULL while a job runs */
 		return;
-	if (sgpr_dev_lun_id(e->d) && !e->ident_lun_id)
-		e->ident_lun_id = strdup(sgpr_dev_lun_id(e->d));
-	rdev_add_path(&e->ident_rdevs, &e->ident_n_rdevs, sgpr_dev_target(e->d));
+	if (sgpr_dev_lun_id(e->d) && !id->lun_id)
+		id->lun_id = strdup(sgpr_dev_lun_id(e->d));
+	rdev_add_path(&id->rdevs, &id->n_rdevs, sgpr_dev_target(e->d));
 	for (int i = 0; i < sgpr_dev_path_count(e->d); i++)
-		rdev_add_path(&e->ident_rdevs, &e->ident_n_rdevs,
-			      sgpr_dev_path_name(e->d, (unsigned)i));
-	e->ident_lun_done = true;
+		rdev_add_path(&id->rdevs, &id->n_rdevs, sgpr_dev_path_name(e->d, (unsigned)i));
+	id->lun_done = true;
 }
 
 static bool held_same(const struct held_dev *a, size_t na, const struct held_dev *b, size_t nb)
@@ -117,32 +160,37 @@ void prh_policy_refresh(struct daemon *dm)
 
 	if (!dm->prh)
 		return;
-	for (size_t i = 0; i < dm->n_entries; i++) {
-		struct entry *e = dm->entries[i];
+	for (size_t i = 0; i < table_count(dm->table); i++) {
+		struct prh_ident *id;
+		struct table_info e;
 
-		entry_identify(e);
-		if (!held_state(e->state))
+		table_info(dm->table, i, &e);
+		id = ident_get(dm, e.serial);
+		if (id)
+			entry_identify(id, &e);
+		if (!held_state(e.state))
 			continue;
 		struct held_dev *nh = realloc(h, (n + 1) * sizeof(*h));
 
 		if (!nh) {
 			held_free(h, n);
+			idents_prune(dm);
 			return; /* the old snapshot stays */
 		}
 		h = nh;
-		h[n] = (struct held_dev){.dev = strdup(e->dev), .state = e->state};
-		if (e->ident_lun_id)
-			h[n].lun_id = strdup(e->ident_lun_id);
-		if (e->ident_n_rdevs) {
-			h[n].rdevs = malloc(e->ident_n_rdevs * sizeof(dev_t));
+		h[n] = (struct held_dev){.dev = strdup(e.dev), .state = e.state};
+		if (id && id->lun_id)
+			h[n].lun_id = strdup(id->lun_id);
+		if (id && id->n_rdevs) {
+			h[n].rdevs = malloc(id->n_rdevs * sizeof(dev_t));
 			if (h[n].rdevs) {
-				memcpy(h[n].rdevs, e->ident_rdevs,
-				       e->ident_n_rdevs * sizeof(dev_t));
-				h[n].n_rdevs = e->ident_n_rdevs;
+				memcpy(h[n].rdevs, id->rdevs, id->n_rdevs * sizeof(dev_t));
+				h[n].n_rdevs = id->n_rdevs;
 			}
 		}
 		n++;
 	}
+	idents_prune(dm);
 	if (held_same(h, n, dm->held, dm->n_held)) {
 		held_free(h, n);
 		return;
@@ -346,4 +394,9 @@ void prh_stop(struct daemon *dm)
 	held_free(dm->held, dm->n_held);
 	dm->held = NULL;
 	dm->n_held = 0;
+	for (size_t i = 0; i < dm->n_idents; i++)
+		dm->idents[i].seen = false;
+	idents_prune(dm);
+	free(dm->idents);
+	dm->idents = NULL;
 }

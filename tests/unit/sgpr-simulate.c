@@ -3,7 +3,8 @@
  * sgpr-simulate: run the multi-host simulator (sim-hosts.h) for long runs and replays.
  *   sgpr-simulate [--seed N] [--episodes N] [--steps N] [--model spc|tgt|any] [--faults N]
  *                 [--without FEATURE,...] [--keep-going] [--verbose]
- * FEATURE: clone, mismatch, runner, self-fence, multipath, or a fault: pause, kill, restart,
+ * FEATURE: clone, mismatch, runner, self-fence, multipath, daemon (prlockd's lease table as
+ * the decision code of some hosts), or a fault: pause, kill, restart,
  * path-down, target-restart, timeout, suspend.
  * Episode i runs with seed N + i; a failure prints its seed, step, invariant and the last
  * events, and "--seed S --episodes 1" replays it (add --verbose for the whole trace).
@@ -26,8 +27,8 @@ static double mono_s(void)
 
 static int parse_without(const char *arg, unsigned *ret)
 {
-	static const char *const features[] = {"clone", "mismatch", "runner", "self-fence",
-					       "multipath"};
+	static const char *const features[] = {"clone",	     "mismatch",  "runner",
+					       "self-fence", "multipath", "daemon"};
 	char *copy = strdup(arg), *save = NULL;
 	int r = 0;
 

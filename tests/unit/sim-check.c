@@ -145,6 +145,9 @@ void simh_after_change(struct simh_world *w, int actor)
 		w->hosts[actor].last_reached = w->now;
 		unsigned n = regs_of(&now, actor, keys);
 
+		w->hosts[actor].parked = n && sgpr_key_is_parking(keys[0], w->ns) &&
+					 (n == 1 || sgpr_key_is_parking(keys[1], w->ns));
+
 		simh_trace(w, &(struct simh_tr){.t = w->now,
 						.host = actor,
 						.kind = SIMH_TR_REGS,
@@ -170,7 +173,7 @@ void simh_after_change(struct simh_world *w, int actor)
 		h->fenced = true;
 		h->loss_pending = true;
 		if (holder_removed[y] && now.holder_host != (int)y && h->believes_held &&
-		    w->now - h->last_conf < h->cfg.lease.period_ms)
+		    !h->parked && w->now - h->last_conf < h->cfg.lease.period_ms)
 			simh_fail(w, SIMH_I3,
 				  "h%u taken over by h%d %llu ms after its last confirmed renewal "
 				  "(its period L is %u ms)",
@@ -211,7 +214,8 @@ void simh_check_act(struct simh_world *w, struct simh_host *h, const struct simh
 	unsigned x = h->idx + 1;
 	bool ok = act->rc == 0 && confirms(act->ev);
 
-	if (act->op != SIMH_OP_RENEW)
+	/* a step without a lease call (a daemon's idle step) learns nothing */
+	if (act->op != SIMH_OP_RENEW && act->op != SIMH_OP_NONE)
 		h->unsure = act->rc < 0 && !act->held;
 
 	if (act->op == SIMH_OP_RENEW && h->loss_pending) {
@@ -231,7 +235,9 @@ void simh_check_act(struct simh_world *w, struct simh_host *h, const struct simh
 				  w->snap.holder_host < 0 ? "none/" : "h",
 				  w->snap.holder_host < 0 ? w->snap.res_type
 							  : w->snap.holder_host + 1);
-		h->last_conf = w->now;
+		/* an adoption keeps the key: to an observer it is no sign of life (no renewal) */
+		if (act->ev != SGPR_LEASE_ADOPTED)
+			h->last_conf = w->now;
 		if (act->ev == SGPR_LEASE_ACQUIRED || act->ev == SGPR_LEASE_TAKEN_OVER ||
 		    act->ev == SGPR_LEASE_ADOPTED) {
 			h->fenced = false;

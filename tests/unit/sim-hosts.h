@@ -33,6 +33,8 @@ enum simh_role {
 	SIMH_HOLDER,  /* acquire, renew each period, write; release after a while */
 	SIMH_STANDBY, /* observe each period (preempt --if-dead, acquire --wait), then hold */
 	SIMH_RUNNER,  /* acquire, run ~0.6 L writing, release, again (prlock run in a loop) */
+	SIMH_DAEMON,  /* prlockd: acquire, protect a process that writes, release when it ends */
+	SIMH_DAEMON_WAIT, /* prlockd: acquire --wait (takes a dead holder over), then as daemon */
 	_SIMH_ROLE_MAX,
 };
 
@@ -69,15 +71,22 @@ struct simh_driver_ops {
 	uint64_t (*step)(struct simh_host *h, uint64_t now, bool restarted, struct simh_act *act);
 	/* The protected workload runs and writes now. */
 	bool (*may_write)(const struct simh_host *h, uint64_t now);
+	/* Optional: checks of the driver's own, at each turn of the host (world time w->now). */
+	void (*check)(struct simh_host *h);
+	/* Optional: free h->keep (what survives a restart) at the end of the episode. */
+	void (*free_keep)(struct simh_host *h);
 };
 
 extern const struct simh_driver_ops simh_lease_driver;
+/* prlockd's lease table (src/prlockd/table.h) with inline jobs: sim-driver-prlockd.c */
+extern const struct simh_driver_ops simh_prlockd_driver;
 
 struct simh_host_cfg {
 	enum simh_role role;
 	unsigned npaths;
 	struct sgpr_lease_opts lease;
-	unsigned hold_periods; /* holder: release after this many renewals */
+	unsigned hold_periods;	/* holder: release after this many renewals */
+	unsigned kill_grace_ms; /* daemon roles: SIGTERM to SIGKILL */
 };
 
 struct simh_host {
@@ -91,6 +100,7 @@ struct simh_host {
 	struct sgpr_dev *dev;
 	const struct simh_driver_ops *ops;
 	void *drv;
+	void *keep; /* the driver's state that a restart keeps (state file, processes) */
 
 	uint64_t next_step;  /* host time */
 	uint64_t next_write; /* world time */
@@ -110,6 +120,11 @@ struct simh_host {
 	 * so only probes write then: not counted as I1/I2 (docs/SIMULATOR.md).
 	 */
 	bool unsure;
+	/*
+	 * Its own last registration change parked the LUN (a release took effect, whatever its
+	 * answer said): no longer an owner for I3, until it holds again.
+	 */
+	bool parked;
 	bool loss_pending;     /* ... and the next renewal that reaches the target must say so */
 	uint64_t last_conf;    /* world time of the last confirmed renewal or acquisition */
 	uint64_t last_reached; /* world time a renewal or acquisition of ours last took effect */
@@ -152,6 +167,7 @@ const char *simh_fault_name(enum simh_fault_kind k);
 #define SIMH_NO_RUNNER (1u << 2)     /* short runs in a loop */
 #define SIMH_NO_SELF_FENCE (1u << 3) /* self_fence_after */
 #define SIMH_NO_MULTIPATH (1u << 4)  /* hosts with two paths */
+#define SIMH_NO_DAEMON (1u << 5)     /* prlockd roles (the same episodes as before they were) */
 #define SIMH_NO_FAULT(kind) (1u << (8 + (kind)))
 
 enum simh_inv { SIMH_OK, SIMH_I1, SIMH_I2, SIMH_I3, SIMH_I4, SIMH_I5, SIMH_ERR };

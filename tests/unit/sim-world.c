@@ -35,8 +35,9 @@ static void tag(struct simh_world *w, const char *t)
 
 static void gen_hosts(struct simh_world *w)
 {
-	static const char *const roles[] = {"holder", "standby", "runner"};
+	static const char *const roles[] = {"holder", "standby", "runner", "daemon", "daemon-wait"};
 	unsigned without = w->p->without;
+	bool daemon = !(without & SIMH_NO_DAEMON);
 	bool mismatch = simh_chance(w, 25) && !(without & SIMH_NO_MISMATCH);
 	bool self_fence = simh_chance(w, 30) && !(without & SIMH_NO_SELF_FENCE);
 
@@ -48,11 +49,21 @@ static void gen_hosts(struct simh_world *w)
 
 		h->w = w;
 		h->idx = i;
-		h->ops = &simh_lease_driver;
+		/* without daemon roles, the partition of r (and the episodes) of before they were
+		 */
 		if (i == 0)
-			c->role = r < 75 ? SIMH_HOLDER : SIMH_RUNNER;
+			c->role = r < 40 ? SIMH_HOLDER : r < 75 ? SIMH_DAEMON : SIMH_RUNNER;
 		else
-			c->role = r < 20 ? SIMH_HOLDER : r < 70 ? SIMH_STANDBY : SIMH_RUNNER;
+			c->role = r < 10   ? SIMH_HOLDER
+				  : r < 20 ? SIMH_DAEMON
+				  : r < 45 ? SIMH_STANDBY
+				  : r < 70 ? SIMH_DAEMON_WAIT
+					   : SIMH_RUNNER;
+		if (!daemon && c->role == SIMH_DAEMON)
+			c->role = SIMH_HOLDER;
+		if (!daemon && c->role == SIMH_DAEMON_WAIT)
+			c->role = SIMH_STANDBY;
+		h->ops = c->role >= SIMH_DAEMON ? &simh_prlockd_driver : &simh_lease_driver;
 		if (c->role == SIMH_RUNNER && (without & SIMH_NO_RUNNER))
 			c->role = i == 0 ? SIMH_HOLDER : SIMH_STANDBY;
 		c->npaths = simh_chance(w, 30) && !(without & SIMH_NO_MULTIPATH) ? 2 : 1;
@@ -76,6 +87,9 @@ static void gen_hosts(struct simh_world *w)
 			tag(w, "self-fence");
 		}
 		c->hold_periods = (unsigned)simh_range(w, 2, 25);
+		if (c->role >= SIMH_DAEMON)
+			c->kill_grace_ms = (unsigned)simh_range(w, c->lease.period_ms / 2,
+								3 * c->lease.period_ms);
 		if (c->npaths > 1)
 			tag(w, "multipath");
 		tag(w, roles[c->role]);
@@ -334,6 +348,10 @@ static void host_turn(struct simh_world *w, struct simh_host *h)
 
 	if (h->killed || w->now < h->paused_until)
 		return;
+	if (h->ops->check && !h->restart_pending)
+		h->ops->check(h);
+	if (w->failed)
+		return;
 	if (h->restart_pending && w->now >= h->down_until) {
 		do_restart(w, h);
 		return;
@@ -357,7 +375,7 @@ static void host_turn(struct simh_world *w, struct simh_host *h)
 
 static void describe(struct simh_world *w, FILE *out)
 {
-	static const char *const roles[] = {"holder", "standby", "runner"};
+	static const char *const roles[] = {"holder", "standby", "runner", "daemon", "daemon-wait"};
 
 	fprintf(out, "  episode: %s model, %u hosts; tags: %s\n", w->tgt ? "tgt" : "SPC", w->nhosts,
 		w->res->tags);
@@ -366,10 +384,11 @@ static void describe(struct simh_world *w, FILE *out)
 
 		fprintf(out,
 			"  h%u: %s, host_id %u, %u path(s), L %u, dead_after %u, self_fence %u, "
-			"hold %u\n",
+			"hold %u, kill_grace %u\n",
 			i + 1, roles[h->cfg.role], h->cfg.lease.host_id, h->cfg.npaths,
 			h->cfg.lease.period_ms, h->cfg.lease.dead_after_ms,
-			h->cfg.lease.self_fence_after_ms, h->cfg.hold_periods);
+			h->cfg.lease.self_fence_after_ms, h->cfg.hold_periods,
+			h->cfg.kill_grace_ms);
 	}
 	for (unsigned i = 0; i < w->nhosts && w->failed; i++) {
 		const struct simh_host *h = &w->hosts[i];
@@ -476,9 +495,12 @@ int simh_run_episode(uint64_t seed, const struct simh_params *p, struct simh_res
 		fprintf(out, "  last events:\n");
 		simh_print_trace(w, out);
 	}
-	for (unsigned i = 0; i < w->nhosts; i++)
+	for (unsigned i = 0; i < w->nhosts; i++) {
 		if (w->hosts[i].drv)
 			w->hosts[i].ops->fini(&w->hosts[i]);
+		if (w->hosts[i].ops && w->hosts[i].ops->free_keep)
+			w->hosts[i].ops->free_keep(&w->hosts[i]);
+	}
 	sim_fx_fini(&w->fx);
 	r = w->failed ? 1 : 0;
 	free(w);
