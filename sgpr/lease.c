@@ -275,8 +275,11 @@ static void withdraw(struct sgpr_lease *l, uint64_t key)
 	/* SPC-4 5.12.11.2.4: unregistering the holder would release; park instead */
 	if (r == 0 && res.held && res.key == key)
 		r = sgpr_park(l->d, l->o.ns, key);
-	else if (r == 0 && res.held && is_parking(l, res.key))
-		r = sgpr_unregister_every_path(l->d, key); /* this nexus may be the parker */
+	else if (r == 0 && res.held &&
+		 (is_parking(l, res.key) || (sgpr_key_in_ns(res.key, l->o.ns) &&
+					     sgpr_key_split(res.key).host_id == l->o.host_id)))
+		/* this nexus may hold it (the parker, or another key of this host): key only */
+		r = sgpr_unregister_every_path(l->d, key);
 	else if (r == 0)
 		/* whatever key each path took (a lost answer on one path, an older key on
 		 * another) */
@@ -344,6 +347,24 @@ static void remove_others(struct sgpr_lease *l, uint64_t key, uint64_t victim)
 	free(keys);
 }
 
+/* The keys of victim's host other than victim: paths of a dead holder that missed renewals. */
+static void remove_victim_paths(struct sgpr_lease *l, uint64_t key, uint64_t victim)
+{
+	struct sgpr_keys *keys = NULL;
+	uint16_t host = sgpr_key_split(victim).host_id;
+
+	if (!sgpr_key_in_ns(victim, l->o.ns) || sgpr_read_keys(l->d, &keys, NULL) < 0)
+		return;
+	for (uint32_t i = 0; i < keys->count; i++) {
+		uint64_t k = keys->keys[i];
+
+		if (k != key && k != victim && sgpr_key_in_ns(k, l->o.ns) &&
+		    sgpr_key_split(k).host_id == host)
+			(void)sgpr_preempt(l->d, key, k, l->o.type, true, NULL, NULL);
+	}
+	free(keys);
+}
+
 /*
  * Register key on every path and take the reservation: ours already (this nexus parked it),
  * PREEMPT of the parking key (SPC-4 5.12.11.4.3), or RESERVE of a free LUN. Confirmed by
@@ -380,6 +401,26 @@ static int take(struct sgpr_lease *l, uint64_t key)
 	return r;
 }
 
+/*
+ * The first look of a new lease (a new process): a key of our host id that does not hold may be
+ * a leftover of this nexus (a takeover of a process that died before it could withdraw). With
+ * another host holding, this nexus holds nothing, so clearing it is safe (SPC-4 5.12.7).
+ */
+static void clear_leftover(struct sgpr_lease *l, const struct sgpr_reservation *res,
+			   const struct sgpr_keys *keys)
+{
+	bool ours = false;
+
+	if (!res->held || sgpr_type_is_all_registrants(res->type) || is_parking(l, res->key) ||
+	    (sgpr_key_in_ns(res->key, l->o.ns) && sgpr_key_split(res->key).host_id == l->o.host_id))
+		return;
+	for (uint32_t i = 0; i < keys->count; i++)
+		ours |= sgpr_key_in_ns(keys->keys[i], l->o.ns) &&
+			sgpr_key_split(keys->keys[i]).host_id == l->o.host_id;
+	if (ours)
+		(void)sgpr_unregister_every_path(l->d, 0);
+}
+
 /* Reservation and keys; a new holder, or a look after a gap, restarts the watch. */
 static int look(struct sgpr_lease *l, struct sgpr_reservation *res, struct sgpr_keys **keys)
 {
@@ -393,6 +434,8 @@ static int look(struct sgpr_lease *l, struct sgpr_reservation *res, struct sgpr_
 	l->have_gen = true;
 	now = now_ms(l);
 	gap = l->last_look_ms && now - l->last_look_ms > 2ull * l->o.period_ms;
+	if (!l->last_look_ms && !l->o.adopt_key)
+		clear_leftover(l, res, *keys);
 	l->last_look_ms = now;
 	if (!res->held || sgpr_type_is_all_registrants(res->type) || is_parking(l, res->key)) {
 		l->seen_holder = 0;
@@ -699,6 +742,11 @@ int sgpr_lease_observe(struct sgpr_lease *l, enum sgpr_lease_event *ret_event)
 	if (r == 0 && !(res.held && res.key == key))
 		r = -EPROTO;
 	if (r < 0) {
+		/*
+		 * The PREEMPT may have been carried out (its answer lost): the dead holder's other
+		 * paths go too, but never its holder key itself, which only the PREEMPT may take.
+		 */
+		remove_victim_paths(l, key, victim);
 		withdraw(l, key);
 		return r;
 	}
