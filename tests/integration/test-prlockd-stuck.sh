@@ -52,27 +52,48 @@ echo "# host 2 watches the healthy LUN for 6 s (3 x dead_after) and must not tak
   echo $? >"$WORK/standby.rc" ) &
 STANDBY=$!
 IO_PID[standby]=$STANDBY
+# samples are saved and parsed after the watch: python's start-up (over 1 s on a loaded
+# 2-core machine) must not thin them out
+SAMPLES="$WORK/samples"
+mkdir -p "$SAMPLES"
 pl 3 --json status "$HEALTHY"
-epochs="$(now_ms):$(epoch_of)"
-slowest=0 stuck_seen=0 healthy_late=0 t_end=$(($(now_ms) + 6500))
+printf '%s\n' "$OUT" >"$SAMPLES/status.$(now_ms)"
+slowest=0 n=0 t_end=$(($(now_ms) + 6500))
 while [ "$(now_ms)" -lt "$t_end" ]; do
 	t0=$(now_ms)
 	pd h1 1 --json leases
 	took=$(($(now_ms) - t0))
 	[ "$took" -gt "$slowest" ] && slowest=$took
-	if [ "$RC" -eq 0 ]; then
-		# the frozen one is shown as busy (a worker waits on it) or late or unreachable
-		[ "$(lease_field "$STUCK" '(l.get("busy") or l.get("unreachable") or
-			(l["last_renewal_ms_ago"] or 0) > 1500)')" = True ] && stuck_seen=$((stuck_seen + 1))
-		ago=$(lease_field "$HEALTHY" 'l["last_renewal_ms_ago"]')
-		[[ $ago =~ ^[0-9]+$ ]] && [ "$ago" -gt "$healthy_late" ] && healthy_late=$ago
-	else
-		slowest=999999
-	fi
+	[ "$RC" -eq 0 ] || slowest=999999
+	n=$((n + 1))
+	printf '%s\n' "$OUT" >"$SAMPLES/leases.$n"
 	pl 3 --json status "$HEALTHY"
-	epochs+=" $(now_ms):$(epoch_of)"
+	printf '%s\n' "$OUT" >"$SAMPLES/status.$(now_ms)"
 	sleep 0.3
 done
+read -r stuck_seen healthy_late epochs < <(python3 - "$SAMPLES" "$STUCK" "$HEALTHY" <<'PY'
+import glob, json, os, sys
+d, stuck, healthy = sys.argv[1:4]
+seen = late = 0
+for f in glob.glob(os.path.join(d, "leases.*")):
+    try:
+        ls = {l["device"]: l for l in json.load(open(f))["leases"]}
+    except (ValueError, KeyError):
+        continue
+    s = ls.get(stuck, {})
+    # the frozen one is shown as busy (a worker waits on it) or late or unreachable
+    if s.get("busy") or s.get("unreachable") or (s.get("last_renewal_ms_ago") or 0) > 1500:
+        seen += 1
+    ago = ls.get(healthy, {}).get("last_renewal_ms_ago")
+    if isinstance(ago, int) and ago > late:
+        late = ago
+ep = []
+for f in sorted(glob.glob(os.path.join(d, "status.*")), key=lambda x: int(x.rsplit(".", 1)[1])):
+    r = json.load(open(f))["devices"][0]["reservation"]
+    ep.append("%s:%s" % (f.rsplit(".", 1)[1], r["holder"]["epoch"] if r else -1))
+print(seen, late, " ".join(ep))
+PY
+)
 wait "$STANDBY"
 unset 'IO_PID[standby]'
 RC=$(cat "$WORK/standby.rc") OUT=$(cat "$WORK/standby.out") ERR=$(cat "$WORK/standby.err")
