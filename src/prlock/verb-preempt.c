@@ -169,8 +169,13 @@ int verb_clear(struct prlock *p, int ndev, char **devs)
 				   "hosts' included; pass --force");
 	results_begin(p);
 	r = open_dev(p, devs[0], &d);
-	if (!r)
-		r = ensure_registered(p, d, &key);
+	if (!r) {
+		/* IGNORE EXISTING KEY: this nexus may be the parker of a released LUN
+		 * (SPC-4 5.12.7) */
+		key = own_static_key(p);
+		r = sgpr_register(d, 0, key, true, &st);
+		r = r < 0 ? fail(r, devs[0], "REGISTER AND IGNORE EXISTING KEY", &st) : 0;
+	}
 	if (!r) {
 		r = sgpr_clear(d, key, &st);
 		r = r < 0 ? fail(r, devs[0], "CLEAR", &st) : 0;

@@ -61,9 +61,10 @@ expect_rc "host2 release" 0
 pl 1 acquire --static /dev/mapper/mp
 expect_rc "host1 acquires the map again" 0
 pl 1 release /dev/mapper/mp
-expect_rc "host1 releases the map: every path unregistered" 0
+expect_rc "host1 releases the map: parked on every path" 0 "parked"
 pl 2 --json keys /dev/sda
-check "no registration left" eval '[ "$(json "len(d[\"devices\"][0][\"registrations\"])")" = 0 ]'
+check "only parking registrations left (one per path of host 1)" eval \
+	'[ "$(json "[r[\"parking\"] for r in d[\"devices\"][0][\"registrations\"]]")" = "[True, True]" ]'
 
 echo "# a failed path is reported, not fatal while another works"
 vm host1 'echo offline > /sys/block/sdb/device/state && cat /sys/block/sdb/device/state'

@@ -149,6 +149,9 @@ vm host1 "sg_persist -k /dev/sda"
 check "the guest's key 0x77 was not registered" eval '! out_has "0x77$"'
 vm host1 "$PRLOCK" --config /dev/null --host-id 1 --control "$CTL" release /dev/sda
 expect_rc "release the lease" 0
+# a released LUN stays parked (docs/FENCE.md): the guest gets it once an administrator frees it
+vm host1 "$PRLOCK" --config /dev/null --host-id 1 clear --force /dev/sda
+expect_rc "clear --force" 0 "cleared"
 vm host1 "sleep 0.5; printf 'out register 0x77\nout register 0 0x77\n' | $CLIENT $PLD /dev/sg0 -"
 check "after the release the guest's REGISTER passes" out_has "out register 0x77: 00000000"
 vm host1 'kill $(cat /run/qph.pid) $(cat /run/prlockd.pid); cat /run/qph.log'

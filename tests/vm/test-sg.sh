@@ -71,7 +71,12 @@ check "host1's key is gone, host 2's is the only one" eval \
 
 echo "# the other way round: sg_persist acts, prlock reads"
 pl 2 release /dev/sda
-expect_rc "host2 release" 0
+expect_rc "host2 release parks the LUN" 0 "parked"
+vm host1 sg_persist -r /dev/sg0
+check "sg_persist sees the parking key holding it" out_has "Key=0xc8e500007061726b"
+# other software gets the LUN only after an administrator frees it
+pl 2 clear --force /dev/sda
+expect_rc "clear --force frees the parked LUN" 0 "cleared"
 vm host1 sg_persist --out --register --param-sark=0x5ca1ab1e /dev/sg0
 expect_rc "sg_persist registers 0x5ca1ab1e" 0
 vm host1 sg_persist --out --reserve --param-rk=0x5ca1ab1e --prout-type=1 /dev/sg0
@@ -93,7 +98,7 @@ vm host1 'sg_turs /dev/sg0; sg_persist -r /dev/sg0'
 check "sg_persist sees host 2 holding" eval '! out_has "Key=0x5ca1ab1e" && out_has "Key=0x"'
 pl 2 release /dev/sg0
 vm host1 sg_persist -r /dev/sg0
-expect_rc "after release sg_persist sees no reservation" 0 "there is NO reservation held"
+expect_rc "after release sg_persist sees the parking key, not host 1's" 0 "Key=0xc8e500007061726b"
 
 echo "# bad devices, inside a real kernel"
 # an MBR with one partition (type 0x83, LBA 2048, 8 MiB), then let the kernel read it
