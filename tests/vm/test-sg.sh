@@ -99,6 +99,8 @@ check "sg_persist sees host 2 holding" eval '! out_has "Key=0x5ca1ab1e" && out_h
 pl 2 release /dev/sg0
 vm host1 sg_persist -r /dev/sg0
 expect_rc "after release sg_persist sees the parking key, not host 1's" 0 "Key=0xc8e500007061726b"
+pl 2 clear --force /dev/sda
+expect_rc "clear --force frees it for what follows" 0 "cleared"
 
 echo "# bad devices, inside a real kernel"
 # an MBR with one partition (type 0x83, LBA 2048, 8 MiB), then let the kernel read it
