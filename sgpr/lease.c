@@ -773,7 +773,8 @@ static int key_still_listed(struct sgpr_lease *l)
 int sgpr_lease_release(struct sgpr_lease *l)
 {
 	struct sgpr_reservation res;
-	int r;
+	uint64_t key;
+	int r, parked;
 
 	if (!l)
 		return -EINVAL;
@@ -791,10 +792,18 @@ int sgpr_lease_release(struct sgpr_lease *l)
 		return 0;
 	}
 	r = sgpr_register(l->d, l->key, sgpr_key_parking(l->o.ns), false, NULL);
-	if (r < 0 && r != -EBADE && key_still_listed(l) != 0)
+	parked = park_confirm(l->d, sgpr_key_parking(l->o.ns), r);
+	if (parked != 0 && r < 0 && r != -EBADE && key_still_listed(l) != 0)
 		return r; /* nothing changed, or unknown: the next renewal tells */
-	/* our key left this nexus: whatever the read-back says, we hold nothing now */
+	/* the holder's path took the parking key (or our key is gone): we hold nothing now */
+	key = l->key;
 	l->state = SGPR_LEASE_IDLE;
 	l->key = 0;
-	return park_confirm(l->d, sgpr_key_parking(l->o.ns), r);
+	if (parked == 0 && r < 0) {
+		/* a path that did not answer may keep our key: it goes, now or before the next
+		 * acquire or observe (withdraw_pending) */
+		withdraw(l, key);
+		return 0;
+	}
+	return parked;
 }
