@@ -240,10 +240,10 @@ int verb_unregister(struct prlock *p, int ndev, char **devs)
 
 int verb_release(struct prlock *p, int ndev, char **devs)
 {
-	static const char *const words[] = {
-		"not registered, nothing to release", "not reserved by this host; unregistered",
-		"released; parked (no holder, unregistered hosts stay fenced until the next "
-		"acquire or clear --force)"};
+	static const char parked[] = "released; parked (no holder, unregistered hosts stay "
+				     "fenced until the next acquire or clear --force)";
+	static const char *const words[] = {"not registered, nothing to release",
+					    "not reserved by this host; unregistered", parked};
 	static const char *const words_keep[] = {"not registered, nothing to release",
 						 "not reserved by this host; still registered",
 						 "released (still registered)"};
