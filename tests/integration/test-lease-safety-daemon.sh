@@ -211,8 +211,10 @@ ERR=$(cat "$WORK/run12.err")
 echo "# prlockd lost the lease ${pd_lost} ms, prlock run ended ${run_end} ms after the freeze"
 expect_rc "prlock run reports the loss" 3 "lost-self-fenced"
 check "its command is gone" eval 'proc_gone $RUN_CMD'
-check "neither lost before self_fence_after ($pd_lost, $run_end >= $((SF * 1000)) ms)" \
-	eval '[ "$pd_lost" -ge $((SF * 1000)) ] && [ "$run_end" -ge $((SF * 1000)) ]'
+# counted from the last confirmed renewal, up to one period before the freeze
+early=$(ms "$SF - $LP")
+check "neither lost before self_fence_after - L ($pd_lost, $run_end >= $early ms)" \
+	eval '[ "$pd_lost" -ge "$early" ] && [ "$run_end" -ge "$early" ]'
 kill -CONT "$TGTD"
 echo "# tgtd thawed"
 sleep 1.5
