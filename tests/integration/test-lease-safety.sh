@@ -26,7 +26,7 @@ reply_key() { sed -n 's/.* key=\(0x[0-9a-f]*\).*/\1/p' <<<"$REPLY"; }
 # io_done NAME: io_stop, and the session's fifos go so that NAME can be started again
 io_done() {
 	io_stop "$1"
-	exec {IO_IN[$1]}>&- {IO_OUT[$1]}<&-
+	eval "exec ${IO_IN[$1]}>&- ${IO_OUT[$1]}<&-"
 	rm -f "$WORK/$1.in" "$WORK/$1.out"
 }
 # status DEV: prlock --json status as host 9 (a host that never registers)
