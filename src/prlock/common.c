@@ -131,8 +131,16 @@ int ensure_registered(struct prlock *p, struct sgpr_dev *d, uint64_t *ret_key)
 	if (r < 0)
 		return fail(r, dev, "READ KEYS", &st);
 	key = find_own_key(p, keys);
+	if (key && sgpr_key_split(key).epoch) {
+		/*
+		 * A lease key of our host id: a holder of this host (prlockd, prlock run) or of a
+		 * host with the same host id. Never adopted (docs/FENCE.md); the static key is
+		 * registered beside it, on this nexus.
+		 */
+		key = 0;
+	}
 	if (key) {
-		/* Registered by an earlier session of this host: make it this nexus'. */
+		/* Our static key, registered by an earlier session of this host: this nexus'. */
 		r = sgpr_adopt_key(d, key, &st);
 		if (r < 0)
 			return fail(r, dev, "re-registering this host's key", &st);

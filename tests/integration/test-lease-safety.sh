@@ -199,6 +199,8 @@ t0=$(now_ms)
 pl 2 --lease-period 0.5 --dead-after 1 preempt --if-dead --timeout 10 "$URL"
 took=$(($(now_ms) - t0))
 expect_rc "the standby finds the owner alive after ${took} ms" 3 "is alive"
+check "the standby says it waits what the holder's key announces (L 2.0 s, 7.0 s)" \
+	err_has "announces a lease period of 2.0 s; waiting 7.0 s for it to die, not dead_after 1.0 s"
 status
 check "the owner (host 1) still holds" eval '[ "$(holder_host)" = 1 ]'
 check "its key kept changing (epoch $e0 -> $(holder_epoch))" eval '[ "$(holder_epoch)" != "$e0" ]'

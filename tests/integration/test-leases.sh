@@ -10,7 +10,7 @@ LP=0.5 DA=2 # lease period and dead_after, seconds
 LOPTS=(--lease-period "$LP" --dead-after "$DA")
 bound_ms=$(python3 -c "print(int(($DA + $LP) * 1000) + 1000)") # dead_after + one period + 1 s slack
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
-holder_of() { python3 -c 'import json,sys; r=json.loads(sys.argv[1])["devices"][0]["reservation"]; print(r and r["holder"]["host_id"])' "$OUT"; }
+holder_of() { python3 -c 'import json,sys; r=json.loads(sys.argv[1])["devices"][0]["reservation"]; print(r and ("parked" if r["holder"]["parking"] else r["holder"]["host_id"]))' "$OUT"; }
 epoch_of() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])["devices"][0]["reservation"]["holder"]["epoch"])' "$OUT"; }
 
 echo "# a renewing owner is never stolen from"
@@ -94,7 +94,7 @@ echo "# prlock run: the command's exit status, leases released"
 pl 5 "${LOPTS[@]}" run "$URL2" -- sh -c 'exit 7'
 expect_rc "run exits with the command's status" 7
 pl 3 --json status "$URL2"
-check "released after the command" eval '[ "$(holder_of)" = None ]'
+check "released after the command (parked)" eval '[ "$(holder_of)" = parked ]'
 
 echo "# tgtd restarts (PR state lost) while an owner holds"
 io_start h6 6 "${LOPTS[@]}"
