@@ -599,10 +599,14 @@ static int classify_conflict(struct sgpr_lease *l, enum sgpr_lease_event *ret_ev
 			return lose(l, SGPR_LEASE_LOST_EXPIRED, ret_event);
 		key = fresh_key(l);
 		r = take(l, key);
-		if (r == -EBADE)
+		/*
+		 * A failed re-establishment is a loss, whatever failed: our old key is gone, and
+		 * the withdrawal may have parked the LUN, which anyone may acquire at once.
+		 */
+		if (r < 0) {
+			l->key = key;
 			return lose(l, SGPR_LEASE_LOST_TARGET, ret_event);
-		if (r < 0)
-			return r;
+		}
 		held_now(l, key, l->last_ok_ms);
 		*ret_event = SGPR_LEASE_RECOVERED;
 		return 0;
