@@ -266,6 +266,14 @@ static int lose(struct sgpr_lease *l, enum sgpr_lease_event ev, enum sgpr_lease_
 	return 0;
 }
 
+/* Held by a key of our namespace of another host id: never on this nexus. */
+static bool held_by_other_host(const struct sgpr_lease *l, const struct sgpr_reservation *res)
+{
+	return res->held && !sgpr_type_is_all_registrants(res->type) &&
+	       sgpr_key_in_ns(res->key, l->o.ns) &&
+	       sgpr_key_split(res->key).host_id != l->o.host_id;
+}
+
 /* Withdraw key from this nexus: a loser never lingers as a registrant (RO types let it write). */
 static void withdraw(struct sgpr_lease *l, uint64_t key)
 {
@@ -275,15 +283,15 @@ static void withdraw(struct sgpr_lease *l, uint64_t key)
 	/* SPC-4 5.12.11.2.4: unregistering the holder would release; park instead */
 	if (r == 0 && res.held && res.key == key)
 		r = sgpr_park(l->d, l->o.ns, key);
-	else if (r == 0 && res.held &&
-		 (is_parking(l, res.key) || (sgpr_key_in_ns(res.key, l->o.ns) &&
-					     sgpr_key_split(res.key).host_id == l->o.host_id)))
-		/* this nexus may hold it (the parker, or another key of this host): key only */
-		r = sgpr_unregister_every_path(l->d, key);
-	else if (r == 0)
-		/* whatever key each path took (a lost answer on one path, an older key on
-		 * another) */
+	else if (r == 0 && (!res.held || held_by_other_host(l, &res)))
+		/* nobody, or another host of our namespace holds it, so this nexus holds
+		 * nothing: whatever key each path took (a lost answer on one path, an older key
+		 * on another) goes */
 		r = sgpr_unregister_every_path(l->d, 0);
+	else if (r == 0)
+		/* this nexus may hold it (the parker, another key of this host, a foreign key of
+		 * a guest on this nexus): our key only */
+		r = sgpr_unregister_every_path(l->d, key);
 	l->withdraw_pending = r < 0 && r != -EBADE ? key : 0;
 }
 
@@ -335,7 +343,7 @@ static void remove_others(struct sgpr_lease *l, uint64_t key, uint64_t victim)
 	struct sgpr_keys *keys = NULL;
 
 	if (sgpr_read_keys(l->d, &keys, NULL) < 0)
-		return; /* the owner's renewals remove them after dead_after */
+		return; /* the owner's next renewal removes them */
 	for (uint32_t i = 0; i < keys->count; i++) {
 		uint64_t k = keys->keys[i];
 		bool victims = victim && sgpr_key_in_ns(victim, l->o.ns) &&
@@ -411,9 +419,8 @@ static void clear_leftover(struct sgpr_lease *l, const struct sgpr_reservation *
 {
 	bool ours = false;
 
-	if (!res->held || sgpr_type_is_all_registrants(res->type) || is_parking(l, res->key) ||
-	    (sgpr_key_in_ns(res->key, l->o.ns) && sgpr_key_split(res->key).host_id == l->o.host_id))
-		return;
+	if (!held_by_other_host(l, res))
+		return; /* this nexus may hold it: never cleared blindly */
 	for (uint32_t i = 0; i < keys->count; i++)
 		ours |= sgpr_key_in_ns(keys->keys[i], l->o.ns) &&
 			sgpr_key_split(keys->keys[i]).host_id == l->o.host_id;
