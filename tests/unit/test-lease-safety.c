@@ -396,6 +396,35 @@ static void test_self_fence_any_failure(void **state)
 	assert_int_equal(sgpr_lease_get_state(f->la), SGPR_LEASE_LOST);
 }
 
+/*
+ * A guest on this host's nexus holds a foreign reservation (pr-helper): a new lease of this host
+ * on the same nexus, with a leftover key of our host id elsewhere, never clears the nexus
+ * blindly (that would unregister the guest's holder and release its reservation).
+ */
+static void test_foreign_holder_on_our_nexus_kept(void **state)
+{
+	struct fx *f = *state;
+	struct sgpr_lease_opts o = lease_opts(f, 1);
+	uint64_t guest = 0xfeed000000000077ull;
+	struct sgpr_dev *a2;
+	struct sgpr_lease *l;
+
+	assert_int_equal(sgpr_register(f->a, 0, guest, false, NULL), 0);
+	assert_int_equal(sgpr_reserve(f->a, guest, SGPR_TYPE_WERO, NULL), 0);
+	assert_int_equal(sgpr_sim_lun_add_registration(f->lun, NAME_C, sgpr_key_make(f->ns, 1, 5)),
+			 0);
+	assert_int_equal(sgpr_sim_open(f->lun, NAME_A, &f->opts, &a2), 0); /* same nexus */
+	assert_int_equal(sgpr_lease_new(a2, &o, &l), 0);
+	for (int i = 0; i < 5; i++) {
+		assert_int_equal(observe(l), SGPR_LEASE_NONE);
+		advance(f, PERIOD);
+	}
+	assert_int_equal(holder(f), guest);
+	assert_int_equal(write16(f->a), 0); /* the guest still writes */
+	sgpr_lease_free(l);
+	sgpr_dev_free(a2);
+}
+
 /* Key layout: the period code, a never-0 counter, the parking key is nobody's. */
 static void test_key_layout(void **state)
 {
@@ -432,6 +461,7 @@ int main(void)
 		SPC(test_takeover_fences_every_path),
 		TGT(test_self_fence_any_failure),
 		TGT(test_key_layout),
+		SPC(test_foreign_holder_on_our_nexus_kept),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
