@@ -86,4 +86,34 @@ check "host2 still refused (dd rc $RC)" rc_not 0
 vm host1 'echo running > /sys/block/sdb/device/state'
 pl 1 release /dev/mapper/mp
 expect_rc "release with the path back" 0
+
+echo "# a path that missed renewals keeps an older key: a takeover fences that path too"
+LO="--lease-period 1 --dead-after 4"
+vm host1 "$PRLOCK --config /dev/null --host-id 1 $LO run /dev/mapper/mp -- sleep 1000 \
+	>/tmp/run1.log 2>&1 </dev/null & echo \$! >/tmp/run1.pid; sleep 2"
+pl 2 --json keys /dev/sda
+check "host 1 holds the map through prlock run (two registrations)" eval \
+	'[ "$(json "[r[\"host_id\"] for r in d[\"devices\"][0][\"registrations\"]]")" = "[1, 1]" ]'
+vm host1 'echo offline > /sys/block/sdb/device/state; sleep 3; kill -STOP $(cat /tmp/run1.pid);
+	echo running > /sys/block/sdb/device/state'
+pl 2 --json keys /dev/sda
+check "sdb kept an older key of host 1 while sda was renewed" eval \
+	'[ "$(json "len(set(r[\"key\"] for r in d[\"devices\"][0][\"registrations\"] if r[\"host_id\"] == 1))")" = 2 ]'
+vm host2 "$PRLOCK" --config /dev/null --host-id 2 $LO preempt --if-dead --timeout 20 /dev/sda
+expect_rc "host2 takes the frozen host 1 over" 0 "took over from host 1"
+pl 2 --json keys /dev/sda
+check "every key of host 1 is gone, the older one of sdb too" eval \
+	'[ "$(json "[r[\"host_id\"] for r in d[\"devices\"][0][\"registrations\"]]")" = "[2]" ]'
+for dev in /dev/sdb /dev/sda; do
+	vm host1 "dmesg | grep -c 'critical nexus error, dev ${dev#/dev/}'"
+	before=$(tr -dc 0-9 <<<"$OUT")
+	write host1 "$dev"
+	check "host1's write through $dev refused after the takeover (dd rc $RC)" rc_not 0
+	vm host1 "dmesg | grep -c 'critical nexus error, dev ${dev#/dev/}'"
+	# BLK_STS_NEXUS: the kernel's word for RESERVATION CONFLICT, not a timeout or path error
+	check "... with RESERVATION CONFLICT (kernel: critical nexus error on ${dev#/dev/})" \
+		test "$(tr -dc 0-9 <<<"$OUT")" -gt "${before:-0}"
+done
+vm host1 'kill -KILL $(cat /tmp/run1.pid)'
+pl 2 release /dev/sda
 finish
