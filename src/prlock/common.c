@@ -217,3 +217,34 @@ int results_end(struct prlock *p, int ret)
 	}
 	return ret;
 }
+
+/*
+ * A holder key of this host id that this process did not register (docs/FENCE.md): never ours
+ * to adopt. Says who registered it where the target offers READ FULL STATUS (its TransportID),
+ * so that a host-id clash names the other initiator. Empty for any other holder.
+ */
+const char *own_id_holder_words(struct prlock *p, struct sgpr_dev *d, uint64_t holder, char *buf,
+				size_t len)
+{
+	_cleanup_free_ struct sgpr_full_status *fs = NULL;
+	char tid[300] = "";
+
+	buf[0] = 0;
+	if (!key_is_ours(p, holder))
+		return buf;
+	if (sgpr_read_full_status(d, &fs, NULL) == 0)
+		for (uint32_t i = 0; i < fs->count; i++)
+			if (fs->entries[i].key == holder && fs->entries[i].holder)
+				sgpr_tid_format(&fs->entries[i].tid, tid, sizeof(tid));
+	if (tid[0])
+		snprintf(buf, len,
+			 "; registered by %s, not by this process: another host with host id %u "
+			 "(a host-id clash), or an earlier holder of this host",
+			 tid, p->cfg.host_id);
+	else
+		snprintf(buf, len,
+			 "; not registered by this process: another process or host with host id "
+			 "%u (a host-id clash), or an earlier holder of this host that died",
+			 p->cfg.host_id);
+	return buf;
+}

@@ -75,6 +75,8 @@ uint64_t find_own_key(const struct prlock *p, const struct sgpr_keys *keys);
 unsigned count_key(const struct sgpr_keys *keys, uint64_t key);
 /* "host 7 (this host)", "host 7", "foreign" */
 const char *owner_label(const struct prlock *p, uint64_t key, char *buf, size_t len);
+const char *own_id_holder_words(struct prlock *p, struct sgpr_dev *d, uint64_t holder, char *buf,
+				size_t len);
 void json_owner(struct prlock *p, uint64_t key);
 /*
  * Make sure this nexus is registered with this host's key: adopt the key if

@@ -287,7 +287,15 @@ static int acquire_one(struct prlock *p, const char *target, int type, struct sg
 				target,
 				"already held by this host id's static reservation; release "
 				"it first (or another host uses the same host id)");
-		return conflict(target, holder_words(p, &res, words, sizeof(words)));
+		holder_words(p, &res, words, sizeof(words));
+		if (res.held && !sgpr_type_is_all_registrants(res.type)) {
+			char clash[400], all[600];
+
+			snprintf(all, sizeof(all), "%s%s", words,
+				 own_id_holder_words(p, d, res.key, clash, sizeof(clash)));
+			return conflict(target, all);
+		}
+		return conflict(target, words);
 	}
 	if (r < 0)
 		return fail(r, target, "acquiring", NULL);

@@ -262,7 +262,7 @@ static int acquire_one(struct prlock *p, struct held *h)
 {
 	struct sgpr_lease_opts o = lease_opts(p, false);
 	enum sgpr_lease_event ev;
-	char words[160], label[64], k[SGPR_KEY_STRLEN];
+	char words[600], label[64], k[SGPR_KEY_STRLEN];
 	pid_t owner;
 	int r;
 
@@ -285,10 +285,13 @@ static int acquire_one(struct prlock *p, struct held *h)
 	if (r == -EBADE) {
 		uint64_t holder = sgpr_lease_last_holder(h->l);
 
+		char clash[400];
+
 		if (holder)
-			snprintf(words, sizeof(words), "held by %s (key %s)",
+			snprintf(words, sizeof(words), "held by %s (key %s)%s",
 				 owner_label(p, holder, label, sizeof(label)),
-				 sgpr_key_format(holder, k));
+				 sgpr_key_format(holder, k),
+				 own_id_holder_words(p, h->d, holder, clash, sizeof(clash)));
 		else
 			snprintf(words, sizeof(words), "reserved by all registrants");
 		fprintf(stderr, "prlock: %s: %s\n", h->dev, words);

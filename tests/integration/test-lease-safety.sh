@@ -178,6 +178,11 @@ check "C1 renewed meanwhile ($k1 -> $k1b)" test "$k1" != "$k1b"
 io_expect C1 "read 5" "ok C1-data"
 io_expect C1 "read 6" ok
 check "block 6 stayed empty (C2's write refused)" eval '[[ $REPLY == ok ]]'
+# prlock on the clone's initiator names the clash (tgtd lacks READ FULL STATUS: no initiator)
+"$PRLOCK" --config /dev/null --host-id 5 --initiator "iqn.2026-11.io.sgpr:it-clone-of-host5" \
+	acquire --static "$URL" >"$WORK/clash.out" 2>"$WORK/clash.err"
+RC=$? OUT=$(cat "$WORK/clash.out") ERR=$(cat "$WORK/clash.err")
+expect_rc "a static acquire with host id 5 on the clone names the clash" 3 "a host-id clash"
 echo "# C1 hangs: C2's plain lease still never adopts the other holder's key"
 kill -STOP "${IO_PID[C1]}"
 sleep 1
