@@ -13,118 +13,9 @@
 #include <stdio.h>
 #include <cmocka.h>
 
-#include "sim.h"
+#include "lease-fixture.h"
 
-#define PERIOD 1000u
-#define DEAD_AFTER 3500u
-
-#define NAME_A "iqn.2024-01.test:a,i,0x400000000001"
 #define NAME_A2 "iqn.2024-01.test:a2,i,0x400000000001"
-#define NAME_B "iqn.2024-01.test:b,i,0x400000000002"
-#define NAME_C "iqn.2024-01.test:c,i,0x400000000003"
-
-struct fx {
-	struct sgpr_sim_lun *lun;
-	struct sgpr_sim_clock clock;
-	struct sgpr_dev_opts opts;
-	uint16_t ns;
-	struct sgpr_dev *a, *b;
-	struct sgpr_lease *la, *lb;
-};
-
-static struct sgpr_lease_opts lease_opts(const struct fx *f, uint16_t host)
-{
-	return (struct sgpr_lease_opts){
-		.ns = f->ns,
-		.host_id = host,
-		.period_ms = PERIOD,
-		.dead_after_ms = DEAD_AFTER,
-	};
-}
-
-static int fx_setup(void **state, const struct sgpr_sim_config *cfg)
-{
-	struct fx *f = calloc(1, sizeof(*f));
-	struct sgpr_lease_opts o;
-
-	assert_non_null(f);
-	sgpr_sim_clock_init(&f->clock);
-	f->opts.clock = &f->clock.clock;
-	f->ns = sgpr_ns_from_cluster("test");
-	f->lun = sgpr_sim_lun_new(cfg);
-	assert_non_null(f->lun);
-	assert_int_equal(sgpr_sim_open(f->lun, NAME_A, &f->opts, &f->a), 0);
-	assert_int_equal(sgpr_sim_open(f->lun, NAME_B, &f->opts, &f->b), 0);
-	o = lease_opts(f, 1);
-	assert_int_equal(sgpr_lease_new(f->a, &o, &f->la), 0);
-	o = lease_opts(f, 2);
-	assert_int_equal(sgpr_lease_new(f->b, &o, &f->lb), 0);
-	*state = f;
-	return 0;
-}
-
-static int setup_tgt(void **state)
-{
-	struct sgpr_sim_config cfg = sgpr_sim_config_tgt();
-
-	return fx_setup(state, &cfg);
-}
-
-static int setup_spc(void **state)
-{
-	struct sgpr_sim_config cfg = sgpr_sim_config_spc();
-
-	return fx_setup(state, &cfg);
-}
-
-static int teardown(void **state)
-{
-	struct fx *f = *state;
-
-	sgpr_lease_free(f->la);
-	sgpr_lease_free(f->lb);
-	sgpr_dev_free(f->a);
-	sgpr_dev_free(f->b);
-	sgpr_sim_lun_free(f->lun);
-	free(f);
-	return 0;
-}
-
-static void advance(struct fx *f, unsigned ms)
-{
-	f->clock.now += ms;
-}
-
-static int write16(struct sgpr_dev *d)
-{
-	uint8_t cdb[16] = {0x8a}, buf[SGPR_SIM_BLOCK_SIZE] = {0};
-
-	cdb[13] = 1;
-	return sgpr_dev_execute(d, cdb, sizeof(cdb), SGPR_DIR_OUT, buf, sizeof(buf), NULL);
-}
-
-static uint64_t holder(struct fx *f)
-{
-	uint64_t key = 0;
-
-	return sgpr_sim_lun_reservation(f->lun, &key) ? key : 0;
-}
-
-static enum sgpr_lease_event renew(struct sgpr_lease *l)
-{
-	enum sgpr_lease_event ev;
-
-	assert_int_equal(sgpr_lease_renew(l, &ev), 0);
-	return ev;
-}
-
-static enum sgpr_lease_event observe(struct sgpr_lease *l)
-{
-	enum sgpr_lease_event ev;
-
-	assert_int_equal(sgpr_lease_observe(l, &ev), 0);
-	return ev;
-}
 
 static enum sgpr_lease_event acquire(struct sgpr_lease *l)
 {
@@ -137,12 +28,12 @@ static enum sgpr_lease_event acquire(struct sgpr_lease *l)
 /* B observes every period until it takes over (A hung); returns the ms it took. */
 static uint64_t b_takes_over(struct fx *f)
 {
-	uint64_t start = f->clock.now;
+	uint64_t start = f->sim.clock.now;
 
 	for (int i = 0; i < 100; i++) {
 		if (observe(f->lb) == SGPR_LEASE_TAKEN_OVER)
-			return f->clock.now - start;
-		advance(f, PERIOD);
+			return f->sim.clock.now - start;
+		sim_fx_advance(&f->sim, PERIOD);
 	}
 	fail_msg("no takeover within 100 periods");
 	return 0;
@@ -156,11 +47,11 @@ static void test_release_keeps_fence(void **state)
 	assert_int_equal(acquire(f->la), SGPR_LEASE_ACQUIRED);
 	b_takes_over(f);
 	assert_int_equal(sgpr_lease_release(f->lb), 0);
-	assert_int_equal(holder(f), sgpr_key_parking(f->ns));
-	assert_int_equal(write16(f->a), -EBADE); /* A wakes up: refused */
+	assert_int_equal(sim_fx_holder(&f->sim), sgpr_key_parking(f->ns));
+	assert_int_equal(sim_fx_write16(f->a, NULL), -EBADE); /* A wakes up: refused */
 	assert_int_equal(renew(f->la), SGPR_LEASE_LOST_PREEMPTED);
-	assert_int_equal(write16(f->a), -EBADE);
-	assert_int_equal(holder(f), sgpr_key_parking(f->ns));
+	assert_int_equal(sim_fx_write16(f->a, NULL), -EBADE);
+	assert_int_equal(sim_fx_holder(&f->sim), sgpr_key_parking(f->ns));
 	/* A acquires again: that is the only way back */
 	sgpr_lease_free(f->la);
 	{
@@ -169,9 +60,10 @@ static void test_release_keeps_fence(void **state)
 		assert_int_equal(sgpr_lease_new(f->a, &o, &f->la), 0);
 	}
 	assert_int_equal(acquire(f->la), SGPR_LEASE_ACQUIRED);
-	assert_int_equal(write16(f->a), 0);
-	assert_int_equal(write16(f->b), -EBADE); /* the parker's registration went with it */
-	assert_int_equal(sgpr_sim_lun_registrations(f->lun), 1);
+	assert_int_equal(sim_fx_write16(f->a, NULL), 0);
+	assert_int_equal(sim_fx_write16(f->b, NULL),
+			 -EBADE); /* the parker's registration went with it */
+	assert_int_equal(sgpr_sim_lun_registrations(f->sim.lun), 1);
 }
 
 /* Item 3: A hangs, B takes over, the target forgets everything, A resumes: A lost, B keeps it. */
@@ -181,13 +73,13 @@ static void test_target_restart_after_takeover(void **state)
 
 	assert_int_equal(acquire(f->la), SGPR_LEASE_ACQUIRED);
 	b_takes_over(f);
-	sgpr_sim_lun_restart(f->lun, false);
+	sgpr_sim_lun_restart(f->sim.lun, false);
 	assert_int_equal(renew(f->la), SGPR_LEASE_LOST_EXPIRED);
-	assert_int_equal(holder(f), 0);
+	assert_int_equal(sim_fx_holder(&f->sim), 0);
 	assert_int_equal(renew(f->lb), SGPR_LEASE_RECOVERED); /* within its window */
-	assert_int_equal(holder(f), sgpr_lease_key(f->lb));
-	assert_int_equal(write16(f->a), -EBADE);
-	assert_int_equal(write16(f->b), 0);
+	assert_int_equal(sim_fx_holder(&f->sim), sgpr_lease_key(f->lb));
+	assert_int_equal(sim_fx_write16(f->a, NULL), -EBADE);
+	assert_int_equal(sim_fx_write16(f->b, NULL), 0);
 }
 
 /* Item 2: re-adoption of a recorded key that is gone: lost past the window, else recovered. */
@@ -203,17 +95,17 @@ static void test_readopt_expired(void **state)
 	b_takes_over(f); /* A (prlockd) was stopped; B took over and released */
 	assert_int_equal(sgpr_lease_release(f->lb), 0);
 	o.adopt_key = key;
-	o.adopt_confirmed_ms = f->clock.now - DEAD_AFTER - 1000;
+	o.adopt_confirmed_ms = f->sim.clock.now - DEAD_AFTER - 1000;
 	assert_int_equal(sgpr_lease_new(f->a, &o, &l), 0);
 	assert_int_equal(acquire(l), SGPR_LEASE_LOST_EXPIRED);
 	assert_int_equal(sgpr_lease_get_state(l), SGPR_LEASE_LOST);
-	assert_int_equal(holder(f), sgpr_key_parking(f->ns));
+	assert_int_equal(sim_fx_holder(&f->sim), sgpr_key_parking(f->ns));
 	sgpr_lease_free(l);
 	/* confirmed just now (the target lost its state meanwhile): re-established */
-	o.adopt_confirmed_ms = f->clock.now - 10;
+	o.adopt_confirmed_ms = f->sim.clock.now - 10;
 	assert_int_equal(sgpr_lease_new(f->a, &o, &l), 0);
 	assert_int_equal(acquire(l), SGPR_LEASE_RECOVERED);
-	assert_int_equal(holder(f), sgpr_lease_key(l));
+	assert_int_equal(sim_fx_holder(&f->sim), sgpr_lease_key(l));
 	sgpr_lease_free(l);
 }
 
@@ -226,20 +118,20 @@ static void test_host_id_clash(void **state)
 	struct sgpr_lease *lc;
 	enum sgpr_lease_event ev;
 
-	assert_int_equal(sgpr_sim_open(f->lun, NAME_C, &f->opts, &c), 0);
+	assert_int_equal(sgpr_sim_open(f->sim.lun, NAME_C, &f->sim.opts, &c), 0);
 	assert_int_equal(sgpr_lease_new(c, &o, &lc), 0); /* host id 1 too: a cloned image */
 	assert_int_equal(acquire(f->la), SGPR_LEASE_ACQUIRED);
 	assert_int_equal(sgpr_lease_acquire(lc, &ev), -EBADE);
 	assert_int_equal(sgpr_key_split(sgpr_lease_last_holder(lc)).host_id, 1);
 	for (int i = 0; i < 20; i++) {
-		advance(f, PERIOD);
+		sim_fx_advance(&f->sim, PERIOD);
 		assert_int_equal(renew(f->la), SGPR_LEASE_RENEWED);
 		assert_int_equal(observe(lc), SGPR_LEASE_NONE);
 	}
-	assert_int_equal(holder(f), sgpr_lease_key(f->la));
-	assert_int_equal(write16(c), -EBADE);
-	assert_int_equal(write16(f->a), 0);
-	assert_int_equal(sgpr_sim_lun_registrations(f->lun), 1);
+	assert_int_equal(sim_fx_holder(&f->sim), sgpr_lease_key(f->la));
+	assert_int_equal(sim_fx_write16(c, NULL), -EBADE);
+	assert_int_equal(sim_fx_write16(f->a, NULL), 0);
+	assert_int_equal(sgpr_sim_lun_registrations(f->sim.lun), 1);
 	sgpr_lease_free(lc);
 	sgpr_dev_free(c);
 }
@@ -254,10 +146,10 @@ static void test_short_runs_never_taken(void **state)
 
 		assert_int_equal(acquire(f->la), SGPR_LEASE_ACQUIRED);
 		k = sgpr_lease_key(f->la);
-		advance(f, PERIOD / 2);
+		sim_fx_advance(&f->sim, PERIOD / 2);
 		assert_int_equal(observe(f->lb), SGPR_LEASE_NONE);
-		advance(f, PERIOD / 2);
-		assert_int_equal(holder(f), k);
+		sim_fx_advance(&f->sim, PERIOD / 2);
+		assert_int_equal(sim_fx_holder(&f->sim), k);
 		assert_int_equal(sgpr_lease_release(f->la), 0);
 	}
 }
@@ -269,7 +161,7 @@ static void test_paused_watcher_restarts(void **state)
 
 	assert_int_equal(acquire(f->la), SGPR_LEASE_ACQUIRED);
 	assert_int_equal(observe(f->lb), SGPR_LEASE_NONE);
-	advance(f, 10 * DEAD_AFTER);			   /* B paused (SIGSTOP, suspend) */
+	sim_fx_advance(&f->sim, 10 * DEAD_AFTER);	   /* B paused (SIGSTOP, suspend) */
 	assert_int_equal(observe(f->lb), SGPR_LEASE_NONE); /* watch starts again */
 	assert_true(b_takes_over(f) >= DEAD_AFTER);
 }
@@ -292,7 +184,7 @@ static void test_mismatched_settings(void **state)
 	assert_int_equal(sgpr_lease_new(f->b, &ob, &f->lb), 0);
 	assert_int_equal(acquire(f->la), SGPR_LEASE_ACQUIRED);
 	for (i = 1; i <= 120; i++) { /* 60 s, B looks every 500 ms, A renews every 2 s */
-		advance(f, 500);
+		sim_fx_advance(&f->sim, 500);
 		if (i % 4 == 0)
 			assert_int_equal(renew(f->la), SGPR_LEASE_RENEWED);
 		assert_int_equal(observe(f->lb), SGPR_LEASE_NONE);
@@ -301,7 +193,7 @@ static void test_mismatched_settings(void **state)
 	assert_int_equal(sgpr_lease_dead_after_ms(f->lb), 7000);
 	/* A dies now: B waits 7 s from the last change it saw, not 1 s */
 	for (i = 0; i < 40; i++) {
-		advance(f, 500);
+		sim_fx_advance(&f->sim, 500);
 		if (observe(f->lb) == SGPR_LEASE_TAKEN_OVER)
 			break;
 		start += 500;
@@ -324,19 +216,19 @@ static void test_failed_takeover_leaves_nothing(void **state)
 	assert_int_equal(acquire(f->la), SGPR_LEASE_ACQUIRED);
 	assert_int_equal(observe(f->lb), SGPR_LEASE_NONE);
 	for (int i = 0; i < 3; i++) {
-		advance(f, PERIOD);
+		sim_fx_advance(&f->sim, PERIOD);
 		assert_int_equal(observe(f->lb), SGPR_LEASE_NONE);
 	}
-	advance(f, PERIOD);
+	sim_fx_advance(&f->sim, PERIOD);
 	assert_int_equal(sgpr_sim_set_fault(f->b, &lost), 0);
 	{
 		enum sgpr_lease_event ev;
 
 		assert_int_equal(sgpr_lease_observe(f->lb, &ev), -ETIMEDOUT);
 	}
-	assert_int_equal(sgpr_sim_lun_registrations(f->lun), 1);
-	assert_int_equal(holder(f), sgpr_lease_key(f->la));
-	assert_int_equal(write16(f->b), -EBADE);
+	assert_int_equal(sgpr_sim_lun_registrations(f->sim.lun), 1);
+	assert_int_equal(sim_fx_holder(&f->sim), sgpr_lease_key(f->la));
+	assert_int_equal(sim_fx_write16(f->b, NULL), -EBADE);
 }
 
 /* Item 10: a path of the victim that missed a renewal (older key) is fenced at takeover. */
@@ -348,19 +240,19 @@ static void test_takeover_fences_every_path(void **state)
 	struct sgpr_dev *mp, *path2;
 
 	sgpr_lease_free(f->la);
-	assert_int_equal(sgpr_sim_open_paths(f->lun, names, 2, &f->opts, &mp), 0);
+	assert_int_equal(sgpr_sim_open_paths(f->sim.lun, names, 2, &f->sim.opts, &mp), 0);
 	assert_int_equal(sgpr_lease_new(mp, &o, &f->la), 0);
 	assert_int_equal(acquire(f->la), SGPR_LEASE_ACQUIRED);
-	assert_int_equal(sgpr_sim_lun_registrations(f->lun), 2);
+	assert_int_equal(sgpr_sim_lun_registrations(f->sim.lun), 2);
 	assert_int_equal(sgpr_sim_path_down(mp, 1, true), 0);
-	advance(f, PERIOD);
+	sim_fx_advance(&f->sim, PERIOD);
 	assert_int_equal(renew(f->la), SGPR_LEASE_RENEWED); /* path 2 keeps the older key */
 	assert_int_equal(sgpr_sim_path_down(mp, 1, false), 0);
 	b_takes_over(f); /* A dies */
-	assert_int_equal(sgpr_sim_lun_registrations(f->lun), 1);
-	assert_int_equal(sgpr_sim_open(f->lun, NAME_A2, &f->opts, &path2), 0);
-	assert_int_equal(write16(path2), -EBADE);
-	assert_int_equal(write16(f->b), 0);
+	assert_int_equal(sgpr_sim_lun_registrations(f->sim.lun), 1);
+	assert_int_equal(sgpr_sim_open(f->sim.lun, NAME_A2, &f->sim.opts, &path2), 0);
+	assert_int_equal(sim_fx_write16(path2, NULL), -EBADE);
+	assert_int_equal(sim_fx_write16(f->b, NULL), 0);
 	sgpr_dev_free(path2);
 	sgpr_lease_free(f->la);
 	f->la = NULL;
@@ -388,7 +280,7 @@ static void test_self_fence_any_failure(void **state)
 	assert_int_equal(acquire(f->la), SGPR_LEASE_ACQUIRED);
 	assert_int_equal(sgpr_sim_set_fault(f->a, &bad), 0);
 	for (i = 0; i < 6 && ev != SGPR_LEASE_LOST_SELF_FENCED; i++) {
-		advance(f, PERIOD);
+		sim_fx_advance(&f->sim, PERIOD);
 		(void)sgpr_lease_renew(f->la, &ev);
 	}
 	assert_int_equal(ev, SGPR_LEASE_LOST_SELF_FENCED);
@@ -411,16 +303,16 @@ static void test_foreign_holder_on_our_nexus_kept(void **state)
 
 	assert_int_equal(sgpr_register(f->a, 0, guest, false, NULL), 0);
 	assert_int_equal(sgpr_reserve(f->a, guest, SGPR_TYPE_WERO, NULL), 0);
-	assert_int_equal(sgpr_sim_lun_add_registration(f->lun, NAME_C, sgpr_key_make(f->ns, 1, 5)),
-			 0);
-	assert_int_equal(sgpr_sim_open(f->lun, NAME_A, &f->opts, &a2), 0); /* same nexus */
+	assert_int_equal(
+		sgpr_sim_lun_add_registration(f->sim.lun, NAME_C, sgpr_key_make(f->ns, 1, 5)), 0);
+	assert_int_equal(sgpr_sim_open(f->sim.lun, NAME_A, &f->sim.opts, &a2), 0); /* same nexus */
 	assert_int_equal(sgpr_lease_new(a2, &o, &l), 0);
 	for (int i = 0; i < 5; i++) {
 		assert_int_equal(observe(l), SGPR_LEASE_NONE);
-		advance(f, PERIOD);
+		sim_fx_advance(&f->sim, PERIOD);
 	}
-	assert_int_equal(holder(f), guest);
-	assert_int_equal(write16(f->a), 0); /* the guest still writes */
+	assert_int_equal(sim_fx_holder(&f->sim), guest);
+	assert_int_equal(sim_fx_write16(f->a, NULL), 0); /* the guest still writes */
 	sgpr_lease_free(l);
 	sgpr_dev_free(a2);
 }
