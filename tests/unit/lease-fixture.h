@@ -90,4 +90,3 @@ static inline enum sgpr_lease_event observe(struct sgpr_lease *l)
 	assert_int_equal(sgpr_lease_observe(l, &ev), 0);
 	return ev;
 }
-
