@@ -86,6 +86,11 @@ static uint64_t next_key(const struct sgpr_lease *l, uint64_t key)
 				   (sgpr_key_split(key).epoch & SGPR_EPOCH_COUNTER_MASK) + 1);
 }
 
+static bool key_of_our_host(const struct sgpr_lease *l, uint64_t key)
+{
+	return sgpr_key_in_ns(key, l->o.ns) && sgpr_key_split(key).host_id == l->o.host_id;
+}
+
 static bool is_parking(const struct sgpr_lease *l, uint64_t key)
 {
 	return sgpr_key_is_parking(key, l->o.ns);
@@ -270,8 +275,7 @@ static int lose(struct sgpr_lease *l, enum sgpr_lease_event ev, enum sgpr_lease_
 static bool held_by_other_host(const struct sgpr_lease *l, const struct sgpr_reservation *res)
 {
 	return res->held && !sgpr_type_is_all_registrants(res->type) &&
-	       sgpr_key_in_ns(res->key, l->o.ns) &&
-	       sgpr_key_split(res->key).host_id != l->o.host_id;
+	       sgpr_key_in_ns(res->key, l->o.ns) && !key_of_our_host(l, res->key);
 }
 
 /* Withdraw key from this nexus: a loser never lingers as a registrant (RO types let it write). */
@@ -422,8 +426,7 @@ static void clear_leftover(struct sgpr_lease *l, const struct sgpr_reservation *
 	if (!held_by_other_host(l, res))
 		return; /* this nexus may hold it: never cleared blindly */
 	for (uint32_t i = 0; i < keys->count; i++)
-		ours |= sgpr_key_in_ns(keys->keys[i], l->o.ns) &&
-			sgpr_key_split(keys->keys[i]).host_id == l->o.host_id;
+		ours |= key_of_our_host(l, keys->keys[i]);
 	if (ours)
 		(void)sgpr_unregister_every_path(l->d, 0);
 }
