@@ -341,8 +341,11 @@ int sgpr_park(struct sgpr_dev *d, uint16_t ns, uint64_t key)
  * host's nexus can write under the registrants-only types: leftovers of failed takeovers,
  * static registrations, the parker, and every path of a victim host that missed a renewal
  * (those with ABORT: their queued commands go too). Foreign keys are never touched.
+ * victim_paths_only (a takeover whose outcome is unknown): only the victim host's other keys,
+ * never its holder key, which only the PREEMPT may take.
  */
-static void remove_others(struct sgpr_lease *l, uint64_t key, uint64_t victim)
+static void remove_others(struct sgpr_lease *l, uint64_t key, uint64_t victim,
+			  bool victim_paths_only)
 {
 	struct sgpr_keys *keys = NULL;
 
@@ -353,26 +356,11 @@ static void remove_others(struct sgpr_lease *l, uint64_t key, uint64_t victim)
 		bool victims = victim && sgpr_key_in_ns(victim, l->o.ns) &&
 			       sgpr_key_split(k).host_id == sgpr_key_split(victim).host_id;
 
-		if (k != key && (sgpr_key_in_ns(k, l->o.ns) || is_parking(l, k)))
-			(void)sgpr_preempt(l->d, key, k, l->o.type, victims, NULL, NULL);
-	}
-	free(keys);
-}
-
-/* The keys of victim's host other than victim: paths of a dead holder that missed renewals. */
-static void remove_victim_paths(struct sgpr_lease *l, uint64_t key, uint64_t victim)
-{
-	struct sgpr_keys *keys = NULL;
-	uint16_t host = sgpr_key_split(victim).host_id;
-
-	if (!sgpr_key_in_ns(victim, l->o.ns) || sgpr_read_keys(l->d, &keys, NULL) < 0)
-		return;
-	for (uint32_t i = 0; i < keys->count; i++) {
-		uint64_t k = keys->keys[i];
-
-		if (k != key && k != victim && sgpr_key_in_ns(k, l->o.ns) &&
-		    sgpr_key_split(k).host_id == host)
-			(void)sgpr_preempt(l->d, key, k, l->o.type, true, NULL, NULL);
+		if (k == key || !(sgpr_key_in_ns(k, l->o.ns) || is_parking(l, k)))
+			continue;
+		if (victim_paths_only && (!victims || k == victim || !sgpr_key_in_ns(k, l->o.ns)))
+			continue;
+		(void)sgpr_preempt(l->d, key, k, l->o.type, victims, NULL, NULL);
 	}
 	free(keys);
 }
@@ -409,7 +397,7 @@ static int take(struct sgpr_lease *l, uint64_t key)
 	if (r < 0)
 		withdraw(l, key);
 	else
-		remove_others(l, key, 0);
+		remove_others(l, key, 0, false);
 	return r;
 }
 
@@ -760,11 +748,11 @@ int sgpr_lease_observe(struct sgpr_lease *l, enum sgpr_lease_event *ret_event)
 		 * The PREEMPT may have been carried out (its answer lost): the dead holder's other
 		 * paths go too, but never its holder key itself, which only the PREEMPT may take.
 		 */
-		remove_victim_paths(l, key, victim);
+		remove_others(l, key, victim, true);
 		withdraw(l, key);
 		return r;
 	}
-	remove_others(l, key, victim);
+	remove_others(l, key, victim, false);
 	held_now(l, key, now);
 	l->seen_holder = victim; /* for the caller's report: who was taken over */
 	*ret_event = SGPR_LEASE_TAKEN_OVER;
