@@ -19,6 +19,8 @@
 #   vm NAME CMD...                      run CMD (bash) in guest NAME: OUT (stdout+stderr), RC,
 #                                       ERR=''. Bounded by VM_TIMEOUT (default 120 s); RC 124 =
 #                                       timed out, 125 = guest not running.
+#   write_refused NAME DEV WHAT         a write of NAME to DEV fails with RESERVATION CONFLICT
+#                                       (the kernel's "critical nexus error"), nothing else
 #   vm_freeze / vm_thaw / vm_kill / vm_stop NAME     QMP stop / cont, SIGKILL, clean power-off
 #   check WHAT CMD...  rc_is N  out_has RE  expect_rc WHAT N [RE]  finish
 
@@ -95,17 +97,33 @@ start_guests() {
 	echo "# booted ${names[*]} in $((SECONDS - t0)) s"
 }
 
-# vm NAME CMD...: sets OUT (stdout+stderr), RC
+# vm NAME CMD...: sets OUT (stdout+stderr), RC. A guest that is not frozen by the test and whose
+# agent cannot even report the timeout (a task stuck in the kernel) ends the test at once: every
+# later exec would wait for it too. Its console (hung-task stacks, tools/vm/init) is printed.
+declare -A FROZEN=()
 vm() {
 	local name=$1
 	shift
 	OUT=$("$SGPR_VM" exec "$name" --dir "$VM_DIR" --timeout "$VM_TIMEOUT" -- "$@" 2>&1)
 	RC=$?
 	ERR=''
+	if [ "$RC" = 124 ] && [ -z "${FROZEN[$name]-}" ] && [[ $OUT == *"no answer within"* ]]; then
+		fatal "guest $name hung in: $* ($OUT)"
+	fi
 }
 
-vm_freeze() { "$SGPR_VM" freeze "$1" --dir "$VM_DIR"; }
-vm_thaw() { "$SGPR_VM" thaw "$1" --dir "$VM_DIR"; }
+# write_refused NAME DEV WHAT: a direct write of guest NAME to DEV fails with RESERVATION
+# CONFLICT, which the kernel reports as "critical nexus error" (BLK_STS_NEXUS) on the path's
+# sdX; any other failure (an I/O error, a timeout) is not a refused write.
+write_refused() {
+	vm "$1" 'n0=$(dmesg | grep -c "critical nexus error, dev sd")
+		dd if=/dev/urandom of='"$2"' bs=4096 count=1 oflag=direct 2>/dev/null; rc=$?
+		echo "dd=$rc nexus=$(($(dmesg | grep -c "critical nexus error, dev sd") - n0))"'
+	check "$3 (${OUT//$'\n'/ })" eval '[ "$RC" = 0 ] && [[ $OUT =~ dd=[1-9][0-9]*\ nexus=[1-9] ]]'
+}
+
+vm_freeze() { "$SGPR_VM" freeze "$1" --dir "$VM_DIR" && FROZEN[$1]=1; }
+vm_thaw() { "$SGPR_VM" thaw "$1" --dir "$VM_DIR" && unset "FROZEN[$1]"; }
 vm_kill() { "$SGPR_VM" kill "$1" --dir "$VM_DIR"; }
 vm_stop() { "$SGPR_VM" stop "$1" --dir "$VM_DIR" >/dev/null; }
 vm_running() { "$SGPR_VM" status --dir "$VM_DIR" | grep -q "^$1: pid"; }

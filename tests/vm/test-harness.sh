@@ -26,8 +26,7 @@ vm host1 sg_persist --out --reserve --param-rk=0xabc --prout-type=5 /dev/sg0
 expect_rc "host1 reserves (write exclusive, registrants only)" 0
 vm host2 sg_persist -r /dev/sg0
 expect_rc "host2 sees the reservation of 0xabc" 0 'Key=0xabc'
-vm host2 dd if=/dev/zero of=/dev/sda bs=512 count=1 oflag=direct
-check "host2 (unregistered) cannot write /dev/sda (rc $RC)" rc_not 0
+write_refused host2 /dev/sda "host2 (unregistered) cannot write /dev/sda"
 vm host2 dd if=/dev/sda of=/dev/null bs=512 count=1 iflag=direct
 expect_rc "host2 can still read /dev/sda" 0
 vm host1 dd if=/dev/zero of=/dev/sda bs=512 count=1 oflag=direct

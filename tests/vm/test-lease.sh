@@ -72,8 +72,7 @@ print(f"ok {len(ok)} (max {max(ok)}), refused {refused}, stamped {len(on_disk)}"
 # the writer may have run a few more writes in the ~0.5 s between our look and the freeze
 sys.exit(not (on_disk <= ok and not refused_then_ok and max(ok) <= int(sys.argv[3]) + 5))' \
 	"$WLOG" "$OUT" "$LAST"
-vm host1 'dd if=/dev/urandom of=/dev/sda bs=4096 count=1 oflag=direct'
-check "a direct write of host1 is refused (dd rc $RC)" rc_not 0
+write_refused host1 /dev/sda "a direct write of host1 is refused"
 
 echo "# host2 crashes (QEMU killed) while holding a renewing lease: host1 takes over"
 vm host2 "$PRLOCK" $LOPTS --host-id 2 release /dev/sda

@@ -38,8 +38,7 @@ pl 2 check /dev/sg0
 expect_rc "host2 check /dev/sg0" 3 "held by host 1"
 pl 2 acquire --static /dev/sda
 expect_rc "host2 acquire refused" 3 "held by host 1"
-write host2
-check "host2's direct write is refused by the target (dd rc $RC)" rc_not 0
+write_refused host2 /dev/sda "host2's direct write is refused by the target"
 vm host2 dd if=/dev/sda of=/dev/null bs=4096 count=1 iflag=direct
 expect_rc "host2 can read" 0
 write host1
@@ -61,8 +60,7 @@ expect_rc "host2 preempt /dev/sg0" 0 "preempted host 1"
 check "the PREEMPT fallback is reported (tgtd has no PREEMPT AND ABORT)" out_has "used PREEMPT"
 write host2
 expect_rc "host2's direct write now accepted" 0
-write host1
-check "host1's direct write now refused (dd rc $RC)" rc_not 0
+write_refused host1 /dev/sda "host1's direct write now refused"
 pl 1 check /dev/sda
 expect_rc "host1 check" 3 "held by host 2"
 pl 1 --json keys /dev/sda
