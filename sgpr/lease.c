@@ -41,6 +41,7 @@ struct sgpr_lease {
 	uint64_t last_ok_ms; /* send time of the last renewal (or acquisition) confirmed */
 	uint32_t last_gen;   /* PRgeneration of the last READ RESERVATION */
 	bool have_gen;
+	bool release_unsure; /* a release went out unanswered: our key may be gone by our hand */
 
 	/* observer: the holder's key, since when it has not changed, and the last look */
 	uint64_t seen_holder;
@@ -261,6 +262,7 @@ static void held_now(struct sgpr_lease *l, uint64_t key, uint64_t sent_ms)
 	l->state = SGPR_LEASE_HELD;
 	l->last_ok_ms = sent_ms;
 	l->seen_holder = key;
+	l->release_unsure = false;
 }
 
 /* The key stays readable (sgpr_lease_key) for the report of what was lost. */
@@ -591,9 +593,13 @@ static int classify_conflict(struct sgpr_lease *l, enum sgpr_lease_event *ret_ev
 			    ret_event);
 	}
 	if (reset || (!others && res.generation == 0)) {
-		/* State lost and nobody holds it: re-establish, but only while nobody could
-		 * have taken over and released in between. */
-		if (sent - l->last_ok_ms >= recovery_window_ms(l))
+		/*
+		 * State lost and nobody holds it: re-establish, but only while nobody could
+		 * have taken over and released in between, and never after a release of ours
+		 * that may have parked the LUN: a successor may have taken it before the
+		 * target lost its state.
+		 */
+		if (l->release_unsure || sent - l->last_ok_ms >= recovery_window_ms(l))
 			return lose(l, SGPR_LEASE_LOST_EXPIRED, ret_event);
 		key = fresh_key(l);
 		r = take(l, key);
@@ -787,16 +793,21 @@ int sgpr_lease_release(struct sgpr_lease *l)
 		return r;
 	if (!res.held || res.key != l->key) {
 		r = sgpr_register(l->d, l->key, 0, false, NULL);
-		if (r < 0)
+		if (r < 0) {
+			l->release_unsure = true;
 			return r;
+		}
 		l->state = SGPR_LEASE_IDLE;
 		l->key = 0;
 		return 0;
 	}
 	r = sgpr_register(l->d, l->key, sgpr_key_parking(l->o.ns), false, NULL);
 	parked = park_confirm(l->d, sgpr_key_parking(l->o.ns), r);
-	if (parked != 0 && r < 0 && r != -EBADE && key_still_listed(l) != 0)
-		return r; /* nothing changed, or unknown: the next renewal tells */
+	if (parked != 0 && r < 0 && r != -EBADE && key_still_listed(l) != 0) {
+		/* nothing changed, or unknown: the next renewal tells, but never re-establishes */
+		l->release_unsure = true;
+		return r;
+	}
 	/* the holder's path took the parking key (or our key is gone): we hold nothing now */
 	key = l->key;
 	l->state = SGPR_LEASE_IDLE;

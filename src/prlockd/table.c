@@ -354,7 +354,12 @@ static void lease_lost(struct table_entry *e, enum sgpr_lease_event ev)
 	if (t->cfg.loss_hook) {
 		run_hook(e);
 	} else if (e->n_procs) {
-		uint64_t at = table_now(t) + t->cfg.kill_grace_ms;
+		/*
+		 * kill_grace counts from the start of the renewal (or adoption) that found the
+		 * loss, not from its end: a command that took its whole timeout does not lengthen
+		 * the time a fenced process runs (docs/TIMING.md).
+		 */
+		uint64_t at = e->job_start + t->cfg.kill_grace_ms;
 
 		for (size_t i = 0; i < e->n_procs; i++) {
 			signal_proc(t, e->dev, &e->procs[i], SIGTERM);
@@ -382,7 +387,8 @@ static void kills_due(struct table *t, uint64_t now)
 		}
 		if (table_proc_alive(t, &k->proc)) {
 			tlog(t, LOG_WARNING,
-			     "%s: protected process %d still running %u ms after SIGTERM, SIGKILL",
+			     "%s: protected process %d still running when its kill_grace (%u ms) "
+			     "ended, SIGKILL",
 			     k->dev, (int)k->proc.pid, t->cfg.kill_grace_ms);
 			signal_proc(t, k->dev, &k->proc, SIGKILL);
 		}

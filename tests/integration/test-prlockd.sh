@@ -95,7 +95,7 @@ check "it got SIGKILL after the grace: ${died} ms in [$(ms "$GRACE"), ${limit}]"
 wait "$STUBBORN" 2>/dev/null
 check "it died of SIGKILL" test $? -eq $((128 + 9))
 unset 'IO_PID[stubborn]'
-check "prlockd logged the SIGKILL" grep -q "still running 1000 ms after SIGTERM, SIGKILL" "$WORK/h1.log"
+check "prlockd logged the SIGKILL" grep -q "still running when its kill_grace (1000 ms) ended, SIGKILL" "$WORK/h1.log"
 pd h1 1 --json leases
 check "host 1's prlockd reports the lease lost" \
 	json_eq '[(l["state"], l["lost_event"]) for l in d["leases"]]' "[('lost', 'lost-preempted')]"

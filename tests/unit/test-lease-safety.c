@@ -82,6 +82,42 @@ static void test_target_restart_after_takeover(void **state)
 	assert_int_equal(sim_fx_write16(f->b, NULL), 0);
 }
 
+/*
+ * A release whose answers were lost but which parked the LUN; B acquires; the target forgets
+ * everything: A's next renewal must not re-establish (B held it in between), it is a loss.
+ */
+static void test_unanswered_release_never_recovers(void **state)
+{
+	struct fx *f = *state;
+	struct sgpr_sim_fault lost = {
+		.kind = SGPR_SIM_FAULT_TIMEOUT,
+		.skip = 1,	   /* READ RESERVATION answered, then */
+		.count = UINT_MAX, /* the REGISTER and every read after it: carried out, unanswered */
+		.executed = true,
+	};
+	struct sgpr_dev_opts quick = f->sim.opts;
+	struct sgpr_lease_opts o = lease_opts(f, 1);
+	struct sgpr_dev *a;
+	struct sgpr_lease *la;
+
+	quick.timeout_ms = 100; /* the release's three lost answers stay within A's window */
+	assert_int_equal(sgpr_sim_open(f->sim.lun, NAME_A, &quick, &a), 0);
+	assert_int_equal(sgpr_lease_new(a, &o, &la), 0);
+	assert_int_equal(acquire(la), SGPR_LEASE_ACQUIRED);
+	assert_int_equal(sgpr_sim_set_fault(a, &lost), 0);
+	assert_int_equal(sgpr_lease_release(la), -ETIMEDOUT);
+	assert_int_equal(sgpr_sim_set_fault(a, NULL), 0);
+	assert_int_equal(sim_fx_holder(&f->sim), sgpr_key_parking(f->ns));
+	assert_int_equal(acquire(f->lb), SGPR_LEASE_ACQUIRED);
+	sgpr_sim_lun_restart(f->sim.lun, false);
+	assert_int_equal(renew(la), SGPR_LEASE_LOST_EXPIRED);
+	assert_int_equal(sim_fx_holder(&f->sim), 0);
+	assert_int_equal(renew(f->lb), SGPR_LEASE_RECOVERED);
+	assert_int_equal(sim_fx_write16(a, NULL), -EBADE);
+	sgpr_lease_free(la);
+	sgpr_dev_free(a);
+}
+
 /* Item 2: re-adoption of a recorded key that is gone: lost past the window, else recovered. */
 static void test_readopt_expired(void **state)
 {
@@ -343,6 +379,8 @@ int main(void)
 		TGT(test_target_restart_after_takeover),
 		SPC(test_target_restart_after_takeover),
 		TGT(test_readopt_expired),
+		TGT(test_unanswered_release_never_recovers),
+		SPC(test_unanswered_release_never_recovers),
 		TGT(test_host_id_clash),
 		SPC(test_host_id_clash),
 		TGT(test_short_runs_never_taken),
