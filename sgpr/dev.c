@@ -95,6 +95,24 @@ int sgpr_dev_new(const struct sgpr_transport_ops *ops, const char *target,
 	return 0;
 }
 
+/*
+ * A one-nexus handle (iscsi://) is named from VPD page 0x83 (SPC-4 7.8.6), so the same LUN
+ * reached by URL and by /dev/sdX has one identity (host-local locks, the pr-helper policy).
+ * A LUN without a usable designator stays unnamed: not an error.
+ */
+static void name_lun(struct sgpr_dev *d)
+{
+	char id[SGPR_LUN_ID_MAX];
+	int r = sgpr_dev_read_lun_id(d, 0, id, sizeof(id));
+
+	if (r < 0) {
+		sgpr_log(d, LOG_DEBUG, "%s: no LUN name from VPD page 0x83: %s", d->target,
+			 strerror(-r));
+		return;
+	}
+	d->lun_id = strdup(id); /* NULL on ENOMEM: unnamed, as above */
+}
+
 static const struct sgpr_transport_ops *transport_for(const char *target)
 {
 	if (strncmp(target, "iscsi://", 8) == 0)
@@ -124,6 +142,8 @@ int sgpr_dev_open(const char *target, const struct sgpr_dev_opts *opts, struct s
 		sgpr_dev_free(d);
 		return r;
 	}
+	if (!d->lun_id && !d->npaths)
+		name_lun(d);
 	*ret = d;
 	return 0;
 }

@@ -41,7 +41,8 @@ struct sgpr_lease {
 	uint64_t last_ok_ms; /* send time of the last renewal (or acquisition) confirmed */
 	uint32_t last_gen;   /* PRgeneration of the last READ RESERVATION */
 	bool have_gen;
-	bool release_unsure; /* a release went out unanswered: our key may be gone by our hand */
+	bool release_unsure;  /* a release went out unanswered: our key may be gone by our hand */
+	bool took_over_abort; /* the last takeover was a PREEMPT AND ABORT (SPC-4 5.12.11.5) */
 
 	/* observer: the holder's key, since when it has not changed, and the last look */
 	uint64_t seen_holder;
@@ -209,6 +210,11 @@ uint64_t sgpr_lease_key(const struct sgpr_lease *l)
 uint64_t sgpr_lease_last_holder(const struct sgpr_lease *l)
 {
 	return l ? l->seen_holder : 0;
+}
+
+bool sgpr_lease_takeover_aborted(const struct sgpr_lease *l)
+{
+	return l && l->took_over_abort;
 }
 
 uint64_t sgpr_lease_last_renewal_ms(const struct sgpr_lease *l)
@@ -761,6 +767,7 @@ int sgpr_lease_observe(struct sgpr_lease *l, enum sgpr_lease_event *ret_event)
 	remove_others(l, key, victim, false);
 	held_now(l, key, now);
 	l->seen_holder = victim; /* for the caller's report: who was taken over */
+	l->took_over_abort = aborted;
 	*ret_event = SGPR_LEASE_TAKEN_OVER;
 	return 0;
 }

@@ -132,6 +132,7 @@ int sgpr_dev_execute_path(struct sgpr_dev *d, unsigned i, const uint8_t *cdb, si
  * else a SCSI name string as is, else "t10.<vendor id>". Returns the length written,
  * -ENODATA if the page has no usable designator, -EBADMSG if malformed, -ENOBUFS.
  */
+#define SGPR_LUN_ID_MAX 512 /* "naa." + 2 x 255 hex digits, and more than any other form */
 int sgpr_vpd83_lun_id(const uint8_t *page, size_t len, char *buf, size_t buflen);
 /* Read page 0x83 on path i and name the LUN as above; -errno of the command otherwise. */
 int sgpr_dev_read_lun_id(struct sgpr_dev *d, unsigned i, char *buf, size_t buflen);

@@ -586,6 +586,8 @@ SGPR_PUBLIC enum sgpr_lease_state sgpr_lease_get_state(const struct sgpr_lease *
 SGPR_PUBLIC uint64_t sgpr_lease_key(const struct sgpr_lease *l);
 /* The holder key last seen (after TAKEN_OVER: the key that was taken over). */
 SGPR_PUBLIC uint64_t sgpr_lease_last_holder(const struct sgpr_lease *l);
+/* After TAKEN_OVER: true when the target carried out PREEMPT AND ABORT, false for PREEMPT. */
+SGPR_PUBLIC bool sgpr_lease_takeover_aborted(const struct sgpr_lease *l);
 SGPR_PUBLIC uint64_t sgpr_lease_last_renewal_ms(const struct sgpr_lease *l);
 /* Observer: the period the watched holder's key announces (0: none), and the wait applied. */
 SGPR_PUBLIC unsigned sgpr_lease_holder_period_ms(const struct sgpr_lease *l);

@@ -50,8 +50,6 @@ enum {
 	DID_TRANSPORT_MARGINAL = 0x14,
 };
 
-#define LUN_ID_MAX 512
-
 struct sgpr_sgio {
 	unsigned npaths;
 	int fds[]; /* per path, -1 if its open failed */
@@ -265,7 +263,7 @@ static bool udev_lun_id(const struct sgpr_sgio_path *path, bool serial, char *bu
 /* Name the LUN on every working path; different names: -EXDEV. */
 static int identify(struct sgpr_dev *d, const struct sgpr_sgio_target *t)
 {
-	char first[LUN_ID_MAX] = "", id[LUN_ID_MAX];
+	char first[SGPR_LUN_ID_MAX] = "", id[SGPR_LUN_ID_MAX];
 	unsigned first_path = 0;
 
 	for (unsigned i = 0; i < t->npaths; i++) {

@@ -135,13 +135,18 @@ int preempt_if_dead(struct prlock *p, const char *dev)
 		char msg[256], v[SGPR_KEY_STRLEN];
 		uint64_t victim = sgpr_lease_last_holder(l);
 
-		if (ev == SGPR_LEASE_TAKEN_OVER)
+		bool taken = ev == SGPR_LEASE_TAKEN_OVER, aborted = sgpr_lease_takeover_aborted(l);
+
+		if (taken)
 			snprintf(msg, sizeof(msg),
 				 "took over from %s (key %s, dead by the lease rule) "
-				 "after %.1f s; held with key %s",
+				 "after %.1f s; held with key %s%s",
 				 owner_label(p, victim, label, sizeof(label)),
 				 sgpr_key_format(victim, v), (double)(mono_ms() - start) / 1000,
-				 sgpr_key_format(sgpr_lease_key(l), k));
+				 sgpr_key_format(sgpr_lease_key(l), k),
+				 aborted ? ""
+					 : "; target lacks PREEMPT AND ABORT, used PREEMPT "
+					   "(victim's queued commands not aborted)");
 		else
 			snprintf(msg, sizeof(msg), "was free; acquired with key %s",
 				 sgpr_key_format(sgpr_lease_key(l), k));
@@ -151,7 +156,9 @@ int preempt_if_dead(struct prlock *p, const char *dev)
 					       .message = msg,
 					       .key = sgpr_lease_key(l),
 					       .type = o.type,
-					       .victim = ev == SGPR_LEASE_TAKEN_OVER ? victim : 0});
+					       .victim = taken ? victim : 0,
+					       .has_aborted = taken,
+					       .aborted = aborted});
 	}
 	sgpr_lease_free(l);
 	return results_end(p, 0);

@@ -624,11 +624,15 @@ static void observe_done(struct table_entry *e)
 	}
 	e->state = ENTRY_HELD;
 	e->next_due = now + t->cfg.period_ms;
-	tlog(t, LOG_NOTICE, "%s: lease %s after %llu ms: key %s%s%s", e->dev,
+	tlog(t, LOG_NOTICE, "%s: lease %s after %llu ms: key %s%s%s%s", e->dev,
 	     sgpr_lease_event_name(ev), (unsigned long long)(now - e->wait_start),
 	     sgpr_key_format(e->key, k), ev == SGPR_LEASE_TAKEN_OVER ? ", dead holder was " : "",
 	     ev == SGPR_LEASE_TAKEN_OVER ? table_holder_words(t, e->holder, words, sizeof(words))
-					 : "");
+					 : "",
+	     ev != SGPR_LEASE_TAKEN_OVER ? ""
+	     : sgpr_lease_takeover_aborted(e->l)
+		     ? " (PREEMPT AND ABORT)"
+		     : " (PREEMPT: the target lacks PREEMPT AND ABORT)");
 	if (e->waiter_left)
 		tlog(t, LOG_WARNING,
 		     "%s: the waiting client left while the lease was taken; holding it (release "

@@ -138,6 +138,10 @@ k1=$(holder_key)
 pl 1 "${LOPTS[@]}" run "$URL" -- echo second-ran
 expect_rc "a second prlock run of host 1 is refused" 3 "another process of this host (pid $RUN1)"
 check "its command never ran" eval '! grep -q second-ran <<<"$OUT"'
+# the lock is per LUN identity (VPD 0x83), not per spelling of the device
+pl 1 "${LOPTS[@]}" run "iscsi://localhost:$TEST_PORT/${URL#iscsi://*/}" -- echo second-ran
+expect_rc "... also through another spelling of the URL (localhost)" 3 "another process of this host (pid $RUN1)"
+check "its command never ran" eval '! grep -q second-ran <<<"$OUT"'
 SGPR_LOCK_DIR="$WORK/other-locks" pl 1 "${LOPTS[@]}" run "$URL" -- echo second-ran
 expect_rc "without the host lock (another lock dir), the key check refuses it" 3 "held by host 1"
 check "its command never ran" eval '! grep -q second-ran <<<"$OUT"'

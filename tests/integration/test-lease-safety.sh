@@ -57,8 +57,12 @@ io_start A 1 "${LOPTS[@]}"
 io_expect A lease "ok state=held event=acquired"
 io_expect A "write 0 A-before-hang" ok
 kill -STOP "${IO_PID[A]}"
-pl 2 "${LOPTS[@]}" preempt --if-dead "$URL"
-expect_rc "B (host 2) takes the hung A over" 0 "took over from host 1"
+status
+KA=$(holder_key)
+pl 2 "${LOPTS[@]}" --json preempt --if-dead "$URL"
+expect_rc "B (host 2) takes the hung A over" 0
+check "--json: taken over from A's key $KA with PREEMPT, not PREEMPT AND ABORT (tgtd lacks it)" \
+	json_eq '[d["results"][0][k] for k in ("action", "victim", "aborted")]' "['taken-over', '$KA', False]"
 # B's workload on B's nexus (same initiator and ISID as prlock's session: the registration holds)
 io_start B 2
 io_expect B register ok

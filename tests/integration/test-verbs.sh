@@ -12,6 +12,15 @@ pl 1 status "$URL"
 expect_rc "status" 0 "reservation:   none"
 check "status names the fallback for PREEMPT AND ABORT" out_has "PREEMPT AND ABORT not supported"
 
+pl 1 --json status "$URL"
+LUN1=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["devices"][0]["lun_id"])' "$OUT")
+check "an iSCSI LUN is named from VPD 0x83 ($LUN1)" eval '[[ $LUN1 == naa.* ]]'
+pl 1 --json status "iscsi://localhost:$TEST_PORT/${URL#iscsi://*/}"
+check "the same name through another spelling of the URL" json_eq 'd["devices"][0]["lun_id"]' "$LUN1"
+pl 1 --json status "$URL2"
+LUN2=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["devices"][0]["lun_id"])' "$OUT")
+check "LUN 2 has a name of its own ($LUN2)" eval '[[ $LUN2 == naa.* && $LUN2 != "$LUN1" ]]'
+
 pl 1 --json caps "$URL"
 expect_rc "caps" 0
 check "caps: tgtd supports all six types" json_eq 'len(d["devices"][0]["capabilities"]["types"])' 6

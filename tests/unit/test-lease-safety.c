@@ -92,7 +92,8 @@ static void test_unanswered_release_never_recovers(void **state)
 	struct sgpr_sim_fault lost = {
 		.kind = SGPR_SIM_FAULT_TIMEOUT,
 		.skip = 1,	   /* READ RESERVATION answered, then */
-		.count = UINT_MAX, /* the REGISTER and every read after it: carried out, unanswered */
+		.count = UINT_MAX, /* the REGISTER and every read after it: carried out, unanswered
+				    */
 		.executed = true,
 	};
 	struct sgpr_dev_opts quick = f->sim.opts;
