@@ -605,7 +605,8 @@ static bool session_is(const struct iscsi_session *s, const char *initiator,
 {
 	return s->isid_rnd == rnd && s->isid_qual == qual && strcmp(s->initiator, initiator) == 0 &&
 	       s->url.port == u->port && s->url.host_is_v6 == u->host_is_v6 &&
-	       strcasecmp(s->url.host, u->host) == 0 && strcmp(s->url.target_iqn, u->target_iqn) == 0;
+	       strcasecmp(s->url.host, u->host) == 0 &&
+	       strcmp(s->url.target_iqn, u->target_iqn) == 0;
 }
 
 static void session_free(struct iscsi_session *s)
