@@ -411,7 +411,8 @@ SGPR_PUBLIC int sgpr_dev_path_error(const struct sgpr_dev *d, unsigned i);
 SGPR_PUBLIC const char *sgpr_dev_lun_id(const struct sgpr_dev *d);
 
 struct sgpr_dev_stats {
-	unsigned reconnects;	  /* transport sessions re-established */
+	unsigned reconnects;	  /* new logins this handle went through (iSCSI: also one made by
+				     another LUN of its shared session) */
 	unsigned recoveries;	  /* own registration re-established after a reconnect */
 	unsigned unit_attentions; /* UAs absorbed by retries */
 	uint8_t last_ua_asc, last_ua_ascq;

@@ -96,6 +96,31 @@ e1=$(python3 -c 'import json,sys; print([dv["reservation"]["holder"]["epoch"] fo
 check "both LUNs renew on the new session ($e0 -> $e1)" \
 	python3 -c 'import sys; a, b = eval(sys.argv[1]), eval(sys.argv[2]); sys.exit(not all(y > x for x, y in zip(a, b)))' "$e0" "$e1"
 check "no lease lost" eval '! grep -q "lease LOST" "$WORK/h1.log"'
+
+echo "# the target hangs (SIGSTOP) for 2.5 s: a command times out (1 s), the shared session ends"
+echo "# and is logged in again once tgtd runs; both LUNs recover, nothing is lost"
+TGTD=$(cat "$WORK/target/tgtd.pid")
+logins0=$(grep -c "iscsi: logged in again to" "$WORK/h1.log")
+kill -STOP "$TGTD"
+sleep 2.5
+kill -CONT "$TGTD"
+for _ in $(seq 100); do
+	[ "$(grep -c "re-established after reconnect" "$WORK/h1.log")" -ge 4 ] && break
+	sleep 0.1
+done
+sleep 1
+logins1=$(grep -c "iscsi: logged in again to" "$WORK/h1.log")
+check "the hung target's session was logged in again ($logins0 -> $logins1 new logins)" \
+	test "$logins1" -gt "$logins0"
+check "both LUNs re-established their registrations again" \
+	test "$(grep -c "re-established after reconnect" "$WORK/h1.log")" -ge 4
+check "one session of host 1 after the hang" test "$(sessions_of 1)" -eq 1
+pl 3 --json status "$URL" "$URL2"
+check "host 1 still holds both LUNs after the hang" \
+	json_eq '[dv["reservation"]["holder"]["host_id"] for dv in d["devices"]]' "[1, 1]"
+check "still one registration each" \
+	json_eq '[[r["host_id"] for r in dv["registrations"]] for dv in d["devices"]]' "[[1], [1]]"
+check "no lease lost over the hang" eval '! grep -q "lease LOST" "$WORK/h1.log"'
 pd h1 1 release "$URL" "$URL2"
 expect_rc "release both through prlockd" 0
 finish
