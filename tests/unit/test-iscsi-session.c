@@ -125,8 +125,8 @@ static void test_refused_shared(void **state)
 
 	close(fd); /* the port is free now: connections are refused */
 	for (unsigned i = 0; i < 4; i++) {
-		snprintf(o[i].url, sizeof(o[i].url), "iscsi://127.0.0.1:%u/iqn.2026-11.io.sgpr:t/%u",
-			 port, i % 2);
+		snprintf(o[i].url, sizeof(o[i].url),
+			 "iscsi://127.0.0.1:%u/iqn.2026-11.io.sgpr:t/%u", port, i % 2);
 		o[i].connect_ms = 2000;
 		o[i].observer = i >= 2; /* two sessions: registering and observer ISID */
 	}
@@ -146,8 +146,8 @@ static void test_silent_bounded(void **state)
 	struct opener o[3] = {};
 
 	for (unsigned i = 0; i < 3; i++) {
-		snprintf(o[i].url, sizeof(o[i].url), "iscsi://127.0.0.1:%u/iqn.2026-11.io.sgpr:t/%u",
-			 port, i);
+		snprintf(o[i].url, sizeof(o[i].url),
+			 "iscsi://127.0.0.1:%u/iqn.2026-11.io.sgpr:t/%u", port, i);
 		o[i].connect_ms = 600;
 	}
 	run_openers(o, 3);
