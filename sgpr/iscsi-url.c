@@ -183,3 +183,28 @@ void sgpr_iscsi_url_done(struct sgpr_iscsi_url *u)
 	free(u->target_iqn);
 	*u = (struct sgpr_iscsi_url){};
 }
+
+/*
+ * The ISID (RFC 7143 10.12.5, type T = 10b "random": byte 0 = 0x80):
+ *   bytes 1..3 FNV-1a 32 of the initiator name, folded to 24 bits (upper 8
+ *              bits XORed into the lower 24); an observer's has bit 23 flipped
+ *   bytes 4..5 the host id, big-endian (the qualifier)
+ * It depends on nothing but the name, the host id and the role, so every
+ * process and every reconnect of one host that registers presents the same
+ * initiator port (IQN + ISID): on an SPC-4 target its registrations survive a
+ * re-login. Observers (read-only one-shot commands) present another port of
+ * the same name, and never reinstate the registering session (RFC 7143
+ * 6.3.5). Two hosts configured with the same IQN still differ by host id.
+ */
+void sgpr_iscsi_isid(const char *initiator, uint16_t host_id, bool observer, uint32_t *ret_rnd,
+		     uint16_t *ret_qual)
+{
+	uint32_t h = 2166136261u;
+
+	for (const unsigned char *c = (const unsigned char *)initiator; *c; c++) {
+		h ^= *c;
+		h *= 16777619u;
+	}
+	*ret_rnd = ((h >> 24 ^ h) & 0xffffff) ^ (observer ? 0x800000u : 0);
+	*ret_qual = host_id;
+}

@@ -223,3 +223,9 @@ struct sgpr_iscsi_url {
 int sgpr_iscsi_url_parse(const char *url, struct sgpr_iscsi_url *ret);
 /* Frees the strings and zeroes *u; accepts NULL and a zeroed struct. */
 void sgpr_iscsi_url_done(struct sgpr_iscsi_url *u);
+/*
+ * The fixed ISID of this host (iscsi-url.c): bytes 1..3 in *ret_rnd, the qualifier (bytes 4..5)
+ * in *ret_qual, for iscsi_set_isid_random(). observer: the read-only role's distinct ISID.
+ */
+void sgpr_iscsi_isid(const char *initiator, uint16_t host_id, bool observer, uint32_t *ret_rnd,
+		     uint16_t *ret_qual);

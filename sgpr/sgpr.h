@@ -313,6 +313,7 @@ struct sgpr_clock {
 	uint32_t (*random_u32)(void *userdata); /* key counters; NULL: getrandom() */
 };
 
+/* Options of a handle. New fields are only ever appended (ABI: zeroed is the old behaviour). */
 struct sgpr_dev_opts {
 	const char *initiator;		/* iSCSI initiator IQN (iscsi:// targets) */
 	uint16_t host_id;		/* selects the fixed ISID */
@@ -323,6 +324,13 @@ struct sgpr_dev_opts {
 	const struct sgpr_clock *clock; /* NULL: the real monotonic clock */
 	sgpr_log_fn log_fn;		/* debug messages, may be NULL */
 	void *log_userdata;
+	/*
+	 * iscsi://: log in with this host's observer ISID, not the registering one, so that
+	 * the session never reinstates (ends) the session of the process of this host that
+	 * holds registrations (prlockd, prlock run). For read-only use: a registration made
+	 * on it belongs to the observer nexus. Ignored by the other transports.
+	 */
+	bool observer_isid;
 };
 
 /*
@@ -403,7 +411,8 @@ SGPR_PUBLIC int sgpr_dev_path_error(const struct sgpr_dev *d, unsigned i);
 SGPR_PUBLIC const char *sgpr_dev_lun_id(const struct sgpr_dev *d);
 
 struct sgpr_dev_stats {
-	unsigned reconnects;	  /* transport sessions re-established */
+	unsigned reconnects;	  /* new logins this handle went through (iSCSI: also one made by
+				     another LUN of its shared session) */
 	unsigned recoveries;	  /* own registration re-established after a reconnect */
 	unsigned unit_attentions; /* UAs absorbed by retries */
 	uint8_t last_ua_asc, last_ua_ascq;

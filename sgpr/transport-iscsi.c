@@ -2,12 +2,38 @@
 /*
  * iscsi:// transport through libiscsi (1.19 API).
  *
- * One struct sgpr_dev is one iSCSI session (one I_T nexus). The library's own
- * blocking helpers are not used: every phase (name lookup, TCP connect, login,
- * LUN probe, each command, logout) runs in our own poll loop against a
- * CLOCK_MONOTONIC deadline, calling iscsi_service() at least every
- * ISCSI_SERVICE_MS. libiscsi's automatic reconnect is off: it would log in
- * with a new random ISID and replay in-flight commands on the new nexus.
+ * Sessions. An initiator port is the initiator name plus the ISID (RFC 7143
+ * 4.4.2, 10.12.5) and a registration belongs to one I_T nexus (SPC-4
+ * 5.12.4). A second login with the same name and ISID is session
+ * reinstatement (RFC 7143 6.3.5): a compliant target (LIO) ends the first
+ * session. So a process has ONE session per (initiator IQN, ISID, portal,
+ * target IQN), shared by every struct sgpr_dev of that target (one per LUN):
+ * refcounted, logged in at the first open, logged out at the last close. Its
+ * mutex is held across each login and each command round trip, so the LUNs of
+ * one target are served one command at a time (a handle is used by one thread
+ * at a time, several handles of one target by several threads). A command
+ * waits for the mutex at most its own timeout (-ETIMEDOUT, nothing sent),
+ * then gets its full timeout on the wire.
+ *
+ * Every login bumps the session's generation. A handle remembers the
+ * generation it last saw; when the session was lost (a connection loss, or a
+ * command that timed out on ANY LUN ends the session for all of them) or
+ * logged in again by another LUN, execute() answers -ENOTCONN and the dev
+ * layer calls reconnect(): it logs in again if nobody has yet (same IQN, same
+ * ISID), or adopts the newer login. Either way dev.c then re-establishes this
+ * handle's own registration (tgtd ties registrations to the session), so every
+ * LUN of a session recovers, not only the one that noticed the loss.
+ *
+ * Between processes of one host: handles opened with opts.observer_isid (the
+ * read-only verbs of prlock) log in with a distinct ISID, so they never
+ * reinstate the session of the process that registers (prlockd, prlock run).
+ * docs/SESSIONS.md.
+ *
+ * The library's own blocking helpers are not used: every phase (name lookup,
+ * TCP connect, login, LUN probe, each command, logout) runs in our own poll
+ * loop against a CLOCK_MONOTONIC deadline, calling iscsi_service() at least
+ * every ISCSI_SERVICE_MS. libiscsi's automatic reconnect is off: it would log
+ * in with a new random ISID and replay in-flight commands on the new nexus.
  * After a lost connection or a timed-out command the context is destroyed and
  * execute() answers -ENOTCONN until reconnect() has logged in again.
  *
@@ -35,6 +61,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -47,11 +74,23 @@
 #define ISCSI_LOGOUT_MS 1000 /* close(): wait this long for the logout response */
 #define ISCSI_CDB_MAX 16
 
-struct sgpr_iscsi {
+/*
+ * One iSCSI session (I_T nexus), shared by the handles of its target.
+ * refs, next: under sessions_lock. Everything else: under lock (the login
+ * and command state is written by the libiscsi callbacks, which run inside
+ * iscsi_service() under lock too).
+ */
+struct iscsi_session {
+	struct iscsi_session *next;
+	unsigned refs;
+	char *initiator;
+	struct sgpr_iscsi_url url; /* portal and target; url.lun unused */
+	uint32_t isid_rnd;	   /* ISID bytes 1..3, see sgpr_iscsi_isid() */
+	uint16_t isid_qual;	   /* ISID bytes 4..5 */
+
+	pthread_mutex_t lock;
 	struct iscsi_context *ctx; /* NULL: no session, execute() returns -ENOTCONN */
-	struct sgpr_iscsi_url url;
-	uint32_t isid_rnd;  /* ISID bytes 1..3, see isid_from_name() */
-	uint16_t isid_qual; /* ISID bytes 4..5 */
+	uint64_t generation;	   /* successful logins so far */
 
 	/* Login progress, written by the libiscsi callbacks. */
 	bool connecting;
@@ -66,6 +105,17 @@ struct sgpr_iscsi {
 	bool logout_done;
 };
 
+/* Per handle (LUN). */
+struct sgpr_iscsi {
+	struct iscsi_session *s;
+	struct sgpr_iscsi_url url;
+	uint64_t generation; /* of s when this handle last logged in or recovered */
+};
+
+/* The sessions of this process. */
+static pthread_mutex_t sessions_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct iscsi_session *sessions;
+
 static uint64_t mono_ms(void)
 {
 	struct timespec ts;
@@ -74,29 +124,19 @@ static uint64_t mono_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* ---- ISID --------------------------------------------------------------- */
-
-/*
- * The ISID rule (RFC 3720 10.12.5, type 10b "random"):
- *   byte 0     0x80
- *   bytes 1..3 FNV-1a 32 of the initiator name, folded to 24 bits
- *              (upper 8 bits XORed into the lower 24)
- *   bytes 4..5 opts.host_id, big-endian
- * It depends on nothing but the initiator name and the host id, so every
- * process and every reconnect of one host presents the same initiator port
- * (IQN + ISID): on an SPC-compliant target its registrations survive a
- * re-login. Two hosts configured with the same IQN still differ by host_id.
- */
-static void isid_from_name(const char *initiator, uint16_t host_id, uint32_t *rnd, uint16_t *qual)
+/* Take s->lock, waiting at most until deadline (CLOCK_MONOTONIC ms): 0 or -ETIMEDOUT. */
+static int session_lock(struct iscsi_session *s, uint64_t deadline)
 {
-	uint32_t h = 2166136261u;
+	struct timespec ts = {.tv_sec = (time_t)(deadline / 1000),
+			      .tv_nsec = (long)(deadline % 1000) * 1000000};
+	int r = pthread_mutex_clocklock(&s->lock, CLOCK_MONOTONIC, &ts);
 
-	for (const unsigned char *c = (const unsigned char *)initiator; *c; c++) {
-		h ^= *c;
-		h *= 16777619u;
-	}
-	*rnd = (h >> 24 ^ h) & 0xffffff;
-	*qual = host_id;
+	return r == 0 ? 0 : r == ETIMEDOUT ? -ETIMEDOUT : -r;
+}
+
+static void session_unlock(struct iscsi_session *s)
+{
+	pthread_mutex_unlock(&s->lock);
 }
 
 /* ---- event loop --------------------------------------------------------- */
@@ -137,7 +177,7 @@ static int service(struct iscsi_context *ctx, int revents)
  * Returns 0, -ETIMEDOUT, or -ENOTCONN when iscsi_service() gave up on the
  * connection (the callbacks may have run and set *done before that).
  */
-static int run_until(struct sgpr_iscsi *p, const bool *done, uint64_t deadline)
+static int run_until(struct iscsi_session *p, const bool *done, uint64_t deadline)
 {
 	while (!*done) {
 		uint64_t now = mono_ms();
@@ -175,7 +215,7 @@ static int run_until(struct sgpr_iscsi *p, const bool *done, uint64_t deadline)
 	return 0;
 }
 
-static void session_end(struct sgpr_iscsi *p)
+static void session_end(struct iscsi_session *p)
 {
 	if (p->ctx) {
 		/* cancels whatever is queued: callbacks run with SCSI_STATUS_CANCELLED */
@@ -222,7 +262,7 @@ static int login_errno(struct iscsi_context *ctx)
 
 static void login_cb(struct iscsi_context *ctx, int status, void *command_data, void *private_data)
 {
-	struct sgpr_iscsi *p = private_data;
+	struct iscsi_session *p = private_data;
 
 	p->login_done = true;
 	p->login_error = status == SCSI_STATUS_GOOD ? 0 : login_errno(ctx);
@@ -231,7 +271,7 @@ static void login_cb(struct iscsi_context *ctx, int status, void *command_data, 
 static void connect_cb(struct iscsi_context *ctx, int status, void *command_data,
 		       void *private_data)
 {
-	struct sgpr_iscsi *p = private_data;
+	struct iscsi_session *p = private_data;
 
 	p->connecting = false;
 	if (status != SCSI_STATUS_GOOD) {
@@ -259,7 +299,7 @@ struct gai_req {
 	char name[];
 };
 
-static int resolve_portal(struct sgpr_iscsi *p, uint64_t deadline, char *buf, size_t len)
+static int resolve_portal(struct iscsi_session *p, uint64_t deadline, char *buf, size_t len)
 {
 	struct gai_req *req;
 	struct in_addr a4;
@@ -342,9 +382,14 @@ static int resolve_portal(struct sgpr_iscsi *p, uint64_t deadline, char *buf, si
 	}
 }
 
-static int session_login(struct sgpr_dev *d, uint64_t deadline)
+/*
+ * Log p in (again), under p->lock; d is the handle that asked (its options
+ * and log function). A first login is logged at LOG_DEBUG, a new login of a
+ * session that had one at LOG_NOTICE: every handle of the session then
+ * re-checks its registration.
+ */
+static int session_login(struct sgpr_dev *d, struct iscsi_session *p, uint64_t deadline)
 {
-	struct sgpr_iscsi *p = d->priv;
 	char portal[NI_MAXHOST + 16] = "";
 	const char *err;
 	int r;
@@ -386,8 +431,12 @@ static int session_login(struct sgpr_dev *d, uint64_t deadline)
 		r = p->connecting ? connect_errno(p->sock_err) : -ECONNRESET;
 	if (r < 0)
 		goto fail;
-	sgpr_log(d, LOG_DEBUG, "iscsi: logged in to %s at %s, isid 0x80%06x%04x", p->url.target_iqn,
-		 portal, (unsigned)p->isid_rnd, (unsigned)p->isid_qual);
+	p->generation++;
+	sgpr_log(d, p->generation > 1 ? LOG_NOTICE : LOG_DEBUG,
+		 "iscsi: %s %s at %s, isid 0x80%06x%04x (login %llu of this session)",
+		 p->generation > 1 ? "logged in again to" : "logged in to", p->url.target_iqn,
+		 portal, (unsigned)p->isid_rnd, (unsigned)p->isid_qual,
+		 (unsigned long long)p->generation);
 	return 0;
 fail:
 	err = p->ctx ? iscsi_get_error(p->ctx) : NULL;
@@ -404,7 +453,7 @@ fail:
 
 static void cmd_cb(struct iscsi_context *ctx, int status, void *command_data, void *private_data)
 {
-	struct sgpr_iscsi *p = private_data;
+	struct iscsi_session *p = private_data;
 
 	p->cmd_done = true;
 	p->cmd_status = status;
@@ -449,9 +498,9 @@ static void fill_status(const struct sgpr_cmd *cmd, struct scsi_task *task, int 
 		ret->resid = (uint32_t)cmd->data_len;
 }
 
-/* One round trip on the current session, bounded by deadline. */
-static int roundtrip(struct sgpr_iscsi *p, const struct sgpr_cmd *cmd, uint64_t deadline,
-		     struct sgpr_status *ret)
+/* One round trip to lun on session p (under p->lock), bounded by deadline. */
+static int roundtrip(struct iscsi_session *p, int lun, const struct sgpr_cmd *cmd,
+		     uint64_t deadline, struct sgpr_status *ret)
 {
 	static const int xfer[] = {
 		[SGPR_DIR_NONE] = SCSI_XFER_NONE,
@@ -486,7 +535,7 @@ static int roundtrip(struct sgpr_iscsi *p, const struct sgpr_cmd *cmd, uint64_t 
 	iscsi_set_timeout(p->ctx, (int)((deadline - now + 999) / 1000 + 1));
 	p->cmd_done = false;
 	p->cmd_status = SCSI_STATUS_ERROR;
-	if (iscsi_scsi_command_async(p->ctx, p->url.lun, task, cmd_cb,
+	if (iscsi_scsi_command_async(p->ctx, lun, task, cmd_cb,
 				     cmd->dir == SGPR_DIR_OUT ? &out : NULL, p) != 0) {
 		scsi_free_scsi_task(task);
 		session_end(p);
@@ -519,7 +568,7 @@ static int roundtrip(struct sgpr_iscsi *p, const struct sgpr_cmd *cmd, uint64_t 
  * layer wants to see. Peripheral qualifier 011b, or 25/00 LOGICAL UNIT NOT
  * SUPPORTED, means there is no such LUN.
  */
-static int probe_lun(struct sgpr_iscsi *p, uint64_t deadline)
+static int probe_lun(struct iscsi_session *p, int lun, uint64_t deadline)
 {
 	uint8_t cdb[6] = {0x12, 0, 0, 0, 96, 0};
 	uint8_t buf[96] = {};
@@ -533,7 +582,7 @@ static int probe_lun(struct sgpr_iscsi *p, uint64_t deadline)
 	struct sgpr_status st = {};
 	int r;
 
-	r = roundtrip(p, &cmd, deadline, &st);
+	r = roundtrip(p, lun, &cmd, deadline, &st);
 	if (r < 0)
 		return r == -ENOTCONN ? -ECONNRESET : r;
 	if (st.status == SCSI_STATUS_CHECK_CONDITION) {
@@ -549,6 +598,104 @@ static int probe_lun(struct sgpr_iscsi *p, uint64_t deadline)
 	return 0;
 }
 
+/* ---- the sessions of this process --------------------------------------- */
+
+static bool session_is(const struct iscsi_session *s, const char *initiator,
+		       const struct sgpr_iscsi_url *u, uint32_t rnd, uint16_t qual)
+{
+	return s->isid_rnd == rnd && s->isid_qual == qual && strcmp(s->initiator, initiator) == 0 &&
+	       s->url.port == u->port && s->url.host_is_v6 == u->host_is_v6 &&
+	       strcasecmp(s->url.host, u->host) == 0 &&
+	       strcmp(s->url.target_iqn, u->target_iqn) == 0;
+}
+
+static void session_free(struct iscsi_session *s)
+{
+	if (!s)
+		return;
+	session_end(s);
+	sgpr_iscsi_url_done(&s->url);
+	free(s->initiator);
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+}
+
+/* The session of (initiator, ISID, portal, target) with one more reference; created if none. */
+static int session_get(const char *initiator, const char *target, const struct sgpr_iscsi_url *u,
+		       uint32_t rnd, uint16_t qual, struct iscsi_session **ret)
+{
+	struct iscsi_session *s;
+	int r = 0;
+
+	pthread_mutex_lock(&sessions_lock);
+	for (s = sessions; s; s = s->next)
+		if (session_is(s, initiator, u, rnd, qual))
+			break;
+	if (s) {
+		s->refs++;
+		goto out;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		r = -ENOMEM;
+		goto out;
+	}
+	pthread_mutex_init(&s->lock, NULL);
+	s->initiator = strdup(initiator);
+	r = s->initiator ? sgpr_iscsi_url_parse(target, &s->url) : -ENOMEM;
+	if (r < 0) {
+		session_free(s);
+		goto out;
+	}
+	s->isid_rnd = rnd;
+	s->isid_qual = qual;
+	s->refs = 1;
+	s->next = sessions;
+	sessions = s;
+out:
+	pthread_mutex_unlock(&sessions_lock);
+	if (r == 0)
+		*ret = s;
+	return r;
+}
+
+static void logout_cb(struct iscsi_context *ctx, int status, void *command_data, void *private_data)
+{
+	struct iscsi_session *p = private_data;
+
+	p->logout_done = true;
+}
+
+/*
+ * Drop a reference; the last one logs out (bounded by ISCSI_LOGOUT_MS) and frees the session.
+ * The logout runs under sessions_lock, so that no new login with the same ISID overlaps it
+ * (that would be a reinstatement on the target).
+ */
+static void session_put(struct sgpr_dev *d, struct iscsi_session *s)
+{
+	struct iscsi_session **pp;
+
+	pthread_mutex_lock(&sessions_lock);
+	if (--s->refs) {
+		pthread_mutex_unlock(&sessions_lock);
+		return;
+	}
+	for (pp = &sessions; *pp != s; pp = &(*pp)->next)
+		;
+	*pp = s->next;
+	if (s->ctx) {
+		unsigned ms = d->opts.connect_timeout_ms;
+
+		if (ms > ISCSI_LOGOUT_MS)
+			ms = ISCSI_LOGOUT_MS;
+		s->logout_done = false;
+		if (iscsi_logout_async(s->ctx, logout_cb, s) == 0)
+			(void)run_until(s, &s->logout_done, mono_ms() + ms);
+	}
+	pthread_mutex_unlock(&sessions_lock);
+	session_free(s);
+}
+
 /* ---- ops ---------------------------------------------------------------- */
 
 static void priv_free(struct sgpr_dev *d)
@@ -557,7 +704,8 @@ static void priv_free(struct sgpr_dev *d)
 
 	if (!p)
 		return;
-	session_end(p);
+	if (p->s)
+		session_put(d, p->s);
 	sgpr_iscsi_url_done(&p->url);
 	free(p);
 	d->priv = NULL;
@@ -567,6 +715,8 @@ static int tr_open(struct sgpr_dev *d, const char *target)
 {
 	struct sgpr_iscsi *p;
 	uint64_t deadline;
+	uint32_t rnd;
+	uint16_t qual;
 	int r;
 
 	if (!target)
@@ -582,14 +732,26 @@ static int tr_open(struct sgpr_dev *d, const char *target)
 	r = sgpr_iscsi_url_parse(target, &p->url);
 	if (r < 0)
 		goto fail;
-	isid_from_name(d->opts.initiator, d->opts.host_id, &p->isid_rnd, &p->isid_qual);
-
-	deadline = mono_ms() + (d->opts.connect_timeout_ms ? d->opts.connect_timeout_ms
-							   : SGPR_DEFAULT_CONNECT_TIMEOUT_MS);
-	r = session_login(d, deadline);
+	sgpr_iscsi_isid(d->opts.initiator, d->opts.host_id, d->opts.observer_isid, &rnd, &qual);
+	r = session_get(d->opts.initiator, target, &p->url, rnd, qual, &p->s);
 	if (r < 0)
 		goto fail;
-	r = probe_lun(p, deadline);
+
+	deadline = mono_ms() + d->opts.connect_timeout_ms;
+	r = session_lock(p->s, deadline);
+	if (r < 0)
+		goto fail;
+	/* the first handle of the target logs in; so does any handle that finds it lost */
+	if (!p->s->ctx)
+		r = session_login(d, p->s, deadline);
+	else
+		sgpr_log(d, LOG_DEBUG, "iscsi: %s: on the session to %s (login %llu)", target,
+			 p->s->url.target_iqn, (unsigned long long)p->s->generation);
+	/* the LUN probe is per handle, on the shared session */
+	if (r == 0)
+		r = probe_lun(p->s, p->url.lun, deadline);
+	p->generation = p->s->generation;
+	session_unlock(p->s);
 	if (r < 0)
 		goto fail;
 	return 0;
@@ -602,49 +764,52 @@ static int tr_execute(struct sgpr_dev *d, const struct sgpr_cmd *cmd, struct sgp
 {
 	struct sgpr_iscsi *p = d->priv;
 	unsigned ms = cmd->timeout_ms ? cmd->timeout_ms : d->opts.timeout_ms;
+	int r;
 
 	if (!ms)
 		ms = SGPR_DEFAULT_TIMEOUT_MS;
-	if (!p || !p->ctx)
+	if (!p || !p->s)
 		return -ENOTCONN;
-	return roundtrip(p, cmd, mono_ms() + ms, ret);
+	/* another LUN's command holds the session at most its timeout */
+	r = session_lock(p->s, mono_ms() + ms);
+	if (r < 0)
+		return r;
+	if (!p->s->ctx || p->s->generation != p->generation)
+		r = -ENOTCONN; /* lost, or logged in again since: reconnect() and recover first */
+	else
+		r = roundtrip(p->s, p->url.lun, cmd, mono_ms() + ms, ret);
+	session_unlock(p->s);
+	return r;
 }
 
 static int tr_reconnect(struct sgpr_dev *d)
 {
 	struct sgpr_iscsi *p = d->priv;
-	unsigned ms = d->opts.connect_timeout_ms ? d->opts.connect_timeout_ms
-						 : SGPR_DEFAULT_CONNECT_TIMEOUT_MS;
+	uint64_t deadline = mono_ms() + d->opts.connect_timeout_ms;
+	int r;
 
-	if (!p)
+	if (!p || !p->s)
 		return -ENOTCONN;
-	/* a fresh context with the same IQN and ISID; iscsi_reconnect() would pick a new ISID */
-	return session_login(d, mono_ms() + ms);
-}
-
-static void logout_cb(struct iscsi_context *ctx, int status, void *command_data, void *private_data)
-{
-	struct sgpr_iscsi *p = private_data;
-
-	p->logout_done = true;
+	r = session_lock(p->s, deadline);
+	if (r < 0)
+		return r;
+	if (p->s->ctx && p->s->generation != p->generation) {
+		/* another LUN logged in again: this handle only recovers (dev.c) */
+		sgpr_log(d, LOG_DEBUG, "%s: session logged in again by another LUN (login %llu)",
+			 d->target, (unsigned long long)p->s->generation);
+	} else if (!p->s->ctx) {
+		/* a fresh context with the same IQN and ISID; iscsi_reconnect() would pick a new
+		 * ISID */
+		r = session_login(d, p->s, deadline);
+	}
+	if (r == 0)
+		p->generation = p->s->generation;
+	session_unlock(p->s);
+	return r;
 }
 
 static void tr_close(struct sgpr_dev *d)
 {
-	struct sgpr_iscsi *p = d->priv;
-
-	if (!p)
-		return;
-	if (p->ctx) {
-		unsigned ms = d->opts.connect_timeout_ms ? d->opts.connect_timeout_ms
-							 : SGPR_DEFAULT_CONNECT_TIMEOUT_MS;
-
-		if (ms > ISCSI_LOGOUT_MS)
-			ms = ISCSI_LOGOUT_MS;
-		p->logout_done = false;
-		if (iscsi_logout_async(p->ctx, logout_cb, p) == 0)
-			(void)run_until(p, &p->logout_done, mono_ms() + ms);
-	}
 	priv_free(d);
 }
 

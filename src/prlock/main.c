@@ -6,39 +6,43 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "prlock.h"
 
 static const struct verb verbs[] = {
 	{"status", verb_status, 1, -1, 0, "DEV...",
-	 "registrations, reservation, capabilities and owners"},
-	{"keys", verb_keys, 1, 1, 0, "DEV", "registered keys (READ KEYS)"},
-	{"caps", verb_caps, 1, 1, 0, "DEV", "PR capabilities and unsupported service actions"},
-	{"register", verb_register, 1, -1, 0, "DEV...", "register this host's key"},
-	{"unregister", verb_unregister, 1, -1, 0, "DEV...", "remove this host's key"},
+	 "registrations, reservation, capabilities and owners", true},
+	{"keys", verb_keys, 1, 1, 0, "DEV", "registered keys (READ KEYS)", true},
+	{"caps", verb_caps, 1, 1, 0, "DEV", "PR capabilities and unsupported service actions",
+	 true},
+	{"register", verb_register, 1, -1, 0, "DEV...", "register this host's key", false},
+	{"unregister", verb_unregister, 1, -1, 0, "DEV...", "remove this host's key", false},
 	{"acquire", verb_acquire, 1, -1, OPT_TYPE | OPT_STATIC | OPT_WAIT,
 	 "DEV... [--type T] [--wait[=S]] | DEV... --static",
 	 "hand a lease to prlockd (--wait: until a dead holder can be taken over);\n"
-	 "                  --static: one-shot register and reserve, no daemon"},
+	 "                  --static: one-shot register and reserve, no daemon",
+	 false},
 	{"release", verb_release, 1, -1, OPT_KEEP_REG | OPT_FORCE,
 	 "DEV... [--keep-registration] [--force]",
-	 "give a lease back to prlockd's hands, else release and unregister"},
-	{"leases", verb_leases, 0, 0, 0, "", "the leases prlockd holds, waits for or lost"},
+	 "give a lease back to prlockd's hands, else release and unregister", false},
+	{"leases", verb_leases, 0, 0, 0, "", "the leases prlockd holds, waits for or lost", false},
 	{"protect", verb_protect, 2, 2, 0, "DEV PID",
-	 "prlockd stops PID (SIGTERM, SIGKILL) if the lease on DEV is lost"},
+	 "prlockd stops PID (SIGTERM, SIGKILL) if the lease on DEV is lost", false},
 	{"check", verb_check, 1, 1, 0, "DEV",
-	 "exit 0 if this host holds DEV, 3 if another key does, 6 if nobody"},
+	 "exit 0 if this host holds DEV, 3 if another key does, 6 if nobody", true},
 	{"preempt", verb_preempt, 1, 1,
 	 OPT_TYPE | OPT_VICTIM | OPT_HOST | OPT_FORCE | OPT_NO_ABORT | OPT_IF_DEAD | OPT_TIMEOUT,
 	 "DEV [--victim KEY | --host ID] [--force] [--type T] [--no-abort]\n"
 	 "                  | DEV --if-dead [--timeout S]",
 	 "take the reservation from another key (PREEMPT AND ABORT, else PREEMPT);\n"
-	 "                  --if-dead: only once the holder's key stopped changing"},
+	 "                  --if-dead: only once the holder's key stopped changing",
+	 false},
 	{"run", verb_run, 1, -1, OPT_TYPE | OPT_KILL_GRACE, "DEV... [--type T] -- CMD [ARGS]",
-	 "hold leases on DEV while CMD runs; kill its process tree if one is lost"},
+	 "hold leases on DEV while CMD runs; kill its process tree if one is lost", false},
 	{"clear", verb_clear, 1, 1, OPT_FORCE, "DEV --force",
-	 "remove every registration and the reservation"},
+	 "remove every registration and the reservation", false},
 };
 
 static void help(FILE *f)
@@ -226,6 +230,17 @@ static int parse_argv(int argc, char **argv, struct prlock *p, struct cmdline *c
 	return 1;
 }
 
+/*
+ * libsgpr's messages: warnings and worse on stderr (a registration that could not be
+ * re-established, a failed path); reconnects and recoveries are NOTICE/INFO, not shown.
+ * Called from the device threads of "run" too: one fprintf() a line.
+ */
+static void lib_log(void *userdata, int priority, const char *msg)
+{
+	if (priority <= LOG_WARNING)
+		fprintf(stderr, "prlock: %s\n", msg);
+}
+
 /* Merge defaults, the config file and the command line into p. Returns 0 or an exit code. */
 static int resolve_identity(struct prlock *p, const struct cmdline *c)
 {
@@ -256,6 +271,7 @@ static int resolve_identity(struct prlock *p, const struct cmdline *c)
 		.initiator = p->cfg.initiator,
 		.host_id = p->cfg.host_id,
 		.timeout_ms = p->cfg.timeout_ms,
+		.log_fn = lib_log,
 	};
 	return 0;
 }
@@ -332,6 +348,11 @@ int main(int argc, char **argv)
 	r = resolve_identity(&p, &c);
 	if (r)
 		return r;
+	/*
+	 * Read-only verbs never log in as the host's registering initiator port: on an
+	 * RFC 7143 target that would end prlockd's (or prlock run's) session.
+	 */
+	p.dev_opts.observer_isid = v->read_only;
 	json_init(&p.j, stdout, p.pretty);
 	return v->fn(&p, ndev, argv + optind + 1);
 }

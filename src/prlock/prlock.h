@@ -46,6 +46,7 @@ struct verb {
 	unsigned options;	/* OPT_* bits the verb accepts besides the global ones */
 	const char *usage;
 	const char *summary;
+	bool read_only; /* PR IN only: iscsi:// logs in with the observer ISID (docs/SESSIONS.md) */
 };
 
 enum {

@@ -39,6 +39,12 @@ void log_msg(int prio, const char *fmt, ...)
 	fprintf(stderr, "<%d>%s\n", prio, buf);
 }
 
+/* libsgpr's messages (from the worker threads): the daemon's log, filtered as its own. */
+static void lib_log(void *userdata, int priority, const char *msg)
+{
+	log_msg(priority, "%s", msg);
+}
+
 uint64_t mono_ms(void)
 {
 	struct timespec ts;
@@ -285,6 +291,7 @@ static int parse_argv(int argc, char **argv, struct daemon *dm)
 		.initiator = dm->cfg.initiator,
 		.host_id = dm->cfg.host_id,
 		.timeout_ms = dm->cfg.timeout_ms ?: (dm->period_ms > 1000 ? dm->period_ms : 1000),
+		.log_fn = lib_log, /* reconnects, registrations re-established, failed paths */
 	};
 	dm->dev_opts.connect_timeout_ms =
 		dm->dev_opts.timeout_ms < 5000 ? dm->dev_opts.timeout_ms : 5000;

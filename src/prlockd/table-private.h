@@ -43,6 +43,7 @@ struct table_entry {
 	enum job_kind kind;
 	int job_r;
 	enum sgpr_lease_event job_ev;
+	unsigned job_reconnects, job_recoveries; /* the device's new logins during the job */
 	uint64_t job_start;
 	struct table_request *deferred;
 

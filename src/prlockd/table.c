@@ -512,8 +512,10 @@ void table_job_run(struct table_job *job)
 {
 	struct table_entry *e = job_entry(job);
 	enum sgpr_lease_event ev = SGPR_LEASE_NONE;
+	struct sgpr_dev_stats before = {}, after = {};
 	int r = 0;
 
+	sgpr_dev_get_stats(e->d, &before); /* (no handle yet: zeroes) */
 	switch (e->kind) {
 	case JOB_RENEW:
 		r = sgpr_lease_renew(e->l, &ev);
@@ -533,6 +535,9 @@ void table_job_run(struct table_job *job)
 	}
 	e->job_r = r;
 	e->job_ev = ev;
+	sgpr_dev_get_stats(e->d, &after);
+	e->job_reconnects = after.reconnects - before.reconnects;
+	e->job_recoveries = after.recoveries - before.recoveries;
 }
 
 static void log_event(struct table_entry *e, enum sgpr_lease_event ev, int prio)
@@ -573,6 +578,17 @@ static void renew_done(struct table_entry *e)
 	/* the recorded key and confirmation time may trail by one period, not more */
 	if (table_now(t) - t->state_saved_ms >= t->cfg.period_ms)
 		table_state_save(t);
+	if (ev == SGPR_LEASE_RENEWED && e->job_reconnects) {
+		char k[SGPR_KEY_STRLEN];
+
+		/* not a plain renewal: the session was lost or logged in again (docs/SESSIONS.md)
+		 */
+		tlog(t, LOG_NOTICE,
+		     "%s: lease renewed after a new iSCSI login (%u reconnect(s), registration "
+		     "re-established %u time(s)) (key %s)",
+		     e->dev, e->job_reconnects, e->job_recoveries, sgpr_key_format(e->key, k));
+		return;
+	}
 	log_event(e, ev,
 		  ev == SGPR_LEASE_RENEWED     ? LOG_DEBUG
 		  : ev == SGPR_LEASE_RECOVERED ? LOG_NOTICE

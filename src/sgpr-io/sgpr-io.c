@@ -284,6 +284,7 @@ int main(int argc, char **argv)
 						{"cluster", required_argument, NULL, 'c'},
 						{"type", required_argument, NULL, 't'},
 						{"timeout", required_argument, NULL, 'T'},
+						{"observer", no_argument, NULL, 'O'},
 						{"lease-period", required_argument, NULL, 'L'},
 						{"dead-after", required_argument, NULL, 'D'},
 						{}};
@@ -293,6 +294,7 @@ int main(int argc, char **argv)
 	int o, r, type = SGPR_TYPE_WERO;
 	unsigned timeout_ms = 0, period_ms = 0, dead_after_ms = 0;
 	char iqn[SGPR_IQN_MAX];
+	bool observer = false;
 	struct io *io;
 
 	while ((o = getopt_long(argc, argv, "", options, NULL)) >= 0) {
@@ -309,6 +311,10 @@ int main(int argc, char **argv)
 			break;
 		case 'c':
 			cluster = optarg;
+			break;
+		case 'O':
+			observer =
+				true; /* the read-only ISID of prlock status (docs/SESSIONS.md) */
 			break;
 		case 'T':
 			if (parse_uint(optarg, 100, 600000, &timeout_ms) < 0) {
@@ -338,9 +344,9 @@ int main(int argc, char **argv)
 		}
 	}
 	if (optind != argc - 1 || !host_id) {
-		fprintf(stderr,
-			"usage: sgpr-io --host-id N [--initiator IQN] [--cluster NAME] "
-			"[--type T] [--timeout MS] [--lease-period S] [--dead-after S] DEV\n");
+		fprintf(stderr, "usage: sgpr-io --host-id N [--initiator IQN] [--cluster NAME] "
+				"[--type T] [--timeout MS] [--lease-period S] [--dead-after S] "
+				"[--observer] DEV\n");
 		return EXIT_USAGE;
 	}
 	if (!initiator) {
@@ -351,7 +357,8 @@ int main(int argc, char **argv)
 			  &(struct sgpr_dev_opts){.initiator = initiator,
 						  .host_id = host_id,
 						  .timeout_ms = timeout_ms,
-						  .connect_timeout_ms = timeout_ms},
+						  .connect_timeout_ms = timeout_ms,
+						  .observer_isid = observer},
 			  &d);
 	if (r < 0) {
 		fprintf(stderr, "sgpr-io: %s: cannot open: %s\n", argv[optind],

@@ -30,7 +30,7 @@ teardown() {
 		echo "--- tail of tgtd.log"
 		tail -n 20 "$WORK/target/tgtd.log"
 	fi
-	rm -rf "$WORK"
+	[ -n "${KEEP_WORK-}" ] || rm -rf "$WORK"
 }
 trap teardown EXIT
 trap 'exit 130' INT TERM
