@@ -355,22 +355,30 @@ int sgpr_park(struct sgpr_dev *d, uint16_t ns, uint64_t key)
 static void remove_others(struct sgpr_lease *l, uint64_t key, uint64_t victim,
 			  bool victim_paths_only)
 {
-	struct sgpr_keys *keys = NULL;
+	/* a second pass reads the keys back: a lost answer must not leave a writer for a period */
+	for (int pass = 0; pass < 2; pass++) {
+		struct sgpr_keys *keys = NULL;
+		unsigned found = 0;
 
-	if (sgpr_read_keys(l->d, &keys, NULL) < 0)
-		return; /* the owner's next renewal removes them */
-	for (uint32_t i = 0; i < keys->count; i++) {
-		uint64_t k = keys->keys[i];
-		bool victims = victim && sgpr_key_in_ns(victim, l->o.ns) &&
-			       sgpr_key_split(k).host_id == sgpr_key_split(victim).host_id;
+		if (sgpr_read_keys(l->d, &keys, NULL) < 0)
+			continue; /* else the owner's next renewal removes them */
+		for (uint32_t i = 0; i < keys->count; i++) {
+			uint64_t k = keys->keys[i];
+			bool victims = victim && sgpr_key_in_ns(victim, l->o.ns) &&
+				       sgpr_key_split(k).host_id == sgpr_key_split(victim).host_id;
 
-		if (k == key || !(sgpr_key_in_ns(k, l->o.ns) || is_parking(l, k)))
-			continue;
-		if (victim_paths_only && (!victims || k == victim || !sgpr_key_in_ns(k, l->o.ns)))
-			continue;
-		(void)sgpr_preempt(l->d, key, k, l->o.type, victims, NULL, NULL);
+			if (k == key || !(sgpr_key_in_ns(k, l->o.ns) || is_parking(l, k)))
+				continue;
+			if (victim_paths_only &&
+			    (!victims || k == victim || !sgpr_key_in_ns(k, l->o.ns)))
+				continue;
+			found++;
+			(void)sgpr_preempt(l->d, key, k, l->o.type, victims, NULL, NULL);
+		}
+		free(keys);
+		if (!found)
+			return;
 	}
-	free(keys);
 }
 
 /*
