@@ -548,15 +548,45 @@ static void log_event(struct table_entry *e, enum sgpr_lease_event ev, int prio)
 	     sgpr_key_format(e->key, k));
 }
 
+/*
+ * After a renewal that did not get through: since when the target has not confirmed one, and
+ * how long until a standby may call this holder dead (it waits at least dead_after, and 3.5
+ * periods whatever it is configured with: docs/FENCE.md) or self-fencing stops our processes.
+ */
+static const char *unconfirmed_words(const struct table_entry *e, char *buf, size_t len)
+{
+	const struct table *t = e->t;
+	uint64_t since = table_now(t) - e->last_renewal_ms;
+	unsigned floor = SGPR_LEASE_DEAD_FLOOR_MS(t->cfg.period_ms);
+	unsigned dead = t->cfg.dead_after_ms > floor ? t->cfg.dead_after_ms : floor;
+	int n;
+
+	n = snprintf(buf, len, "last renewal confirmed %.1f s ago; ", since / 1000.0);
+	if (n < 0 || (size_t)n >= len)
+		return buf;
+	if (since < dead)
+		n += snprintf(buf + n, len - n, "a standby may take over in %.1f s",
+			      (dead - since) / 1000.0);
+	else
+		n += snprintf(buf + n, len - n, "a standby may take over now");
+	if (t->cfg.self_fence_after_ms && (size_t)n < len)
+		snprintf(buf + n, len - n, ", self-fencing in %.1f s",
+			 since < t->cfg.self_fence_after_ms
+				 ? (t->cfg.self_fence_after_ms - since) / 1000.0
+				 : 0.0);
+	return buf;
+}
+
 static void renew_done(struct table_entry *e)
 {
 	struct table *t = e->t;
 	enum sgpr_lease_event ev = e->job_ev;
 	int r = e->job_r;
+	char words[160];
 
 	if (r < 0) {
-		tlog(t, LOG_WARNING, "%s: renewal failed: %s; retrying next period", e->dev,
-		     errno_words(r));
+		tlog(t, LOG_WARNING, "%s: renewal failed: %s; %s", e->dev, errno_words(r),
+		     unconfirmed_words(e, words, sizeof(words)));
 		return;
 	}
 	if (sgpr_lease_get_state(e->l) == SGPR_LEASE_LOST) {
@@ -564,11 +594,9 @@ static void renew_done(struct table_entry *e)
 		return;
 	}
 	if (ev == SGPR_LEASE_UNREACHABLE) {
-		if (!e->unreachable)
-			tlog(t, LOG_WARNING,
-			     "%s: device unreachable, lease not renewed (not a loss: writes are "
-			     "impossible too)",
-			     e->dev);
+		/* one line per failed renewal (one per period): each is a step toward a takeover */
+		tlog(t, LOG_WARNING, "%s: the device did not answer, lease not renewed; %s", e->dev,
+		     unconfirmed_words(e, words, sizeof(words)));
 		e->unreachable = true;
 		return;
 	}

@@ -114,6 +114,9 @@ check "the control socket answered every request within 1 s (slowest ${slowest} 
 	test "$slowest" -lt 1000
 check "the frozen target's first lease was shown as busy, late or unreachable ($stuck_seen times)" \
 	test "$stuck_seen" -ge 3
+check "each failed renewal logged how long since the last confirmed one and until a takeover" \
+	grep -Eq "$STUCK: the device did not answer, lease not renewed; last renewal confirmed [0-9.]+ s ago; a standby may take over (in [0-9.]+ s|now)" \
+	"$WORK/h1.log"
 
 echo "# thaw the second tgtd: its leases are renewed again, host 1 holds all 4"
 kill -CONT "$T2_PID"
