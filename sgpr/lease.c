@@ -460,28 +460,42 @@ static int look(struct sgpr_lease *l, struct sgpr_reservation *res, struct sgpr_
 	return 0;
 }
 
-static int acquire_once(struct sgpr_lease *l, enum sgpr_lease_event *ret_event)
+/*
+ * The start of acquire and observe: a leftover withdrawn first, then one look at the target.
+ * 1: this lease holds already (nothing to do), 0: *res is the target's reservation, -errno.
+ */
+static int begin(struct sgpr_lease *l, enum sgpr_lease_event *ret_event,
+		 struct sgpr_reservation *res, uint64_t *ret_now)
 {
-	struct sgpr_reservation res;
 	struct sgpr_keys *keys = NULL;
-	uint64_t sent, key;
 	int r;
 
 	if (!l || !ret_event)
 		return -EINVAL;
 	*ret_event = SGPR_LEASE_NONE;
 	if (l->state == SGPR_LEASE_HELD)
-		return 0;
+		return 1;
 	r = withdraw_leftover(l);
 	if (r < 0)
 		return r;
-	sent = now_ms(l);
-	r = look(l, &res, &keys);
+	*ret_now = now_ms(l);
+	r = look(l, res, &keys);
 	if (r < 0)
 		return r;
 	free(keys);
-	if (res.held && sgpr_type_is_all_registrants(res.type))
-		return -EBADE; /* an all-registrants reservation is shared, never a lease */
+	/* an all-registrants reservation is shared, never a lease */
+	return res->held && sgpr_type_is_all_registrants(res->type) ? -EBADE : 0;
+}
+
+static int acquire_once(struct sgpr_lease *l, enum sgpr_lease_event *ret_event)
+{
+	struct sgpr_reservation res;
+	uint64_t sent, key;
+	int r;
+
+	r = begin(l, ret_event, &res, &sent);
+	if (r != 0)
+		return r > 0 ? 0 : r;
 	if (res.held && !is_parking(l, res.key)) {
 		/*
 		 * Only the key this host recorded is adopted (a restart of its holder). Any
@@ -713,26 +727,13 @@ int sgpr_lease_renew(struct sgpr_lease *l, enum sgpr_lease_event *ret_event)
 int sgpr_lease_observe(struct sgpr_lease *l, enum sgpr_lease_event *ret_event)
 {
 	struct sgpr_reservation res;
-	struct sgpr_keys *keys = NULL;
 	uint64_t now, key, victim;
 	bool aborted;
 	int r;
 
-	if (!l || !ret_event)
-		return -EINVAL;
-	*ret_event = SGPR_LEASE_NONE;
-	if (l->state == SGPR_LEASE_HELD)
-		return 0;
-	r = withdraw_leftover(l);
-	if (r < 0)
-		return r;
-	now = now_ms(l);
-	r = look(l, &res, &keys);
-	if (r < 0)
-		return r;
-	free(keys);
-	if (res.held && sgpr_type_is_all_registrants(res.type))
-		return -EBADE;
+	r = begin(l, ret_event, &res, &now);
+	if (r != 0)
+		return r > 0 ? 0 : r;
 	if (!res.held || is_parking(l, res.key) || recorded_lineage(l, res.key))
 		return sgpr_lease_acquire(l, ret_event); /* free, parked, or ours to adopt */
 	/* epoch 0 is a static reservation: never dead. Foreign keys only with force. */
