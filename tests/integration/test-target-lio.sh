@@ -4,8 +4,8 @@
 # same interface as tgtd. Two LUNs on two target portal groups (TEST_PORT, TEST_PORT + 1); prlock
 # and sgpr-io as hosts: six PR types, register / reserve / preempt read back, the fenced host's
 # WRITE refused, data read back; restart loses a registration made without APTPL; freeze / thaw;
-# drop-sessions closes one initiator's connection only; session reinstatement is logged.
-# Not covered: APTPL (neither prlock nor sgpr-io can register with APTPL).
+# drop-sessions closes one initiator's connection only; session reinstatement is logged; an
+# APTPL registration (made by tools/vm/iscsi-probe.py: sgpr never sets APTPL) survives restart.
 # shellcheck source=tests/integration/lib.sh disable=SC2016,SC2034
 . "$(dirname "$0")/lib.sh"
 TARGET_KIND=lio
@@ -87,21 +87,34 @@ expect_rc "host 2 keys while its sgpr-io session is open" 0
 R1=$(reinstatements)
 check "LIO logged a session reinstatement ($R0 -> $R1)" eval '[ "$R1" -gt "$R0" ]'
 
-echo "# drop-sessions --initiator: host 1's connection only"
+echo "# drop-sessions --initiator: host 2's connection only; its registration and reservation stay"
 io_kill h2 # its session was just replaced
 io_start h2b 2
-check "h1 connected before the drop" connected h1 "$TEST_PORT"
-check "h2b connected before the drop" connected h2b "$TEST_PORT"
-OUT=$("$TARGET" drop-sessions "${T[@]}" --initiator "$(iqn 1)")
-RC=$?
-expect_rc "drop-sessions host 1" 0 "dropped $(iqn 1) tpgt_1"
-check "h1's connection is gone (within 5 s)" eval \
-	'for _ in $(seq 50); do connected h1 "$TEST_PORT" || break; sleep 0.1; done; ! connected h1 "$TEST_PORT"'
-check "h2b's connection is still there" connected h2b "$TEST_PORT"
-OUT=$("$TARGET" status "${T[@]}")
-check "status: host 2's session left, host 1's gone" \
-	eval 'out_has "session $(iqn 2)" && ! out_has "session $(iqn 1)"'
-io_expect h2b "read 3" "ok data-of-host2"
+# drop_h2 WHAT: drop host 2's sessions; its connection goes, host 1's stays, the PR state stays
+drop_h2() {
+	check "$1: h1 and h2b connected before the drop" \
+		eval 'connected h1 "$TEST_PORT" && connected h2b "$TEST_PORT"'
+	OUT=$("$TARGET" drop-sessions "${T[@]}" --initiator "$(iqn 2)" 2>&1)
+	RC=$?
+	expect_rc "$1: drop-sessions host 2" 0 "dropped $(iqn 2) tpgt_1"
+	check "$1: h2b's connection is gone (within 5 s)" eval \
+		'for _ in $(seq 50); do connected h2b "$TEST_PORT" || break; sleep 0.1; done; ! connected h2b "$TEST_PORT"'
+	check "$1: h1's connection is still there" connected h1 "$TEST_PORT"
+	OUT=$("$TARGET" status "${T[@]}")
+	check "$1: status: host 1's session left, host 2's gone" \
+		eval 'out_has "session $(iqn 1)" && ! out_has "session $(iqn 2)"'
+	pl 3 --json status "$URL"
+	check "$1: host 2 still holds, its key still registered" eval \
+		'json_eq "d[\"devices\"][0][\"reservation\"][\"holder\"][\"host_id\"]" 2 &&
+		json_eq "[r[\"host_id\"] for r in d[\"devices\"][0][\"registrations\"]]" "[2]"'
+	io_expect h2b "write 5 after-drop-${1%% *}" ok
+	io_expect h2b stats ok
+}
+drop_h2 "first drop (dynamic ACL)"
+check "h2b reconnected once" eval '[[ $REPLY == *reconnects=1* ]]'
+drop_h2 "second drop (explicit ACL)"
+check "h2b reconnected twice" eval '[[ $REPLY == *reconnects=2* ]]'
+io_expect h2b "read 5" "ok after-drop-second"
 io_kill h1
 OUT=$("$TARGET" drop-sessions "${T[@]}" --initiator "$(iqn 9)")
 RC=$?
@@ -122,17 +135,43 @@ check "the registrations survived the freeze" \
 	json_eq '[r["host_id"] for r in d["devices"][0]["registrations"]]' "[2]"
 io_stop h2b
 
-echo "# restart: registrations made without APTPL are lost, the data stays"
+echo "# APTPL: a registration of another initiator on LUN 2 with APTPL set"
+APTPL_INI=iqn.2026-11.io.sgpr:it-aptpl APTPL_KEY=0x5347505241505450
+aptpl_login() { # [LUN KEY]: log in as APTPL_INI (and register), log out
+	OUT=$(python3 "$SOURCE_DIR/tools/vm/iscsi-probe.py" 127.0.0.1 "$TEST_PORT" \
+		"$(cut -d/ -f4 <<<"$URL")" "$APTPL_INI" "$@" 2>&1)
+	RC=$?
+}
+aptpl_login 2 "$APTPL_KEY"
+expect_rc "REGISTER AND IGNORE EXISTING KEY with APTPL on LUN 2" 0
+in_guest "tr -d '\\0' </proc/1/root/var/target/pr/aptpl_sgpr-$TEST_PORT-lun2"
+check "LIO wrote the registration to /var/target/pr/aptpl_sgpr-$TEST_PORT-lun2" \
+	eval 'out_has "initiator_node=$APTPL_INI" && out_has "sa_res_key=$((APTPL_KEY))"'
+pl 3 --json status "$URL2"
+check "LUN 2: the APTPL key is registered" \
+	json_eq '[r["key"] for r in d["devices"][0]["registrations"]]' "['$APTPL_KEY']"
+check "LUN 2: persist through power loss active" \
+	json_eq 'd["devices"][0]["capabilities"]["ptpl_active"]' True
+
+# (a REGISTER without APTPL on LUN 2 would turn persistence off for all of LUN 2's registrations,
+# as SPC-4 says: the APTPL bit of the last REGISTER counts)
+echo "# restart: registrations made without APTPL are lost (LUN 1), those with APTPL come back (LUN 2)"
 A0=$(accepts)
 OUT=$("$TARGET" restart "${T[@]}" 2>&1)
 RC=$?
 expect_rc "restart" 0 "$URL"
+check "restart fed the APTPL registration back" out_has "restored 1 APTPL registration(s) of lun2"
 A1=$(accepts)
 check "the login counters started again (configfs rebuilt: $A0 -> $A1)" eval '[ "$A1" -le 2 ]'
 pl 3 --json status "$URL"
 expect_rc "status after restart" 0
-check "no registration after restart" json_eq 'len(d["devices"][0]["registrations"])' 0
+check "LUN 1: no registration after restart" json_eq 'len(d["devices"][0]["registrations"])' 0
 check "no reservation after restart" json_eq 'd["devices"][0]["reservation"]' None
+aptpl_login
+expect_rc "the APTPL initiator logs in again" 0
+pl 3 --json keys "$URL2"
+check "LUN 2 after restart and a login of its initiator: the APTPL key is back" \
+	json_eq '[r["key"] for r in d["devices"][0]["registrations"]]' "['$APTPL_KEY']"
 io_start h3 3
 io_expect h3 "read 1" "ok data-of-host1"
 io_expect h3 "read 3" "ok data-of-host2"

@@ -15,8 +15,11 @@
 #   lio-target.sh teardown    the whole configfs tree away (sessions closed, PR state freed)
 #   lio-target.sh drop [INITIATOR]
 #       close the sessions (and so the TCP connections) of INITIATOR, or of every initiator, on
-#       every TPG: a dynamic node ACL is turned into an explicit one (mkdir acls/INITIATOR) and
-#       deleted, and LIO closes the sessions of a deleted ACL. Prints "dropped INITIATOR tpgt_T".
+#       every TPG, keeping its PR registrations: LIO closes the sessions of a node ACL whose
+#       cmdsn_depth changes. A dynamic node ACL (demo mode) has no configfs directory: mkdir
+#       acls/INITIATOR turns it into an explicit one, the same ACL with its LUN mappings and
+#       registrations, which stays (deleting an ACL would unregister the initiator). Its
+#       cmdsn_depth toggles between 64 and 65. Prints "dropped INITIATOR tpgt_T".
 #   lio-target.sh status      sessions per TPG and the login counters
 #
 # Every step that fails prints one line naming it and exits 1. Commands are busybox applets from
@@ -139,20 +142,37 @@ cmd_teardown() {
 	return 0
 }
 
+# sessions TPG: the initiators with a session on TPG, dynamic ACLs (demo mode) and explicit ones
+sessions() {
+	local a
+	{
+		cat "$1/dynamic_sessions" 2>/dev/null
+		for a in "$1"/acls/*; do
+			[ -e "$a/info" ] || continue
+			grep -q "^InitiatorName:" "$a/info" 2>/dev/null && echo "${a##*/}"
+		done
+	} | $BB sort -u
+}
+
 cmd_drop() {
-	local who=${1-} tpg ini n=0
+	local who=${1-} tpg ini n=0 depth i
 	need_configfs
 	for tpg in "$T"/iscsi/*/tpgt_*; do
 		[ -d "$tpg" ] || continue
 		while IFS= read -r ini; do
 			[ -n "$ini" ] || continue
 			[ -z "$who" ] || [ "$ini" = "$who" ] || continue
-			[ -e "$tpg/acls/$ini" ] && continue # explicit: not ours
-			md "$tpg/acls/$ini"
-			rm_dir "$tpg/acls/$ini"
+			[ -d "$tpg/acls/$ini" ] || md "$tpg/acls/$ini"
+			depth=$(cat "$tpg/acls/$ini/cmdsn_depth") || die "cannot read the cmdsn_depth of $ini"
+			put "$tpg/acls/$ini/cmdsn_depth" $((depth == 64 ? 65 : 64))
+			for ((i = 0; i < 50; i++)); do
+				grep -q "^InitiatorName:" "$tpg/acls/$ini/info" 2>/dev/null || break
+				$BB sleep 0.1
+			done
+			[ "$i" -lt 50 ] || die "the session of $ini on ${tpg##*/} did not close within 5 s"
 			echo "dropped $ini ${tpg##*/}"
 			n=$((n + 1))
-		done < <($BB sort -u "$tpg/dynamic_sessions" 2>/dev/null)
+		done < <(sessions "$tpg")
 	done
 	[ "$n" -gt 0 ] || echo "no session${who:+ of $who}"
 }
@@ -168,7 +188,7 @@ cmd_status() {
 			echo "${tgt##*/} ${tpg##*/} enable=$(cat "$tpg/enable") portal=$(ls "$tpg/np")"
 			while IFS= read -r s; do
 				[ -n "$s" ] && echo "  session $s"
-			done <"$tpg/dynamic_sessions"
+			done < <(sessions "$tpg")
 		done
 		s=$tgt/fabric_statistics/iscsi_login_stats
 		echo "logins: accepts=$(cat "$s/accepts") fail_other=$(cat "$s/other_fails")"
