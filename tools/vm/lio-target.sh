@@ -74,6 +74,8 @@ cmd_setup() {
 	need_configfs
 	[ -e "$T/iscsi/$iqn" ] && die "target $iqn already exists (teardown first)"
 	$BB mkdir -p "$PR" || die "cannot create /var/target/pr in the initramfs root"
+	# a task stuck in the kernel for 20 s prints its stack on the console (the guest's console.log)
+	echo 20 >/proc/sys/kernel/hung_task_timeout_secs 2>/dev/null
 	if [ "$debug" = 1 ]; then
 		put /proc/dynamic_debug/control "func iscsi_check_for_session_reinstatement +p"
 	fi
