@@ -66,7 +66,7 @@ restore_aptpl() {
 		*=*) rec=${rec:+$rec,}$line ;;
 		esac
 	done <"$f"
-	echo "restored $n APTPL registration(s) of ${dev##*/}"
+	[ "$n" -eq 0 ] || echo "restored $n APTPL registration(s) of ${dev##*/}"
 }
 
 cmd_setup() {
