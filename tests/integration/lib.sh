@@ -1,11 +1,12 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# Shared by the integration tests: a private tgtd (tools/sgpr-target) torn down
+# Shared by the integration tests: a private target (tools/sgpr-target) torn down
 # on any exit, prlock as several hosts, sgpr-io sessions driven line by line,
 # and assertions that print what they compared.
 #
 # Environment (set by tests/integration/meson.build):
 #   BUILD_DIR   meson build directory      SOURCE_DIR  source tree
 #   TEST_PORT   portal port of this test   TEST_CONTROL tgtd control port
+#   TARGET_KIND tgt (default) or lio: the kind of target start_target starts (sgpr-target --kind)
 
 set -u -o pipefail
 
@@ -30,14 +31,22 @@ teardown() {
 		echo "--- tail of tgtd.log"
 		tail -n 20 "$WORK/target/tgtd.log"
 	fi
+	if [ "$FAILURES" -ne 0 ] && [ -f "$WORK/target/vm/lio.console.log" ]; then
+		echo "--- tail of the LIO guest's console"
+		tail -n 20 "$WORK/target/vm/lio.console.log" | tr -d '\r'
+	fi
 	[ -n "${KEEP_WORK-}" ] || rm -rf "$WORK"
 }
 trap teardown EXIT
 trap 'exit 130' INT TERM
 
+# start_target [LUNS [sgpr-target start options...]]: URL (LUN 1), URL2 (LUN 2)
 start_target() {
-	URL=$("$TARGET" start --dir "$WORK/target" --port "$TEST_PORT" --control "$TEST_CONTROL" \
-		--luns "${1:-2}" --size 16M) || { echo "FATAL: cannot start tgtd"; exit 1; }
+	local luns=${1:-2}
+	[ $# -eq 0 ] || shift
+	URL=$("$TARGET" start --kind "${TARGET_KIND:-tgt}" --dir "$WORK/target" --port "$TEST_PORT" \
+		--control "$TEST_CONTROL" --luns "$luns" --size 16M "$@") ||
+		{ echo "FATAL: cannot start the ${TARGET_KIND:-tgt} target"; exit 1; }
 	URL2=${URL%/1}/2
 }
 

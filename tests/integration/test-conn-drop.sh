@@ -38,18 +38,17 @@ check "block 4 empty" eval '[[ $REPLY == ok ]]'
 io_stop h1
 io_stop h2
 
-echo "# the target hangs (tgtd SIGSTOPped): commands time out within the bound, then recover"
+echo "# the target hangs (sgpr-target freeze): commands time out within the bound, then recover"
 pl 1 acquire --static "$URL"
 io_start h1 1 --timeout 1500
 io_expect h1 register ok
-TGTD=$(cat "$WORK/target/tgtd.pid")
-kill -STOP "$TGTD"
+"$TARGET" freeze --dir "$WORK/target"
 start=$(date +%s%N)
 io_expect h1 "write 6 while-frozen" "err unreachable: timed out"
 elapsed_ms=$((($(date +%s%N) - start) / 1000000))
 check "a command to a frozen target gave up within its 1.5 s timeout plus one login bound (${elapsed_ms} ms)" \
 	test "$elapsed_ms" -lt 5000
-kill -CONT "$TGTD"
+"$TARGET" thaw --dir "$WORK/target"
 io_expect h1 "write 6 after-thaw" ok
 io_expect h1 stats ok
 check "logged in again after the timeout" eval '[[ $REPLY == *reconnects=1* ]]'

@@ -197,10 +197,9 @@ RUN12=$!
 IO_PID[run12]=$RUN12
 check "prlock run (self_fence_after = $SF s) holds LUN 2" wait_holder "$URL2" 2
 RUN_CMD=$(cat "$WORK/run12.pid")
-TGTD=$(cat "$WORK/target/tgtd.pid")
-kill -STOP "$TGTD"
+"$TARGET" freeze --dir "$WORK/target"
 T0=$(now_ms)
-echo "# tgtd $TGTD frozen"
+echo "# target frozen"
 limit=$((SF + 8)) # self_fence_after + a command timeout + one period + kill_grace, with margin
 check "prlockd loses the lease (lost-self-fenced)" wait_log SF "lease LOST (lost-self-fenced)" "$limit"
 pd_lost=$(($(now_ms) - T0))
@@ -219,8 +218,8 @@ check "its command is gone" eval 'proc_gone $RUN_CMD'
 early=$(ms "$SF - $LP")
 check "neither lost before self_fence_after - L ($pd_lost, $run_end >= $early ms)" \
 	eval '[ "$pd_lost" -ge "$early" ] && [ "$run_end" -ge "$early" ]'
-kill -CONT "$TGTD"
-echo "# tgtd thawed"
+"$TARGET" thaw --dir "$WORK/target"
+echo "# target thawed"
 sleep 1.5
 pd SF 1 --json leases
 check "prlockd keeps the lease lost, never re-established ($(lease_state "$URL"))" \

@@ -10,9 +10,9 @@ start_target 1
 HEALTHY=$URL
 
 T2_DIR="$WORK/target2"
-T2_PID=
+T2_FROZEN=0
 stop_target2() {
-	[ -n "$T2_PID" ] && kill -CONT "$T2_PID" 2>/dev/null
+	[ "$T2_FROZEN" = 1 ] && "$TARGET" thaw --dir "$T2_DIR" 2>/dev/null
 	"$TARGET" stop --dir "$T2_DIR" >/dev/null 2>&1
 }
 show_log() {
@@ -20,11 +20,10 @@ show_log() {
 		tail -n 60 "$WORK/h1.log"
 }
 trap 'show_log; stop_target2; teardown' EXIT
-STUCK=$("$TARGET" start --dir "$T2_DIR" --port $((TEST_PORT + 2)) \
-	--control $((TEST_CONTROL + 2)) --luns 3 --size 16M) ||
-	{ echo "FATAL: cannot start the second tgtd"; exit 1; }
+STUCK=$("$TARGET" start --kind "${TARGET_KIND:-tgt}" --dir "$T2_DIR" \
+	--port $((TEST_PORT + 2)) --control $((TEST_CONTROL + 2)) --luns 3 --size 16M) ||
+	{ echo "FATAL: cannot start the second target"; exit 1; }
 STUCKS=("$STUCK" "${STUCK%/1}/2" "${STUCK%/1}/3")
-T2_PID=$(cat "$T2_DIR/tgtd.pid")
 
 . "$(dirname "$0")/lib-prlockd.sh"
 LOPTS=(--lease-period "$LP" --dead-after "$DA")
@@ -42,8 +41,8 @@ expect_rc "host 1's prlockd acquires a LUN on the first target, 3 on the second"
 pd h1 1 --json leases
 check "the 4 leases are held" json_eq '[l["state"] for l in d["leases"]]' "['held', 'held', 'held', 'held']"
 
-echo "# freeze the second tgtd: every command to its LUNs hangs"
-kill -STOP "$T2_PID"
+echo "# freeze the second target: every command to its LUNs hangs"
+"$TARGET" freeze --dir "$T2_DIR" && T2_FROZEN=1
 sleep 0.3
 
 echo "# host 2 watches the healthy LUN for 6 s (3 x dead_after) and must not take it"
@@ -118,8 +117,8 @@ check "each failed renewal logged how long since the last confirmed one and unti
 	grep -Eq "$STUCK: the device did not answer, lease not renewed; last renewal confirmed [0-9.]+ s ago; a standby may take over (in [0-9.]+ s|now)" \
 	"$WORK/h1.log"
 
-echo "# thaw the second tgtd: its leases are renewed again, host 1 holds all 4"
-kill -CONT "$T2_PID"
+echo "# thaw the second target: its leases are renewed again, host 1 holds all 4"
+"$TARGET" thaw --dir "$T2_DIR" && T2_FROZEN=0
 pl 3 --json status "$STUCK"
 s0=$(epoch_of)
 ok=0

@@ -10,10 +10,10 @@ start_target 2
 HEALTHY=$URL
 
 T2_DIR="$WORK/target2"
-T2_PID=
+T2_FROZEN=0
 RUN=
 cleanup() {
-	[ -n "$T2_PID" ] && kill -CONT "$T2_PID" 2>/dev/null
+	[ "$T2_FROZEN" = 1 ] && "$TARGET" thaw --dir "$T2_DIR" 2>/dev/null
 	[ -n "$RUN" ] && kill -9 "$RUN" 2>/dev/null
 	"$TARGET" stop --dir "$T2_DIR" >/dev/null 2>&1
 	pkill_tree
@@ -26,10 +26,9 @@ pkill_tree() {
 	for pid in $(cat "$PIDS_FILE"); do kill -9 "$pid" 2>/dev/null; done
 }
 trap cleanup EXIT
-FROZEN=$("$TARGET" start --dir "$T2_DIR" --port $((TEST_PORT + 2)) \
-	--control $((TEST_CONTROL + 2)) --luns 1 --size 16M) ||
-	{ echo "FATAL: cannot start the second tgtd"; exit 1; }
-T2_PID=$(cat "$T2_DIR/tgtd.pid")
+FROZEN=$("$TARGET" start --kind "${TARGET_KIND:-tgt}" --dir "$T2_DIR" \
+	--port $((TEST_PORT + 2)) --control $((TEST_CONTROL + 2)) --luns 1 --size 16M) ||
+	{ echo "FATAL: cannot start the second target"; exit 1; }
 
 LP=0.5 DA=2 GRACE=1
 LOPTS=(--lease-period "$LP" --dead-after "$DA")
@@ -93,8 +92,8 @@ check "prlock run holds the healthy LUN" wait_holder "$HEALTHY" 5
 check "and the LUN of the target about to freeze" wait_holder "$FROZEN" 5
 wait_pids 1
 CMD=$(cat "$PIDS_FILE")
-kill -STOP "$T2_PID"
-echo "# tgtd $T2_PID frozen; host 2 watches the healthy LUN for 8 s (4 x dead_after)"
+"$TARGET" freeze --dir "$T2_DIR" && T2_FROZEN=1
+echo "# target 2 frozen; host 2 watches the healthy LUN for 8 s (4 x dead_after)"
 t0=$(now_ms)
 pl 2 "${LOPTS[@]}" preempt --if-dead --timeout 8 "$HEALTHY"
 echo "# standby after $(($(now_ms) - t0)) ms: exit $RC: $OUT $ERR"
@@ -110,8 +109,8 @@ pl 3 --json status "$HEALTHY"
 check "the healthy lease is still renewed while the other target is frozen ($e0 -> $(epoch_of))" \
 	eval '[ "$(epoch_of)" -ge $((e0 + 1)) ]'
 check "no lease was reported lost" eval '! grep -q "lease lost" "$WORK/run.err"'
-kill -CONT "$T2_PID"
-echo "# tgtd thawed"
+"$TARGET" thaw --dir "$T2_DIR" && T2_FROZEN=0
+echo "# target 2 thawed"
 pl 3 --json status "$FROZEN"
 f0=$(epoch_of)
 ok=1

@@ -148,6 +148,37 @@ run() { # ID TIMEOUT CWDHEX CMDHEX
 	$BB rm -f -- "$out" &
 }
 
+# sgpr-vm start --hostfwd / --share (kernel command line sgpr.net=ADDR/LEN, sgpr.share=PATH):
+# eth0 up with ADDR, and the host folder PATH (9p tag "share") writable at the same path. A
+# failure is logged on the console and leaves the guest without them (the host's start then
+# fails on what it needed).
+guest_setup() {
+	local arg net='' share='' i cmdline
+	read -r cmdline </proc/cmdline
+	for arg in $cmdline; do
+		case "$arg" in
+		sgpr.net=*) net=${arg#sgpr.net=} ;;
+		sgpr.share=*) share=${arg#sgpr.share=} ;;
+		esac
+	done
+	if [ -n "$net" ]; then
+		for ((i = 0; i < 100; i++)); do
+			[ -e /sys/class/net/eth0 ] && break
+			nap 0.1
+		done
+		if ! { ip link set lo up && ip link set eth0 up && ip addr add "$net" dev eth0; }; then
+			log "cannot configure eth0 with $net"
+		fi
+	fi
+	if [ -n "$share" ]; then
+		if ! { $BB mkdir -p -- "$share" &&
+			mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 share "$share"; }; then
+			log "cannot mount the shared folder $share"
+		fi
+	fi
+}
+guest_setup
+
 # The host waits for the ping answer: give the SCSI disks a bounded time to show up first.
 for ((w = 0; w < 600; w++)); do
 	[ "$(count_disks)" -ge "$want_disks" ] && break
