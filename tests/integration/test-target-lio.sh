@@ -80,12 +80,18 @@ check "block 2 stayed empty (host 1's late write refused)" eval '[ "$REPLY" = ok
 io_expect h2 "write 3 data-of-host2" ok
 io_expect h2 "read 1" "ok data-of-host1"
 
-echo "# session reinstatement: prlock as host 2 logs in with sgpr-io h2's initiator port"
+echo "# session reinstatement (docs/SESSIONS.md): a read-only prlock of host 2 logs in with the"
+echo "# observer ISID and leaves sgpr-io h2's session alone; a state-changing one replaces it"
 R0=$(reinstatements)
 pl 2 keys "$URL"
 expect_rc "host 2 keys while its sgpr-io session is open" 0
 R1=$(reinstatements)
-check "LIO logged a session reinstatement ($R0 -> $R1)" eval '[ "$R1" -gt "$R0" ]'
+check "no session reinstatement from a read-only verb ($R0 -> $R1)" eval '[ "$R1" = "$R0" ]'
+check "h2's connection is still there" connected h2 "$TEST_PORT"
+pl 2 register "$URL"
+expect_rc "host 2 registers again (the registering ISID, as sgpr-io h2)" 0
+R2=$(reinstatements)
+check "LIO logged a session reinstatement for it ($R1 -> $R2)" eval '[ "$R2" -gt "$R1" ]'
 
 echo "# drop-sessions --initiator: host 2's connection only; its registration and reservation stay"
 io_kill h2 # its session was just replaced
