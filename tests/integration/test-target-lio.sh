@@ -183,6 +183,22 @@ io_expect h3 "read 1" "ok data-of-host1"
 io_expect h3 "read 3" "ok data-of-host2"
 io_stop h3
 
+echo "# a host-id clash (issue 8, item 5) on a target with READ FULL STATUS: named with its initiator"
+io_start c1 5 --lease-period 1 --dead-after 4
+io_expect c1 lease "ok state=held event=acquired"
+"$PRLOCK" --config /dev/null --host-id 5 --initiator "iqn.2026-11.io.sgpr:it-clone-of-host5" \
+	acquire --static "$URL" >"$WORK/clash.out" 2>"$WORK/clash.err"
+RC=$? OUT=$(cat "$WORK/clash.out") ERR=$(cat "$WORK/clash.err")
+expect_rc "a static acquire with host id 5 from another initiator is refused" 3 "a host-id clash"
+check "... naming the holder's initiator port from its TransportID" \
+	eval 'grep -Eq "registered by $(iqn 5),i,0x80[0-9a-f]{10}, not by this process" <<<"$ERR"'
+pl 3 --json status "$URL"
+check "host 5 (c1) still holds, one registration" eval \
+	'json_eq "d[\"devices\"][0][\"reservation\"][\"holder\"][\"host_id\"]" 5 &&
+	json_eq "len(d[\"devices\"][0][\"registrations\"])" 1'
+io_expect c1 lease-release "ok state=idle"
+io_stop c1
+
 echo "# exec and errors"
 in_guest 'exit 3'
 check "exec passes the exit status" rc_is 3
