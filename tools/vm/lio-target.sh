@@ -44,6 +44,9 @@ put() { # FILE VALUE
 
 md() { $BB mkdir -p -- "$1" 2>/dev/null || die "cannot create ${1#"$CFS/"}"; }
 
+# step WHAT: progress on the guest's console (console.log), so that a hang shows its step
+step() { echo "lio-target: $*" >/dev/console 2>/dev/null; }
+
 need_configfs() {
 	[ -d "$T/core" ] && return 0
 	grep -q " $CFS configfs " /proc/mounts ||
@@ -71,6 +74,7 @@ restore_aptpl() {
 
 cmd_setup() {
 	local iqn=$1 luns=$2 bytes=$3 dir=$4 prefix=$5 tpgs=$6 debug=$7 n t dev tpg
+	step "setup $iqn: $luns LUNs, $tpgs TPGs"
 	need_configfs
 	[ -e "$T/iscsi/$iqn" ] && die "target $iqn already exists (teardown first)"
 	$BB mkdir -p "$PR" || die "cannot create /var/target/pr in the initramfs root"
@@ -82,28 +86,34 @@ cmd_setup() {
 	for ((n = 1; n <= luns; n++)); do
 		dev=$T/core/fileio_0/lun$n
 		[ -f "$dir/lun$n.img" ] || die "no LUN file $dir/lun$n.img"
+		step "backstore lun$n"
 		md "$dev"
 		put "$dev/control" "fd_dev_name=$dir/lun$n.img,fd_dev_size=$bytes"
 		put "$dev/wwn/vpd_unit_serial" "$prefix-lun$n"
+		step "enable lun$n"
 		put "$dev/enable" 1
 		restore_aptpl "$dev" "$prefix-lun$n"
 	done
 	md "$T/iscsi"
 	for ((t = 1; t <= tpgs; t++)); do
 		tpg=$T/iscsi/$iqn/tpgt_$t
+		step "tpgt_$t"
 		md "$tpg"
 		for ((n = 1; n <= luns; n++)); do
 			md "$tpg/lun/lun_$n"
 			$BB ln -s "$T/core/fileio_0/lun$n" "$tpg/lun/lun_$n/lun$n" 2>/dev/null ||
 				die "cannot export backstore lun$n as tpgt_$t/lun_$n"
 		done
+		step "tpgt_$t portal 10.0.2.15:$((3259 + t))"
 		md "$tpg/np/10.0.2.15:$((3259 + t))"
 		put "$tpg/attrib/authentication" 0
 		put "$tpg/attrib/generate_node_acls" 1
 		put "$tpg/attrib/cache_dynamic_acls" 1
 		put "$tpg/attrib/demo_mode_write_protect" 0
+		step "tpgt_$t enable"
 		put "$tpg/enable" 1
 	done
+	step "setup done"
 }
 
 rm_dir() { $BB rmdir -- "$1" 2>/dev/null || die "cannot remove ${1#"$CFS/"}"; }
