@@ -232,12 +232,15 @@ static int parse_argv(int argc, char **argv, struct prlock *p, struct cmdline *c
 
 /*
  * libsgpr's messages: warnings and worse on stderr (a registration that could not be
- * re-established, a failed path); reconnects and recoveries are NOTICE/INFO, not shown.
- * Called from the device threads of "run" too: one fprintf() a line.
+ * re-established, a failed path); reconnects and recoveries are NOTICE/INFO, not shown. With
+ * --json only errors: a failed path is in the JSON already. Called from the device threads of
+ * "run" too: one fprintf() a line.
  */
 static void lib_log(void *userdata, int priority, const char *msg)
 {
-	if (priority <= LOG_WARNING)
+	const struct prlock *p = userdata;
+
+	if (priority <= (p->json ? LOG_ERR : LOG_WARNING))
 		fprintf(stderr, "prlock: %s\n", msg);
 }
 
@@ -272,6 +275,7 @@ static int resolve_identity(struct prlock *p, const struct cmdline *c)
 		.host_id = p->cfg.host_id,
 		.timeout_ms = p->cfg.timeout_ms,
 		.log_fn = lib_log,
+		.log_userdata = p,
 	};
 	return 0;
 }
