@@ -89,7 +89,7 @@ send_new() { # ID
 # CMD runs in a subshell of the agent (no exec: bash -c would cost a binary load over 9p), in its
 # own process group (set -m) so that a timeout kills everything it started.
 run() { # ID TIMEOUT CWDHEX CMDHEX
-	local id=$1 t=$2 cwd cmd pid rc i=0 deadline killed=0 last=$SECONDS got partial=''
+	local id=$1 t=$2 cwd cmd pid rc i=0 deadline killed=0 last=$SECONDS got
 
 	local delays=(0.002 0.005 0.01 0.02 0.05 0.1 0.2)
 	unhex "$3" cwd
@@ -124,16 +124,15 @@ run() { # ID TIMEOUT CWDHEX CMDHEX
 			last=$SECONDS
 		fi
 		# wait on the port: "K ID" cancels (the host's exec was interrupted), other
-		# requests are queued; a partial line is kept for the next round
-		if IFS= read -r -t "${delays[i]}" -u "$port_fd" got; then
-			got=$partial$got partial=''
+		# requests are queued. read -t 0 only polls, and the line is then read whole (the
+		# host writes whole lines): bash's read -t loses the newline of a line that its
+		# timeout cuts, which merged two requests into one bad line and lost both
+		if read -t 0 -u "$port_fd" && IFS= read -r -t 10 -u "$port_fd" got; then
 			if [ "$got" = "K $id" ]; then
 				[ "$killed" = 0 ] && deadline=0
 			else
 				queue+=("$got")
 			fi
-		elif [ $? -gt 128 ]; then
-			partial+=$got
 		else
 			nap "${delays[i]}"
 		fi
