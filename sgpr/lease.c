@@ -734,8 +734,17 @@ int sgpr_lease_observe(struct sgpr_lease *l, enum sgpr_lease_event *ret_event)
 	r = begin(l, ret_event, &res, &now);
 	if (r != 0)
 		return r > 0 ? 0 : r;
-	if (!res.held || is_parking(l, res.key) || recorded_lineage(l, res.key))
-		return sgpr_lease_acquire(l, ret_event); /* free, parked, or ours to adopt */
+	if (!res.held || is_parking(l, res.key) || recorded_lineage(l, res.key)) {
+		/* free, parked, or ours to adopt */
+		r = sgpr_lease_acquire(l, ret_event);
+		/*
+		 * Another host reserved it first (after our look): a new holder, whose watch
+		 * starts now (look() reset it), not an error for a standby.
+		 */
+		if (r == -EBADE && l->seen_holder && !recorded_lineage(l, l->seen_holder))
+			return 0;
+		return r;
+	}
 	/* epoch 0 is a static reservation: never dead. Foreign keys only with force. */
 	if (sgpr_key_split(res.key).epoch == 0 && sgpr_key_in_ns(res.key, l->o.ns))
 		return 0;
