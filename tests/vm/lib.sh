@@ -108,8 +108,20 @@ vm() {
 	RC=$?
 	ERR=''
 	if [ "$RC" = 124 ] && [ -z "${FROZEN[$name]-}" ] && [[ $OUT == *"no answer within"* ]]; then
+		vm_diagnose "$name"
 		fatal "guest $name hung in: $* ($OUT)"
 	fi
+}
+
+# vm_diagnose NAME: what a guest whose agent does not answer is doing, through its console shell
+# (a bash on ttyS0, independent of the agent): blocked tasks (sysrq w) and every process's state
+vm_diagnose() {
+	echo "# $1: the agent does not answer; asking the console shell"
+	{
+		printf '%s\n' 'echo w >/proc/sysrq-trigger; sleep 1; dmesg | tail -n 80;' \
+			'ps -eo pid,ppid,stat,wchan:30,args | grep -v "]$"; echo DIAG-DONE'
+		sleep 10
+	} | timeout 20 "$SGPR_VM" shell "$1" --dir "$VM_DIR" 2>&1 | tr -d '\r' | sed 's/^/    console| /'
 }
 
 # write_refused NAME DEV WHAT: a direct write of guest NAME to DEV fails with RESERVATION

@@ -85,5 +85,5 @@ expect_rc "inner: unregister" 0
 vm host1 "grep -c 'pr-manager\|reconnect' $IDIR/qemu.log; cat $IDIR/qemu.log | tail -n 5; cat /run/prlockd.log"
 sed 's/^/    host1| /' <<<"$OUT"
 
-VM_TIMEOUT=60 vm host1 "$INNER" stop "$IDIR"
+VM_TIMEOUT=120 vm host1 "$INNER" stop "$IDIR"
 finish
