@@ -133,8 +133,60 @@ static int prout_every_path(struct sgpr_dev *d, const struct sgpr_prout_params *
 	return any ? 0 : lost;
 }
 
+/*
+ * Every REGISTER of ours sets APTPL where the logical unit can persist (PTPL_C,
+ * SPC-4 6.15.4): the APTPL bit of the last REGISTER applies to the whole LU
+ * (5.12.5), and without it a target restart drops the reservation and with it
+ * the fence of a preempted host (its write lands on a LUN nobody reserves).
+ * Asked once per handle, before its first REGISTER; a LU that refuses the bit
+ * (ILLEGAL REQUEST, 6.16.3) is registered without it from then on.
+ */
+static bool want_aptpl(struct sgpr_dev *d)
+{
+	struct sgpr_caps caps;
+	int r;
+
+	if (!d->aptpl && !d->in_recovery) {
+		r = sgpr_report_caps(d, &caps, NULL);
+		if (r == 0)
+			d->aptpl = caps.ptpl_c ? 1 : -1;
+		else if (r == -EOPNOTSUPP)
+			d->aptpl = -1; /* no REPORT CAPABILITIES: nothing says it can persist */
+				       /* else not answered: asked again before the next REGISTER */
+	}
+	return d->aptpl > 0;
+}
+
+static int prout_once(struct sgpr_dev *d, const struct sgpr_prout_params *p, bool all_paths,
+		      struct sgpr_status *reterr);
+
 static int prout_run(struct sgpr_dev *d, const struct sgpr_prout_params *p, bool all_paths,
 		     struct sgpr_status *reterr)
+{
+	struct sgpr_prout_params q;
+	struct sgpr_status st = {};
+	int r;
+
+	if (!d || !p || !is_register(p->sa) || p->aptpl || !want_aptpl(d))
+		return prout_once(d, p, all_paths, reterr);
+	q = *p;
+	q.aptpl = true;
+	r = prout_once(d, &q, all_paths, &st);
+	if (r < 0 && st.answered && st.sense_valid && st.sense_key == 0x05) {
+		sgpr_log(d, LOG_WARNING,
+			 "%s: REGISTER with APTPL refused (%02x/%02x), registering "
+			 "without it: a target restart will lose the reservation",
+			 d->target, st.asc, st.ascq);
+		d->aptpl = -1;
+		return prout_once(d, p, all_paths, reterr);
+	}
+	if (reterr)
+		*reterr = st;
+	return r;
+}
+
+static int prout_once(struct sgpr_dev *d, const struct sgpr_prout_params *p, bool all_paths,
+		      struct sgpr_status *reterr)
 {
 	uint8_t cdb[SGPR_PROUT_CDB_LEN];
 	struct sgpr_status st = {};

@@ -81,6 +81,7 @@ struct sgpr_dev {
 	uint32_t prout_unsupported; /* bit per enum sgpr_prout_sa */
 	uint32_t prin_unsupported;  /* bit per enum sgpr_prin_sa */
 	bool in_recovery;	    /* no nested reconnect handling */
+	int aptpl;		    /* REGISTER with APTPL: 0 not known yet, 1 yes, -1 no (pr.c) */
 
 	struct sgpr_dev_stats stats;
 

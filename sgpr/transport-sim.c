@@ -544,7 +544,7 @@ static void prin(struct sim_nexus *n, const struct sgpr_cmd *cmd, struct sgpr_st
 		/* SPC-4 6.15.4 */
 		sgpr_put_be16(buf, 8);
 		if (!lun->cfg.tgt_checks)
-			buf[2] = 0x04 | 0x01;		    /* ATP_C, PTPL_C */
+			buf[2] = 0x04 | (lun->cfg.no_ptpl ? 0 : 0x01); /* ATP_C, PTPL_C */
 		buf[3] = 0x80 | (lun->aptpl ? 0x01 : 0x00); /* TMV, PTPL_A */
 		buf[4] = 0x80 | 0x40 | 0x20 | 0x08 | 0x02;  /* WEAR EARO WERO EA WE */
 		buf[5] = 0x01;				    /* EAAR */
@@ -903,7 +903,7 @@ static void prout(struct sim_nexus *n, const struct sgpr_cmd *cmd, struct sgpr_s
 			return invalid_param(n, st);
 		if (24ull + rq.tid_len > plen)
 			return check_condition(n, st, SK_ILLEGAL_REQUEST, 0x1a, 0x00);
-		if (lun->cfg.tgt_checks && rq.aptpl)
+		if ((lun->cfg.tgt_checks || lun->cfg.no_ptpl) && rq.aptpl)
 			return invalid_cdb(n, st);
 	} else {
 		rq.spec_i_pt = p[20] & 0x08;
@@ -913,6 +913,8 @@ static void prout(struct sim_nexus *n, const struct sgpr_cmd *cmd, struct sgpr_s
 			return invalid_param(n, st);
 		if (lun->cfg.tgt_checks && (rq.spec_i_pt || rq.all_tg_pt || rq.aptpl))
 			return invalid_cdb(n, st);
+		if (lun->cfg.no_ptpl && rq.aptpl)
+			return invalid_param(n, st); /* SPC-4 6.16.3: PTPL_C 0 */
 		/* SIP_C is 0: SPEC_I_PT is not supported, and never valid outside REGISTER */
 		if (rq.spec_i_pt)
 			return invalid_param(n, st);

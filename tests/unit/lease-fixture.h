@@ -64,6 +64,15 @@ static inline int setup_spc(void **state)
 	return fx_setup(state, &cfg);
 }
 
+/* SPC, but the LU cannot persist (PTPL_C 0): a target restart loses every registration */
+static inline int setup_spc_volatile(void **state)
+{
+	struct sgpr_sim_config cfg = sgpr_sim_config_spc();
+
+	cfg.no_ptpl = true;
+	return fx_setup(state, &cfg);
+}
+
 static inline int teardown(void **state)
 {
 	struct fx *f = *state;

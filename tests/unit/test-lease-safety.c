@@ -83,6 +83,47 @@ static void test_target_restart_after_takeover(void **state)
 }
 
 /*
+ * The attack found on LIO: A hangs, B takes over and releases (parks), the target restarts, A
+ * resumes. A LU that can persist keeps everything, because every REGISTER of ours set APTPL
+ * (SPC-4 5.12.5): the parking reservation and A's missing registration come back, A is refused.
+ */
+static void test_restart_after_release_keeps_fence(void **state)
+{
+	struct fx *f = *state;
+	struct sgpr_caps caps;
+
+	assert_int_equal(acquire(f->la), SGPR_LEASE_ACQUIRED);
+	b_takes_over(f);
+	assert_int_equal(sgpr_lease_release(f->lb), 0);
+	assert_int_equal(sgpr_report_caps(f->b, &caps, NULL), 0);
+	assert_true(caps.ptpl_c && caps.ptpl_a); /* the last REGISTER (the park) set APTPL */
+	sgpr_sim_lun_restart(f->sim.lun, false);
+	assert_int_equal(sim_fx_holder(&f->sim), sgpr_key_parking(f->ns));
+	assert_int_equal(sim_fx_write16(f->a, NULL), -EBADE);
+	assert_int_equal(renew(f->la), SGPR_LEASE_LOST_PREEMPTED);
+	assert_int_equal(sim_fx_write16(f->a, NULL), -EBADE);
+	assert_int_equal(sim_fx_holder(&f->sim), sgpr_key_parking(f->ns));
+}
+
+/* The holder's own renewals keep APTPL set: a restart changes nothing for a live owner. */
+static void test_restart_keeps_holder(void **state)
+{
+	struct fx *f = *state;
+	uint64_t key;
+
+	assert_int_equal(acquire(f->la), SGPR_LEASE_ACQUIRED);
+	sim_fx_advance(&f->sim, PERIOD);
+	assert_int_equal(renew(f->la), SGPR_LEASE_RENEWED);
+	key = sgpr_lease_key(f->la);
+	sgpr_sim_lun_restart(f->sim.lun, false);
+	assert_int_equal(sim_fx_holder(&f->sim), key);
+	assert_int_equal(sim_fx_write16(f->b, NULL), -EBADE);
+	sim_fx_advance(&f->sim, PERIOD);
+	assert_int_equal(renew(f->la), SGPR_LEASE_RENEWED);
+	assert_int_equal(sim_fx_write16(f->a, NULL), 0);
+}
+
+/*
  * A release whose answers were lost but which parked the LUN; B acquires; the target forgets
  * everything: A's next renewal must not re-establish (B held it in between), it is a loss.
  */
@@ -371,6 +412,7 @@ static void test_key_layout(void **state)
 
 #define TGT(t) cmocka_unit_test_setup_teardown(t, setup_tgt, teardown)
 #define SPC(t) cmocka_unit_test_setup_teardown(t, setup_spc, teardown)
+#define SPC_VOLATILE(t) cmocka_unit_test_setup_teardown(t, setup_spc_volatile, teardown)
 
 int main(void)
 {
@@ -378,10 +420,12 @@ int main(void)
 		TGT(test_release_keeps_fence),
 		SPC(test_release_keeps_fence),
 		TGT(test_target_restart_after_takeover),
-		SPC(test_target_restart_after_takeover),
+		SPC_VOLATILE(test_target_restart_after_takeover),
+		SPC(test_restart_after_release_keeps_fence),
+		SPC(test_restart_keeps_holder),
 		TGT(test_readopt_expired),
 		TGT(test_unanswered_release_never_recovers),
-		SPC(test_unanswered_release_never_recovers),
+		SPC_VOLATILE(test_unanswered_release_never_recovers),
 		TGT(test_host_id_clash),
 		SPC(test_host_id_clash),
 		TGT(test_short_runs_never_taken),

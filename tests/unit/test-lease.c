@@ -456,6 +456,7 @@ static void test_bad_options(void **state)
 
 #define TGT(t) cmocka_unit_test_setup_teardown(t, setup_tgt, teardown)
 #define SPC(t) cmocka_unit_test_setup_teardown(t, setup_spc, teardown)
+#define SPC_VOLATILE(t) cmocka_unit_test_setup_teardown(t, setup_spc_volatile, teardown)
 
 int main(void)
 {
@@ -473,7 +474,7 @@ int main(void)
 		TGT(test_static_never_dead),
 		TGT(test_foreign_holder_needs_force),
 		TGT(test_target_restart_recovered),
-		SPC(test_target_restart_recovered),
+		SPC_VOLATILE(test_target_restart_recovered),
 		TGT(test_target_restart_taken),
 		TGT(test_cleared_is_lost),
 		TGT(test_connection_drop_survived),

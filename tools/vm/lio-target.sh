@@ -4,7 +4,7 @@
 # lio-target.sh: the LIO configuration of a tools/sgpr-target --kind lio guest, run in the guest
 # (sgpr-vm exec) through configfs alone (no targetcli):
 #
-#   lio-target.sh setup IQN LUNS BYTES DIR SERIAL-PREFIX TPGS DEBUG
+#   lio-target.sh setup IQN LUNS BYTES DIR SERIAL-PREFIX TPGS DEBUG ACLS
 #       LUNS fileio backstores core/fileio_0/lunN on DIR/lunN.img (BYTES each, vpd_unit_serial
 #       SERIAL-PREFIX-lunN); target IQN with TPGS portal groups: tpgt_T listens on
 #       10.0.2.15:(3259+T) and exports lun_1..lun_LUNS (the same LUN numbers as tgtd's), demo mode
@@ -12,6 +12,10 @@
 #       authentication=0). APTPL registrations LIO left in /var/target/pr/aptpl_SERIAL are fed
 #       back to each backstore (pr/res_aptpl_metadata) before it is exported, as targetcli's
 #       restoreconfig does. DEBUG=1: LIO's session reinstatement debug line on (dynamic_debug).
+#       ACLS: comma-separated initiator names given explicit node ACLs mapping every LUN, made
+#       before the TPG is enabled ("-": none). LIO activates a restored APTPL registration when
+#       its initiator's ACL maps the LUN (core_scsi3_check_aptpl_registration): here, before any
+#       login; for a dynamic ACL (demo mode), only at that initiator's next login.
 #   lio-target.sh teardown    the whole configfs tree away (sessions closed, PR state freed)
 #   lio-target.sh drop [INITIATOR]
 #       close the sessions (and so the TCP connections) of INITIATOR, or of every initiator, on
@@ -73,7 +77,7 @@ restore_aptpl() {
 }
 
 cmd_setup() {
-	local iqn=$1 luns=$2 bytes=$3 dir=$4 prefix=$5 tpgs=$6 debug=$7 n t dev tpg
+	local iqn=$1 luns=$2 bytes=$3 dir=$4 prefix=$5 tpgs=$6 debug=$7 acls=${8:--} n t dev tpg ini
 	step "setup $iqn: $luns LUNs, $tpgs TPGs"
 	need_configfs
 	[ -e "$T/iscsi/$iqn" ] && die "target $iqn already exists (teardown first)"
@@ -104,6 +108,17 @@ cmd_setup() {
 			$BB ln -s "$T/core/fileio_0/lun$n" "$tpg/lun/lun_$n/lun$n" 2>/dev/null ||
 				die "cannot export backstore lun$n as tpgt_$t/lun_$n"
 		done
+		if [ "$acls" != - ]; then
+			for ini in ${acls//,/ }; do
+				step "tpgt_$t acl $ini"
+				md "$tpg/acls/$ini"
+				for ((n = 1; n <= luns; n++)); do
+					md "$tpg/acls/$ini/lun_$n"
+					$BB ln -s "$tpg/lun/lun_$n" "$tpg/acls/$ini/lun_$n/lun_$n" 2>/dev/null ||
+						die "cannot map lun_$n for $ini on tpgt_$t"
+				done
+			done
+		fi
 		step "tpgt_$t portal 10.0.2.15:$((3259 + t))"
 		md "$tpg/np/10.0.2.15:$((3259 + t))"
 		put "$tpg/attrib/authentication" 0
@@ -119,7 +134,7 @@ cmd_setup() {
 rm_dir() { $BB rmdir -- "$1" 2>/dev/null || die "cannot remove ${1#"$CFS/"}"; }
 
 cmd_teardown() {
-	local tgt tpg d l
+	local tgt tpg d l f
 	need_configfs
 	for tgt in "$T"/iscsi/*/; do
 		[ -d "$tgt" ] || continue
@@ -129,7 +144,16 @@ cmd_teardown() {
 			[ -d "$tpg" ] || continue
 			put "$tpg/enable" 0 # closes its sessions
 			for d in "$tpg"/acls/*/; do
-				[ -d "$d" ] && rm_dir "${d%/}"
+				[ -d "$d" ] || continue
+				for l in "$d"lun_*; do # mapped LUNs of an explicit ACL (--acl)
+					[ -d "$l" ] || continue
+					for f in "$l"/*; do
+						[ -L "$f" ] || continue
+						$BB rm -f -- "$f" || die "cannot unmap ${l#"$CFS/"}"
+					done
+					rm_dir "$l"
+				done
+				rm_dir "${d%/}"
 			done
 			for d in "$tpg"/lun/lun_*; do
 				[ -d "$d" ] || continue
@@ -212,7 +236,7 @@ verb=$1
 shift
 case "$verb" in
 setup)
-	[ $# -eq 7 ] || die "setup needs IQN LUNS BYTES DIR SERIAL-PREFIX TPGS DEBUG"
+	[ $# -eq 8 ] || die "setup needs IQN LUNS BYTES DIR SERIAL-PREFIX TPGS DEBUG ACLS"
 	cmd_setup "$@"
 	;;
 teardown) cmd_teardown ;;
