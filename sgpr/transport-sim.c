@@ -545,9 +545,9 @@ static void prin(struct sim_nexus *n, const struct sgpr_cmd *cmd, struct sgpr_st
 		sgpr_put_be16(buf, 8);
 		if (!lun->cfg.tgt_checks)
 			buf[2] = 0x04 | (lun->cfg.no_ptpl ? 0 : 0x01); /* ATP_C, PTPL_C */
-		buf[3] = 0x80 | (lun->aptpl ? 0x01 : 0x00); /* TMV, PTPL_A */
-		buf[4] = 0x80 | 0x40 | 0x20 | 0x08 | 0x02;  /* WEAR EARO WERO EA WE */
-		buf[5] = 0x01;				    /* EAAR */
+		buf[3] = 0x80 | (lun->aptpl ? 0x01 : 0x00);	       /* TMV, PTPL_A */
+		buf[4] = 0x80 | 0x40 | 0x20 | 0x08 | 0x02;	       /* WEAR EARO WERO EA WE */
+		buf[5] = 0x01;					       /* EAAR */
 		len = 8;
 		break;
 	case SGPR_PRIN_READ_FULL_STATUS: {
