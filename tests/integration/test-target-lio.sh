@@ -257,6 +257,25 @@ check "host 2's login brings the parking reservation back" \
 io_expect A "write 7 A-stale-again" "err conflict"
 io_stop A
 pl 1 clear --force "$URL" >/dev/null 2>&1
+echo "# demo mode, worse: a holder (host 6) hangs over a restart, host 7 finds the LUN free and"
+echo "# reserves it, host 6 logs in again: LIO activates host 6's old registration and reservation"
+echo "# over host 7's (whose key is gone), so host 7 held the LUN in between without host 6 knowing"
+io_start h6 6 --lease-period 1 --dead-after 4
+io_expect h6 lease "ok state=held event=acquired"
+kill -STOP "${IO_PID[h6]}"
+OUT=$("$TARGET" restart "${T[@]}" 2>&1)
+RC=$?
+expect_rc "restart in demo mode" 0 "restored 1 APTPL registration(s) of lun1"
+pl 7 acquire --static "$URL"
+expect_rc "host 7 reserves the LUN, free until host 6 logs in" 0 "acquired"
+kill -CONT "${IO_PID[h6]}"
+io "h6" lease-renew
+pl 3 --json status "$URL"
+check "after host 6's login host 6 holds and host 7's key is gone (${REPLY})" eval \
+	'json_eq "d[\"devices\"][0][\"reservation\"][\"holder\"][\"host_id\"]" 6 &&
+	json_eq "[r[\"host_id\"] for r in d[\"devices\"][0][\"registrations\"]]" "[6]"'
+io_stop h6
+pl 6 clear --force "$URL" >/dev/null 2>&1
 
 echo "# exec and errors"
 in_guest 'exit 3'
