@@ -1,19 +1,29 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Device handles: transport selection, the retry policy shared by every
- * command (UNIT ATTENTION, BUSY, transport loss), the re-establishment of
- * our own registration after a reconnect, and the choice of a path.
+ * The device layer: handles, transport selection, the paths of a handle, and
+ * the retry policy shared by every command (UNIT ATTENTION, BUSY, transport
+ * loss and a new login). It sits between the PR commands (pr.c, above) and
+ * the transports (transport-*.c, below) and calls only downward: it knows
+ * nothing of registrations. When a path loses its session and logs in again,
+ * sgpr_dev_exec() returns SGPR_EXEC_RELOGGED to its caller, which
+ * re-establishes our registration (pr.c) and calls again to resend.
  *
  * Paths: a handle may drive several I_T nexuses of one LUN (the /dev/sdX
- * paths of a dm-multipath map). A command that is not a REGISTER goes to the
- * current path; when it fails there at the transport level (the path, not the
- * target: -ENOTCONN, -ENODEV, -ECOMM, ... with no status), the path is marked
- * failed and the command is sent on the next working path. Failed paths are
- * skipped while another path works; when every path has failed, they are all
- * tried again, and one that answers is working again. A timed-out command
- * (-ETIMEDOUT) marks its path failed but is not resent: it may still run on
- * the target, and a PR OUT run twice on two nexuses is not idempotent.
- * REGISTER fan-out to every working path lives in pr.c.
+ * paths of a dm-multipath map). The transport reports them at open; every
+ * command names its path to the transport's execute(). A command that is not
+ * a REGISTER goes to the current path; when it fails there at the transport
+ * level (the path, not the target: -ENOTCONN, -ENODEV, -ECOMM, ... with no
+ * status), the path is marked failed and the command is sent on the next
+ * working path. Failed paths are skipped while another path works; when every
+ * path has failed, they are all tried again, and one that answers is working
+ * again. A timed-out command (-ETIMEDOUT) marks its path failed but is not
+ * resent: it may still run on the target, and a PR OUT run twice on two
+ * nexuses is not idempotent. REGISTER fan-out to every working path lives in
+ * pr.c.
+ *
+ * Opening also names the LUN (VPD page 0x83, or what the transport knew
+ * without a command), on every path of a multipath handle: paths that lead to
+ * different LUNs are refused.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -48,21 +58,8 @@ const struct sgpr_clock *sgpr_clock_default(void)
 	return &real_clock;
 }
 
-void sgpr_log(struct sgpr_dev *d, int priority, const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-
-	if (!d || !d->opts.log_fn)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	d->opts.log_fn(d->opts.log_userdata, priority, msg);
-}
-
-int sgpr_dev_new(const struct sgpr_transport_ops *ops, const char *target,
-		 const struct sgpr_dev_opts *opts, struct sgpr_dev **ret)
+static int dev_new(const struct sgpr_transport_ops *ops, const char *target,
+		   const struct sgpr_dev_opts *opts, struct sgpr_dev **ret)
 {
 	struct sgpr_dev *d;
 
@@ -91,97 +88,6 @@ int sgpr_dev_new(const struct sgpr_transport_ops *ops, const char *target,
 		d->opts.connect_timeout_ms = SGPR_DEFAULT_CONNECT_TIMEOUT_MS;
 	if (!d->opts.clock)
 		d->opts.clock = sgpr_clock_default();
-	*ret = d;
-	return 0;
-}
-
-/*
- * A one-nexus handle (iscsi://) is named from VPD page 0x83 (SPC-4 7.8.6), so the same LUN
- * reached by URL and by /dev/sdX has one identity (host-local locks, the pr-helper policy).
- * A LUN without a usable designator stays unnamed: not an error.
- */
-static void name_lun(struct sgpr_dev *d)
-{
-	char id[SGPR_LUN_ID_MAX];
-	int r = sgpr_dev_read_lun_id(d, 0, id, sizeof(id));
-
-	if (r < 0) {
-		sgpr_log(d, LOG_DEBUG, "%s: no LUN name from VPD page 0x83: %s", d->target,
-			 strerror(-r));
-		return;
-	}
-	d->lun_id = strdup(id); /* NULL on ENOMEM: unnamed, as above */
-}
-
-static const struct sgpr_transport_ops *transport_for(const char *target)
-{
-	if (strncmp(target, "iscsi://", 8) == 0)
-		return &sgpr_transport_iscsi;
-	if (target[0] == '/')
-		return &sgpr_transport_sgio;
-	return NULL;
-}
-
-int sgpr_dev_open(const char *target, const struct sgpr_dev_opts *opts, struct sgpr_dev **ret)
-{
-	const struct sgpr_transport_ops *ops;
-	struct sgpr_dev *d;
-	int r;
-
-	if (!target || !ret)
-		return -EINVAL;
-	ops = transport_for(target);
-	if (!ops)
-		return -EINVAL;
-	r = sgpr_dev_new(ops, target, opts, &d);
-	if (r < 0)
-		return r;
-	r = ops->open(d, target);
-	if (r < 0) {
-		d->ops = NULL; /* open failed: nothing for close() to release */
-		sgpr_dev_free(d);
-		return r;
-	}
-	if (!d->lun_id && !d->npaths)
-		name_lun(d);
-	*ret = d;
-	return 0;
-}
-
-int sgpr_dev_open_fd(int fd, const struct sgpr_dev_opts *opts, struct sgpr_dev **ret)
-{
-	const struct sgpr_transport_ops *ops = &sgpr_transport_sgio;
-	char name[32];
-	struct sgpr_dev *d;
-	struct stat st;
-	int r, fl;
-
-	if (!ret)
-		return -EINVAL;
-	if (fd < 0)
-		return -EBADF;
-	if (fstat(fd, &st) < 0)
-		return -errno;
-	fl = fcntl(fd, F_GETFL);
-	if (fl < 0)
-		return -errno;
-	if (fl & O_PATH)
-		return -EBADF; /* no ioctl() on it */
-	if (!S_ISBLK(st.st_mode) && !S_ISCHR(st.st_mode))
-		return -ENOTTY; /* as sgpr_dev_open() says of a regular file */
-	if (!ops->open_fd)
-		return -EPROTONOSUPPORT;
-	/* the transport names the handle after the /dev node when it finds it */
-	snprintf(name, sizeof(name), "fd:%d", fd);
-	r = sgpr_dev_new(ops, name, opts, &d);
-	if (r < 0)
-		return r;
-	r = ops->open_fd(d, fd, S_ISCHR(st.st_mode), st.st_rdev);
-	if (r < 0) {
-		d->ops = NULL; /* open failed: nothing for close() to release */
-		sgpr_dev_free(d);
-		return r;
-	}
 	*ret = d;
 	return 0;
 }
@@ -218,145 +124,9 @@ void sgpr_dev_get_stats(const struct sgpr_dev *d, struct sgpr_dev_stats *ret)
 		*ret = d->stats;
 }
 
-static bool key_listed(const struct sgpr_keys *keys, uint64_t key)
-{
-	for (uint32_t i = 0; i < keys->count; i++)
-		if (keys->keys[i] == key)
-			return true;
-	return false;
-}
-
-/*
- * After a new login the nexus may have lost its registration (tgt ties it to
- * the session; an SPC target keeps it for the same ISID). Re-establish it only
- * if the key is still registered: a key that is gone was preempted or cleared
- * while we were away, and registering it again would give a fenced host write
- * access back (SPC-4 5.12.11.4). The caller's next command then fails on its
- * own merits.
- */
-static int recover_registration(struct sgpr_dev *d)
-{
-	struct sgpr_keys *keys = NULL;
-	uint64_t key = d->registered ? d->registered_key : 0;
-	int r;
-
-	r = sgpr_read_keys(d, &keys, NULL);
-	if (r < 0)
-		return r;
-	/* A REGISTER in flight may have taken effect before the loss: its key is ours too. */
-	if ((!key || !key_listed(keys, key)) && d->pending_key && key_listed(keys, d->pending_key))
-		key = d->pending_key;
-	/* a parking key (sgpr_park) is listed when anyone parked: it never proves it is ours */
-	if (key && sgpr_key_split(key).host_id == 0 &&
-	    sgpr_key_split(key).epoch == SGPR_EPOCH_PARKING)
-		key = 0;
-	if (!key || !key_listed(keys, key)) {
-		free(keys);
-		if (d->registered)
-			sgpr_log(d, LOG_WARNING,
-				 "%s: key 0x%llx no longer registered after reconnect, not "
-				 "re-registering",
-				 d->target, (unsigned long long)d->registered_key);
-		d->registered = false;
-		return 0;
-	}
-	free(keys);
-	r = sgpr_adopt_key(d, key, NULL);
-	if (r < 0)
-		return r;
-	d->stats.recoveries++;
-	sgpr_log(d, LOG_INFO, "%s: registration 0x%llx re-established after reconnect", d->target,
-		 (unsigned long long)key);
-	return 0;
-}
-
-static int reconnect_and_recover(struct sgpr_dev *d)
-{
-	int r;
-
-	d->in_recovery = true;
-	r = d->ops->reconnect(d);
-	if (r >= 0) {
-		d->stats.reconnects++;
-		if (d->registered || d->pending_key)
-			r = recover_registration(d);
-	}
-	d->in_recovery = false;
-	return r;
-}
-
-/* Backoff before resending after BUSY/TASK SET FULL/NOT READY: 50 ms doubling, at most 1 s. */
-static unsigned busy_backoff_ms(unsigned attempt)
-{
-	unsigned ms = 50u << (attempt < 5 ? attempt : 5);
-
-	return ms > 1000 ? 1000 : ms;
-}
-
-/* One command on the current path, with the UA/BUSY retries and the reconnect. */
-static int execute_on_path(struct sgpr_dev *d, const struct sgpr_cmd *cmd,
-			   struct sgpr_status *reterr)
-{
-	struct sgpr_status st = {};
-	unsigned attempts = 0, uas = 0, busy = 0, reconnects = 0, path = d->path;
-	int r;
-
-	for (;;) {
-		memset(&st, 0, sizeof(st));
-		st.attempts = ++attempts;
-		r = d->ops->execute(d, cmd, &st);
-		if (r == -ENOTCONN && d->ops->reconnect && !d->in_recovery &&
-		    reconnects < SGPR_RECONNECT_ATTEMPTS) {
-			reconnects++;
-			r = reconnect_and_recover(d);
-			/* the recovery re-registers every path: come back to ours */
-			if (d->path != path) {
-				int s = sgpr_dev_select_path(d, path);
-
-				if (r >= 0 && s < 0)
-					r = s;
-			}
-			if (r < 0)
-				break;
-			continue;
-		}
-		if (r < 0)
-			break;
-		if (st.answered && st.sense_len && !st.sense_valid)
-			sgpr_status_decode_sense(&st);
-
-		switch (sgpr_status_disposition(&st)) {
-		case SGPR_DISP_RETRY_UA:
-			/* SAM-5 5.14: the command was not executed; the UA is now cleared. */
-			d->stats.last_ua_asc = st.asc;
-			d->stats.last_ua_ascq = st.ascq;
-			if (uas++ < d->opts.ua_retries) {
-				d->stats.unit_attentions++;
-				continue;
-			}
-			break;
-		case SGPR_DISP_RETRY_BUSY:
-			if (busy < d->opts.busy_retries) {
-				d->opts.clock->sleep_ms(d->opts.clock->userdata,
-							busy_backoff_ms(busy));
-				busy++;
-				continue;
-			}
-			break;
-		case SGPR_DISP_DONE:
-			break;
-		}
-		r = sgpr_status_to_errno(&st);
-		break;
-	}
-	if (reterr)
-		*reterr = st;
-	return r;
-}
-
 /* ---- paths ------------------------------------------------------------ */
 
-int sgpr_dev_add_path(struct sgpr_dev *d, const char *name)
+static int add_path(struct sgpr_dev *d, const char *name, void *tp)
 {
 	struct sgpr_path *v;
 	char *copy;
@@ -372,7 +142,7 @@ int sgpr_dev_add_path(struct sgpr_dev *d, const char *name)
 		return -ENOMEM;
 	}
 	d->paths = v;
-	v[d->npaths++] = (struct sgpr_path){.name = copy};
+	v[d->npaths++] = (struct sgpr_path){.name = copy, .tp = tp};
 	return 0;
 }
 
@@ -383,10 +153,10 @@ int sgpr_dev_select_path(struct sgpr_dev *d, unsigned i)
 	if (i >= d->npaths)
 		return -EINVAL;
 	d->path = i;
-	return d->ops->set_path ? d->ops->set_path(d, i) : 0;
+	return 0;
 }
 
-void sgpr_dev_mark_path(struct sgpr_dev *d, unsigned i, int error)
+static void mark_path(struct sgpr_dev *d, unsigned i, int error)
 {
 	if (i >= d->npaths)
 		return;
@@ -415,41 +185,138 @@ bool sgpr_path_failure(int r, const struct sgpr_status *st)
 	return r < 0 && !st->answered && sgpr_err_kind(r) == SGPR_ERR_UNREACHABLE;
 }
 
-/* The command on path i; marks the path failed or working. */
+/* ---- one command -------------------------------------------------------- */
+
+/* Backoff before resending after BUSY/TASK SET FULL/NOT READY: 50 ms doubling, at most 1 s. */
+static unsigned busy_backoff_ms(unsigned attempt)
+{
+	unsigned ms = 50u << (attempt < 5 ? attempt : 5);
+
+	return ms > 1000 ? 1000 : ms;
+}
+
+/*
+ * One command on path (NULL: the one nexus), with the UA/BUSY retries and the
+ * new login. A new login returns SGPR_EXEC_RELOGGED with the retry counts
+ * kept in ex; the caller's next call resumes here, resending unless the
+ * caller put an error in ex->after_login.
+ */
+static int execute_on_path(struct sgpr_dev *d, const struct sgpr_path *path,
+			   const struct sgpr_cmd *cmd, struct sgpr_exec *ex,
+			   struct sgpr_status *reterr)
+{
+	struct sgpr_status *st = &ex->st;
+	int r;
+
+	if (ex->relogged) {
+		ex->relogged = false;
+		r = ex->after_login;
+		if (r < 0)
+			goto out;
+	} else {
+		ex->attempts = ex->uas = ex->busy = ex->reconnects = 0;
+		memset(st, 0, sizeof(*st));
+	}
+	for (;;) {
+		memset(st, 0, sizeof(*st));
+		st->attempts = ++ex->attempts;
+		r = d->ops->execute(d, path, cmd, st);
+		if (r == -ENOTCONN && d->ops->reconnect && !ex->no_reconnect &&
+		    ex->reconnects < SGPR_RECONNECT_ATTEMPTS) {
+			ex->reconnects++;
+			r = d->ops->reconnect(d, path);
+			if (r < 0)
+				break;
+			d->stats.reconnects++;
+			/* the caller recovers what the login may have lost, then calls again */
+			ex->relogged = true;
+			return SGPR_EXEC_RELOGGED;
+		}
+		if (r < 0)
+			break;
+		if (st->answered && st->sense_len && !st->sense_valid)
+			sgpr_status_decode_sense(st);
+
+		switch (sgpr_status_disposition(st)) {
+		case SGPR_DISP_RETRY_UA:
+			/* SAM-5 5.14: the command was not executed; the UA is now cleared. */
+			d->stats.last_ua_asc = st->asc;
+			d->stats.last_ua_ascq = st->ascq;
+			if (ex->uas++ < d->opts.ua_retries) {
+				d->stats.unit_attentions++;
+				continue;
+			}
+			break;
+		case SGPR_DISP_RETRY_BUSY:
+			if (ex->busy < d->opts.busy_retries) {
+				d->opts.clock->sleep_ms(d->opts.clock->userdata,
+							busy_backoff_ms(ex->busy));
+				ex->busy++;
+				continue;
+			}
+			break;
+		case SGPR_DISP_DONE:
+			break;
+		}
+		r = sgpr_status_to_errno(st);
+		break;
+	}
+out:
+	if (reterr)
+		*reterr = *st;
+	return r;
+}
+
+/* The command on path i; marks the path failed or working (not before it completed). */
 static int execute_on(struct sgpr_dev *d, unsigned i, const struct sgpr_cmd *cmd,
-		      struct sgpr_status *st)
+		      struct sgpr_exec *ex, struct sgpr_status *st)
 {
 	int r;
 
 	memset(st, 0, sizeof(*st));
 	r = sgpr_dev_select_path(d, i);
 	if (r < 0) {
-		sgpr_dev_mark_path(d, i, r);
+		mark_path(d, i, r);
 		return r;
 	}
-	r = execute_on_path(d, cmd, st);
-	sgpr_dev_mark_path(d, i, sgpr_path_failure(r, st) ? r : 0);
+	r = execute_on_path(d, &d->paths[i], cmd, ex, st);
+	if (r == SGPR_EXEC_RELOGGED)
+		return r;
+	mark_path(d, i, sgpr_path_failure(r, st) ? r : 0);
 	return r;
 }
 
-static int execute_cmd(struct sgpr_dev *d, const struct sgpr_cmd *cmd, struct sgpr_status *reterr)
+/*
+ * Walk the paths: pass 0 the working ones from the current one on, pass 1 the failed ones. The
+ * walk lives in ex, so that a call after SGPR_EXEC_RELOGGED resumes it on the same path.
+ */
+static int execute_cmd(struct sgpr_dev *d, const struct sgpr_cmd *cmd, struct sgpr_exec *ex,
+		       struct sgpr_status *reterr)
 {
 	struct sgpr_status st = {};
-	unsigned start = d->path;
-	uint64_t tried = 0;
 	int r = -ENOTCONN;
 
 	if (!d->npaths)
-		return execute_on_path(d, cmd, reterr);
-	/* pass 0: the working paths from the current one on; pass 1: the failed ones */
-	for (int pass = 0; pass < 2; pass++)
-		for (unsigned k = 0; k < d->npaths; k++) {
-			unsigned i = (start + k) % d->npaths;
+		return execute_on_path(d, NULL, cmd, ex, reterr);
+	if (!ex->walking) {
+		ex->walking = true;
+		ex->start = d->path;
+		ex->pass = 0;
+		ex->k = 0;
+		ex->tried = 0;
+	}
+	for (; ex->pass < 2; ex->pass++, ex->k = 0)
+		for (; ex->k < d->npaths; ex->k++) {
+			unsigned i = (ex->start + ex->k) % d->npaths;
 
-			if ((tried & (1ull << i)) || (pass == 0 && d->paths[i].error))
+			/* a resumed path goes on, even if the recovery marked it failed */
+			if (!ex->relogged &&
+			    ((ex->tried & (1ull << i)) || (ex->pass == 0 && d->paths[i].error)))
 				continue;
-			tried |= 1ull << i;
-			r = execute_on(d, i, cmd, &st);
+			r = execute_on(d, i, cmd, ex, &st);
+			if (r == SGPR_EXEC_RELOGGED)
+				return r;
+			ex->tried |= 1ull << i;
 			if (!sgpr_path_failure(r, &st) || r == -ETIMEDOUT)
 				goto out;
 		}
@@ -459,42 +326,304 @@ out:
 	return r;
 }
 
-static int check_execute_args(struct sgpr_dev *d, const uint8_t *cdb, size_t cdb_len,
-			      enum sgpr_dir dir, void *data, size_t data_len)
+int sgpr_dev_cmd(const struct sgpr_dev *d, const uint8_t *cdb, size_t cdb_len, enum sgpr_dir dir,
+		 void *data, size_t data_len, struct sgpr_cmd *ret)
 {
 	if (!d || !d->ops || !d->ops->execute || !cdb || cdb_len < 6 || cdb_len > 16)
 		return -EINVAL;
 	if ((dir == SGPR_DIR_NONE) != (data_len == 0) || (data_len && !data))
 		return -EINVAL;
-	return 0;
-}
-
-int sgpr_dev_execute_path(struct sgpr_dev *d, unsigned i, const uint8_t *cdb, size_t cdb_len,
-			  enum sgpr_dir dir, void *data, size_t data_len,
-			  struct sgpr_status *reterr)
-{
-	struct sgpr_cmd cmd = {
+	*ret = (struct sgpr_cmd){
 		.cdb = cdb,
 		.cdb_len = cdb_len,
 		.dir = dir,
 		.data = data,
 		.data_len = data_len,
-		.timeout_ms = d ? d->opts.timeout_ms : 0,
+		.timeout_ms = d->opts.timeout_ms,
 	};
+	return 0;
+}
+
+int sgpr_dev_exec(struct sgpr_dev *d, const struct sgpr_cmd *cmd, struct sgpr_exec *ex,
+		  struct sgpr_status *reterr)
+{
+	return execute_cmd(d, cmd, ex, reterr);
+}
+
+int sgpr_dev_exec_path(struct sgpr_dev *d, unsigned i, const struct sgpr_cmd *cmd,
+		       struct sgpr_exec *ex, struct sgpr_status *reterr)
+{
 	struct sgpr_status st;
 	int r;
 
-	r = check_execute_args(d, cdb, cdb_len, dir, data, data_len);
-	if (r < 0)
-		return r;
 	if (!d->npaths)
-		return i == 0 ? execute_on_path(d, &cmd, reterr) : -EINVAL;
+		return i == 0 ? execute_on_path(d, NULL, cmd, ex, reterr) : -EINVAL;
 	if (i >= d->npaths)
 		return -EINVAL;
-	r = execute_on(d, i, &cmd, &st);
+	r = execute_on(d, i, cmd, ex, &st);
 	if (reterr)
 		*reterr = st;
 	return r;
+}
+
+/* ---- open ------------------------------------------------------------- */
+
+/*
+ * A command of the open itself on path i: nothing of ours is registered on a
+ * handle being opened, so after a new login it is simply resent.
+ */
+static int open_exec(struct sgpr_dev *d, unsigned i, const struct sgpr_cmd *cmd,
+		     struct sgpr_status *st)
+{
+	struct sgpr_exec ex = {};
+	int r;
+
+	do
+		r = sgpr_dev_exec_path(d, i, cmd, &ex, st);
+	while (r == SGPR_EXEC_RELOGGED);
+	return r;
+}
+
+/* Read page 0x83 on path i and name the LUN (vpd.c); -errno of the command otherwise. */
+static int read_lun_id(struct sgpr_dev *d, unsigned i, char *buf, size_t buflen)
+{
+	size_t alloc = SGPR_VPD_ALLOC_FIRST;
+	struct sgpr_status st;
+	uint8_t *page = NULL;
+	int r;
+
+	for (int pass = 0; pass < 2; pass++) {
+		/* SPC-4 6.6.1: INQUIRY with EVPD, ALLOCATION LENGTH in bytes 3..4 */
+		uint8_t cdb[6] = {0x12, 0x01, 0x83};
+		struct sgpr_cmd cmd;
+		size_t got, want;
+
+		sgpr_put_be16(cdb + 3, (uint16_t)alloc);
+		free(page);
+		page = calloc(1, alloc);
+		if (!page)
+			return -ENOMEM;
+		r = sgpr_dev_cmd(d, cdb, sizeof(cdb), SGPR_DIR_IN, page, alloc, &cmd);
+		if (r == 0)
+			r = open_exec(d, i, &cmd, &st);
+		if (r < 0)
+			break;
+		got = st.resid <= alloc ? alloc - st.resid : 0;
+		want = got >= 4 ? 4 + (size_t)sgpr_get_be16(page + 2) : 0;
+		if (want > got && got == alloc && pass == 0 && want <= SGPR_VPD_ALLOC_MAX) {
+			alloc = want;
+			continue;
+		}
+		r = sgpr_vpd83_lun_id(page, got, buf, buflen);
+		break;
+	}
+	free(page);
+	return r;
+}
+
+/*
+ * A one-nexus handle (iscsi://) is named from VPD page 0x83 (SPC-4 7.8.6), so the same LUN
+ * reached by URL and by /dev/sdX has one identity (host-local locks, the pr-helper policy).
+ * A LUN without a usable designator stays unnamed: not an error.
+ */
+static void name_lun(struct sgpr_dev *d)
+{
+	char id[SGPR_LUN_ID_MAX];
+	int r = read_lun_id(d, 0, id, sizeof(id));
+
+	if (r < 0) {
+		sgpr_log(d, LOG_DEBUG, "%s: no LUN name from VPD page 0x83: %s", d->target,
+			 strerror(-r));
+		return;
+	}
+	d->lun_id = strdup(id); /* NULL on ENOMEM: unnamed, as above */
+}
+
+/*
+ * Name the LUN on every working path of a handle with paths: what the transport knew without a
+ * command, else page 0x83, else the transport's fallback name. Different names: -EXDEV.
+ */
+static int identify(struct sgpr_dev *d, const struct sgpr_opened *o)
+{
+	char first[SGPR_LUN_ID_MAX] = "", id[SGPR_LUN_ID_MAX];
+	unsigned first_path = 0;
+
+	for (unsigned i = 0; i < o->npaths; i++) {
+		const struct sgpr_opened_path *op = &o->paths[i];
+		int r;
+
+		if (d->paths[i].error)
+			continue;
+		if (op->lun_id) {
+			snprintf(id, sizeof(id), "%s", op->lun_id);
+		} else {
+			r = read_lun_id(d, i, id, sizeof(id));
+			if (r < 0) {
+				sgpr_log(d, LOG_DEBUG,
+					 "%s: no LUN name from VPD page 0x83 on %s: %s", d->target,
+					 d->paths[i].name, strerror(-r));
+				if (d->paths[i].error || !op->lun_serial)
+					continue;
+				snprintf(id, sizeof(id), "%s", op->lun_serial);
+			}
+		}
+		if (!first[0]) {
+			snprintf(first, sizeof(first), "%s", id);
+			first_path = i;
+		} else if (strcmp(first, id) != 0) {
+			sgpr_log(d, LOG_ERR, "%s: paths lead to different LUNs: %s is %s, %s is %s",
+				 d->target, d->paths[first_path].name, first, d->paths[i].name, id);
+			return -EXDEV;
+		}
+	}
+	if (first[0]) {
+		d->lun_id = strdup(first);
+		if (!d->lun_id)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static void opened_done(struct sgpr_opened *o)
+{
+	for (unsigned i = 0; i < o->npaths; i++) {
+		free(o->paths[i].name);
+		free(o->paths[i].lun_id);
+		free(o->paths[i].lun_serial);
+	}
+	free(o->paths);
+	free(o->target);
+	*o = (struct sgpr_opened){};
+}
+
+/* Take what the transport's open found: the paths, the LUN's name, the first working path. */
+static int take_opened(struct sgpr_dev *d, struct sgpr_opened *o)
+{
+	int r, first_err = 0;
+
+	if (o->target) {
+		free(d->target);
+		d->target = o->target;
+		o->target = NULL;
+	}
+	for (unsigned i = 0; i < o->npaths; i++) {
+		r = add_path(d, o->paths[i].name, o->paths[i].tp);
+		if (r < 0)
+			return r;
+		if (o->paths[i].error) {
+			if (!first_err)
+				first_err = o->paths[i].error;
+			mark_path(d, i, o->paths[i].error);
+		}
+	}
+	if (o->name_lun && o->npaths) {
+		r = identify(d, o);
+		if (r < 0)
+			return r;
+	} else if (o->name_lun) {
+		name_lun(d);
+	}
+	if (o->npaths && !sgpr_dev_working_paths(d)) {
+		/* no path could be opened or answered INQUIRY */
+		r = first_err;
+		for (unsigned i = 0; i < d->npaths && !r; i++)
+			r = d->paths[i].error;
+		return r ? r : -ECOMM;
+	}
+	/* start on the first working path */
+	for (unsigned i = 0; i < d->npaths; i++)
+		if (!d->paths[i].error) {
+			sgpr_dev_select_path(d, i);
+			break;
+		}
+	return 0;
+}
+
+/* After ops->open or ops->open_fd returned r: take its paths, or undo. */
+static int finish_open(struct sgpr_dev *d, int r, struct sgpr_opened *o, struct sgpr_dev **ret)
+{
+	if (r < 0) {
+		opened_done(o);
+		d->ops = NULL; /* open failed: nothing for close() to release */
+		sgpr_dev_free(d);
+		return r;
+	}
+	r = take_opened(d, o);
+	opened_done(o);
+	if (r < 0) {
+		sgpr_dev_free(d);
+		return r;
+	}
+	*ret = d;
+	return 0;
+}
+
+int sgpr_dev_open_ops(const struct sgpr_transport_ops *ops, const char *target, const void *arg,
+		      const struct sgpr_dev_opts *opts, struct sgpr_dev **ret)
+{
+	struct sgpr_opened o = {};
+	struct sgpr_dev *d;
+	int r;
+
+	r = dev_new(ops, target, opts, &d);
+	if (r < 0)
+		return r;
+	r = ops->open(d, target, arg, &o);
+	return finish_open(d, r, &o, ret);
+}
+
+static const struct sgpr_transport_ops *transport_for(const char *target)
+{
+	if (strncmp(target, "iscsi://", 8) == 0)
+		return &sgpr_transport_iscsi;
+	if (target[0] == '/')
+		return &sgpr_transport_sgio;
+	return NULL;
+}
+
+int sgpr_dev_open(const char *target, const struct sgpr_dev_opts *opts, struct sgpr_dev **ret)
+{
+	const struct sgpr_transport_ops *ops;
+
+	if (!target || !ret)
+		return -EINVAL;
+	ops = transport_for(target);
+	if (!ops)
+		return -EINVAL;
+	return sgpr_dev_open_ops(ops, target, NULL, opts, ret);
+}
+
+int sgpr_dev_open_fd(int fd, const struct sgpr_dev_opts *opts, struct sgpr_dev **ret)
+{
+	const struct sgpr_transport_ops *ops = &sgpr_transport_sgio;
+	struct sgpr_opened o = {};
+	char name[32];
+	struct sgpr_dev *d;
+	struct stat st;
+	int r, fl;
+
+	if (!ret)
+		return -EINVAL;
+	if (fd < 0)
+		return -EBADF;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0)
+		return -errno;
+	if (fl & O_PATH)
+		return -EBADF; /* no ioctl() on it */
+	if (!S_ISBLK(st.st_mode) && !S_ISCHR(st.st_mode))
+		return -ENOTTY; /* as sgpr_dev_open() says of a regular file */
+	if (!ops->open_fd)
+		return -EPROTONOSUPPORT;
+	/* the transport names the handle after the /dev node when it finds it */
+	snprintf(name, sizeof(name), "fd:%d", fd);
+	r = dev_new(ops, name, opts, &d);
+	if (r < 0)
+		return r;
+	r = ops->open_fd(d, fd, S_ISCHR(st.st_mode), st.st_rdev, &o);
+	return finish_open(d, r, &o, ret);
 }
 
 int sgpr_dev_path_count(const struct sgpr_dev *d)
@@ -526,23 +655,4 @@ int sgpr_dev_path_error(const struct sgpr_dev *d, unsigned i)
 const char *sgpr_dev_lun_id(const struct sgpr_dev *d)
 {
 	return d ? d->lun_id : NULL;
-}
-
-int sgpr_dev_execute(struct sgpr_dev *d, const uint8_t *cdb, size_t cdb_len, enum sgpr_dir dir,
-		     void *data, size_t data_len, struct sgpr_status *reterr)
-{
-	struct sgpr_cmd cmd = {
-		.cdb = cdb,
-		.cdb_len = cdb_len,
-		.dir = dir,
-		.data = data,
-		.data_len = data_len,
-		.timeout_ms = d ? d->opts.timeout_ms : 0,
-	};
-
-	int r = check_execute_args(d, cdb, cdb_len, dir, data, data_len);
-
-	if (r < 0)
-		return r;
-	return execute_cmd(d, &cmd, reterr);
 }

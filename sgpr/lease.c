@@ -13,6 +13,9 @@
  *
  * Every step runs on the device's clock (struct sgpr_dev_opts.clock), so the
  * whole protocol is testable on the sim transport with a fake clock.
+ *
+ * The top layer (docs/LAYERS.md): it only calls the PR commands (pr.c) and
+ * key.c, never the device layer or a transport.
  */
 #include "sgpr-private.h"
 

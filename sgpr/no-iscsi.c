@@ -2,7 +2,8 @@
 /* Built when libiscsi is missing: iscsi:// targets are refused. */
 #include "sgpr-private.h"
 
-static int no_iscsi_open(struct sgpr_dev *d, const char *target)
+static int no_iscsi_open(struct sgpr_dev *d, const char *target, const void *arg,
+			 struct sgpr_opened *ret)
 {
 	return -EPROTONOSUPPORT;
 }

@@ -2,13 +2,15 @@
 /* Built without the SG_IO transport: /dev paths and device fds are refused. */
 #include "sgpr-private.h"
 
-static int no_sgio_open(struct sgpr_dev *d, const char *target)
+static int no_sgio_open(struct sgpr_dev *d, const char *target, const void *arg,
+			struct sgpr_opened *ret)
 {
 	return -EPROTONOSUPPORT;
 }
 
 /* What is wrong with the device first (sysfs only): -ENOTTY for /dev/null here too. */
-static int no_sgio_open_fd(struct sgpr_dev *d, int fd, bool is_char, dev_t rdev)
+static int no_sgio_open_fd(struct sgpr_dev *d, int fd, bool is_char, dev_t rdev,
+			   struct sgpr_opened *ret)
 {
 	struct sgpr_sgio_target t;
 	int r;

@@ -1,10 +1,130 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Persistent reservation operations on a device: PR OUT with capability
- * memory and our registration bookkeeping, PR IN with re-reads of truncated
- * lists, the PREEMPT AND ABORT fallback and the adoption of our own key.
+ * The PR layer: persistent reservation commands on a device, above the device
+ * layer (dev.c) and below the lease (lease.c). PR OUT with capability memory
+ * and our registration bookkeeping (d->pr), REGISTER to every path, APTPL, PR
+ * IN with re-reads of truncated lists, the PREEMPT AND ABORT fallback and the
+ * adoption of our own key.
+ *
+ * Every command of a handle goes through run() here, sgpr_dev_execute()'s
+ * included: when the device layer reports a new login (SGPR_EXEC_RELOGGED),
+ * run() re-establishes our registration (recover_registration()) before the
+ * device layer resends the command, so the command finds the nexus as it left
+ * it. The recovery's own commands run with d->pr.in_recovery set: no nested
+ * new login, no tracking of their REGISTERs.
  */
 #include "sgpr-private.h"
+
+static bool key_listed(const struct sgpr_keys *keys, uint64_t key)
+{
+	for (uint32_t i = 0; i < keys->count; i++)
+		if (keys->keys[i] == key)
+			return true;
+	return false;
+}
+
+/*
+ * After a new login the nexus may have lost its registration (tgt ties it to
+ * the session; an SPC target keeps it for the same ISID). Re-establish it only
+ * if the key is still registered: a key that is gone was preempted or cleared
+ * while we were away, and registering it again would give a fenced host write
+ * access back (SPC-4 5.12.11.4). The caller's next command then fails on its
+ * own merits.
+ */
+static int recover_registration(struct sgpr_dev *d)
+{
+	struct sgpr_keys *keys = NULL;
+	uint64_t key = d->pr.registered ? d->pr.registered_key : 0;
+	int r;
+
+	r = sgpr_read_keys(d, &keys, NULL);
+	if (r < 0)
+		return r;
+	/* A REGISTER in flight may have taken effect before the loss: its key is ours too. */
+	if ((!key || !key_listed(keys, key)) && d->pr.pending_key &&
+	    key_listed(keys, d->pr.pending_key))
+		key = d->pr.pending_key;
+	/* a parking key (sgpr_park) is listed when anyone parked: it never proves it is ours */
+	if (key && sgpr_key_split(key).host_id == 0 &&
+	    sgpr_key_split(key).epoch == SGPR_EPOCH_PARKING)
+		key = 0;
+	if (!key || !key_listed(keys, key)) {
+		free(keys);
+		if (d->pr.registered)
+			sgpr_log(d, LOG_WARNING,
+				 "%s: key 0x%llx no longer registered after reconnect, not "
+				 "re-registering",
+				 d->target, (unsigned long long)d->pr.registered_key);
+		d->pr.registered = false;
+		return 0;
+	}
+	free(keys);
+	r = sgpr_adopt_key(d, key, NULL);
+	if (r < 0)
+		return r;
+	d->stats.recoveries++;
+	sgpr_log(d, LOG_INFO, "%s: registration 0x%llx re-established after reconnect", d->target,
+		 (unsigned long long)key);
+	return 0;
+}
+
+/* After a new login: our registration again, if we had one or one was in flight. */
+static int relogged(struct sgpr_dev *d)
+{
+	int r = 0;
+
+	if (d->pr.registered || d->pr.pending_key) {
+		d->pr.in_recovery = true;
+		r = recover_registration(d);
+		d->pr.in_recovery = false;
+	}
+	return r;
+}
+
+/*
+ * One command through the device layer, on path (< 0: the handle's choice of
+ * path), with our registration re-established after each new login.
+ */
+static int run(struct sgpr_dev *d, int path, const struct sgpr_cmd *cmd, struct sgpr_status *reterr)
+{
+	struct sgpr_exec ex = {.no_reconnect = d->pr.in_recovery};
+	int r;
+
+	for (;;) {
+		if (path < 0)
+			r = sgpr_dev_exec(d, cmd, &ex, reterr);
+		else
+			r = sgpr_dev_exec_path(d, (unsigned)path, cmd, &ex, reterr);
+		if (r != SGPR_EXEC_RELOGGED)
+			return r;
+		ex.after_login = relogged(d);
+	}
+}
+
+int sgpr_dev_execute(struct sgpr_dev *d, const uint8_t *cdb, size_t cdb_len, enum sgpr_dir dir,
+		     void *data, size_t data_len, struct sgpr_status *reterr)
+{
+	struct sgpr_cmd cmd;
+	int r;
+
+	r = sgpr_dev_cmd(d, cdb, cdb_len, dir, data, data_len, &cmd);
+	if (r < 0)
+		return r;
+	return run(d, -1, &cmd, reterr);
+}
+
+int sgpr_dev_execute_path(struct sgpr_dev *d, unsigned i, const uint8_t *cdb, size_t cdb_len,
+			  enum sgpr_dir dir, void *data, size_t data_len,
+			  struct sgpr_status *reterr)
+{
+	struct sgpr_cmd cmd;
+	int r;
+
+	r = sgpr_dev_cmd(d, cdb, cdb_len, dir, data, data_len, &cmd);
+	if (r < 0)
+		return r;
+	return run(d, (int)i, &cmd, reterr);
+}
 
 /* SPC-4 6.15.1: the PR IN ALLOCATION LENGTH field is 16 bits. */
 #define PRIN_ALLOC_MAX 0xffffu
@@ -12,12 +132,12 @@
 
 bool sgpr_dev_prout_unsupported(const struct sgpr_dev *d, enum sgpr_prout_sa sa)
 {
-	return d && (unsigned)sa < _SGPR_PROUT_SA_MAX && (d->prout_unsupported & (1u << sa));
+	return d && (unsigned)sa < _SGPR_PROUT_SA_MAX && (d->pr.prout_unsupported & (1u << sa));
 }
 
 bool sgpr_dev_prin_unsupported(const struct sgpr_dev *d, enum sgpr_prin_sa sa)
 {
-	return d && (unsigned)sa < _SGPR_PRIN_SA_MAX && (d->prin_unsupported & (1u << sa));
+	return d && (unsigned)sa < _SGPR_PRIN_SA_MAX && (d->pr.prin_unsupported & (1u << sa));
 }
 
 static void note_registration(struct sgpr_dev *d, const struct sgpr_prout_params *p)
@@ -25,15 +145,15 @@ static void note_registration(struct sgpr_dev *d, const struct sgpr_prout_params
 	switch (p->sa) {
 	case SGPR_PROUT_REGISTER:
 	case SGPR_PROUT_REGISTER_AND_IGNORE:
-		d->registered = p->sa_key != 0;
-		d->registered_key = p->sa_key;
+		d->pr.registered = p->sa_key != 0;
+		d->pr.registered_key = p->sa_key;
 		break;
 	case SGPR_PROUT_CLEAR:
-		d->registered = false; /* SPC-4 5.12.11.6: every registration is removed */
+		d->pr.registered = false; /* SPC-4 5.12.11.6: every registration is removed */
 		break;
 	case SGPR_PROUT_REGISTER_AND_MOVE:
 		if (p->unreg)
-			d->registered = false;
+			d->pr.registered = false;
 		break;
 	default:
 		break;
@@ -74,7 +194,7 @@ static int prout_exec(struct sgpr_dev *d, int path, const struct sgpr_prout_para
 		r = sgpr_dev_execute_path(d, (unsigned)path, cdb, SGPR_PROUT_CDB_LEN, dir,
 					  len ? param : NULL, (size_t)len, st);
 	if (track && r == -EBADE && d->stats.reconnects != reconnects &&
-	    (p->sa_key ? d->registered && d->registered_key == p->sa_key : !d->registered))
+	    (p->sa_key ? d->pr.registered && d->pr.registered_key == p->sa_key : !d->pr.registered))
 		r = 0;
 	return r;
 }
@@ -146,15 +266,15 @@ static bool want_aptpl(struct sgpr_dev *d)
 	struct sgpr_caps caps;
 	int r;
 
-	if (!d->aptpl && !d->in_recovery) {
+	if (!d->pr.aptpl && !d->pr.in_recovery) {
 		r = sgpr_report_caps(d, &caps, NULL);
 		if (r == 0)
-			d->aptpl = caps.ptpl_c ? 1 : -1;
+			d->pr.aptpl = caps.ptpl_c ? 1 : -1;
 		else if (r == -EOPNOTSUPP)
-			d->aptpl = -1; /* no REPORT CAPABILITIES: nothing says it can persist */
-				       /* else not answered: asked again before the next REGISTER */
+			d->pr.aptpl = -1; /* no REPORT CAPABILITIES: nothing says it can persist */
+		/* else not answered: asked again before the next REGISTER */
 	}
-	return d->aptpl > 0;
+	return d->pr.aptpl > 0;
 }
 
 static int prout_once(struct sgpr_dev *d, const struct sgpr_prout_params *p, bool all_paths,
@@ -177,7 +297,7 @@ static int prout_run(struct sgpr_dev *d, const struct sgpr_prout_params *p, bool
 			 "%s: REGISTER with APTPL refused (%02x/%02x), registering "
 			 "without it: a target restart will lose the reservation",
 			 d->target, st.asc, st.ascq);
-		d->aptpl = -1;
+		d->pr.aptpl = -1;
 		return prout_once(d, p, all_paths, reterr);
 	}
 	if (reterr)
@@ -206,9 +326,9 @@ static int prout_once(struct sgpr_dev *d, const struct sgpr_prout_params *p, boo
 		free(param);
 		return len;
 	}
-	track = !d->in_recovery && is_register(p->sa);
+	track = !d->pr.in_recovery && is_register(p->sa);
 	if (track)
-		d->pending_key = p->sa_key;
+		d->pr.pending_key = p->sa_key;
 	if (is_register(p->sa) && d->npaths > 1) {
 		/* a registration belongs to one I_T nexus: every path gets its own */
 		r = prout_every_path(d, p, all_paths, track, cdb, param, len, &st, &any);
@@ -218,14 +338,14 @@ static int prout_once(struct sgpr_dev *d, const struct sgpr_prout_params *p, boo
 	}
 	free(param);
 	if (track)
-		d->pending_key = 0;
+		d->pr.pending_key = 0;
 	if (reterr)
 		*reterr = st;
 	if (r == -EOPNOTSUPP && !p->spec_i_pt && !p->all_tg_pt && !p->aptpl &&
 	    service_action_refused(&st) &&
 	    (p->sa == SGPR_PROUT_PREEMPT_AND_ABORT || p->sa == SGPR_PROUT_REGISTER_AND_MOVE))
 		/* The service action itself is missing (tgt: 24/00), not one of its fields. */
-		d->prout_unsupported |= 1u << p->sa;
+		d->pr.prout_unsupported |= 1u << p->sa;
 	/* a REGISTER that some paths took: the key is ours there, even if another path refused */
 	if (any)
 		note_registration(d, p);
@@ -257,7 +377,7 @@ static int prin_read(struct sgpr_dev *d, enum sgpr_prin_sa sa, uint16_t alloc, u
 		*reterr = st;
 	if (r < 0) {
 		if (r == -EOPNOTSUPP)
-			d->prin_unsupported |= 1u << sa;
+			d->pr.prin_unsupported |= 1u << sa;
 		free(buf);
 		return r;
 	}
@@ -542,7 +662,7 @@ int sgpr_dev_probe(struct sgpr_dev *d)
 	if (!d)
 		return -EINVAL;
 	/* A key this nexus is not registered with: never 0, never ours. */
-	p.key = d->registered ? ~d->registered_key : 1;
+	p.key = d->pr.registered ? ~d->pr.registered_key : 1;
 	if (!p.key)
 		p.key = 1;
 	r = sgpr_read_full_status(d, &fs, NULL);

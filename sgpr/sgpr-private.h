@@ -22,31 +22,59 @@ struct sgpr_cmd {
 };
 
 /*
- * Transport contract: execute() returns 0 whenever the target produced a
- * status (answered, status, sense, resid filled in). It returns -errno only if
- * the command never completed: -ENOTCONN (session lost or path down; the dev
- * layer may call reconnect()), -ETIMEDOUT, -ECOMM (other transport failure),
- * -ENODEV (device gone), -EPERM (not allowed to send this command). execute()
- * runs on the current path d->path.
+ * One path (I_T nexus) of a handle with several, e.g. the /dev/sdX of a dm-multipath map. The
+ * transport makes the paths at open (struct sgpr_opened); dev.c keeps them and chooses among
+ * them, and hands the chosen one back to execute().
+ */
+struct sgpr_path {
+	char *name;
+	void *tp;  /* the transport's state of this path (its fd, its nexus), owned by d->priv */
+	int error; /* 0: working; else the -errno of the transport failure that failed it */
+};
+
+/* What a transport's open found, for dev.c to take over (dev.c frees it). */
+struct sgpr_opened_path {
+	char *name;
+	void *tp;
+	int error;	  /* its open failed with this -errno: the path starts failed */
+	char *lun_id;	  /* the LUN's name without a command (udev's WWN), or NULL: page 0x83 */
+	char *lun_serial; /* the name to use when page 0x83 gives none, or NULL */
+};
+struct sgpr_opened {
+	char *target;	 /* a better name for the handle than the one it was opened by, or NULL */
+	bool name_lun;	 /* dev.c names the LUN from VPD page 0x83 (the sim's LUNs are not named) */
+	unsigned npaths; /* 0: a one-nexus handle, the target itself (execute() gets path NULL) */
+	struct sgpr_opened_path *paths;
+};
+
+/*
+ * Transport contract. The transport is the bottom layer: it never calls into
+ * dev.c or above (it logs through sgpr_log() and reads d->opts and d->target).
+ *
+ * execute() sends one CDB on path (NULL on a one-nexus handle) and returns 0
+ * whenever the target produced a status (answered, status, sense, resid
+ * filled in). It returns -errno only if the command never completed:
+ * -ENOTCONN (session lost or path down; the dev layer may call reconnect()),
+ * -ETIMEDOUT, -ECOMM (other transport failure), -ENODEV (device gone), -EPERM
+ * (not allowed to send this command).
  */
 struct sgpr_transport_ops {
 	const char *name;
-	int (*open)(struct sgpr_dev *d, const char *target);
+	/* arg: the sim's LUN and nexus names (sgpr_sim_open()), NULL otherwise. */
+	int (*open)(struct sgpr_dev *d, const char *target, const void *arg,
+		    struct sgpr_opened *ret);
 	/*
 	 * Optional (NULL: -EPROTONOSUPPORT): wrap fd, an open block (is_char false) or char device
 	 * whose device number is rdev (fstat of fd, done by the caller). The transport keeps a
-	 * duplicate, never fd itself, and may replace d->target by a better name.
+	 * duplicate, never fd itself, and may give the handle a better name (ret->target).
 	 */
-	int (*open_fd)(struct sgpr_dev *d, int fd, bool is_char, dev_t rdev);
-	int (*execute)(struct sgpr_dev *d, const struct sgpr_cmd *cmd, struct sgpr_status *ret);
-	/* Optional: log in again on the same I_T nexus identity (same ISID), current path. */
-	int (*reconnect)(struct sgpr_dev *d);
+	int (*open_fd)(struct sgpr_dev *d, int fd, bool is_char, dev_t rdev,
+		       struct sgpr_opened *ret);
+	int (*execute)(struct sgpr_dev *d, const struct sgpr_path *path, const struct sgpr_cmd *cmd,
+		       struct sgpr_status *ret);
+	/* Optional: log in again on the same I_T nexus identity (same ISID). */
+	int (*reconnect)(struct sgpr_dev *d, const struct sgpr_path *path);
 	void (*close)(struct sgpr_dev *d);
-	/*
-	 * Optional (NULL: one path): make path i (< d->npaths) the current one.
-	 * Called by the dev layer after it changed d->path.
-	 */
-	int (*set_path)(struct sgpr_dev *d, unsigned i);
 };
 
 extern const struct sgpr_transport_ops sgpr_transport_iscsi;
@@ -60,12 +88,12 @@ extern const struct sgpr_transport_ops sgpr_transport_sim;
 #define SGPR_RECONNECT_ATTEMPTS 3u
 #define SGPR_PATHS_MAX 64u /* paths (I_T nexuses) of one handle */
 
-/* One path (I_T nexus) of a handle with several, e.g. the /dev/sdX of a dm-multipath map. */
-struct sgpr_path {
-	char *name;
-	int error; /* 0: working; else the -errno of the transport failure that failed it */
-};
-
+/*
+ * A handle, in layers (docs/LAYERS.md): the transport's state (priv), the
+ * device layer's paths and counters (dev.c), and the PR layer's memory of our
+ * registration and of what the LUN refused (pr, pr.c). Each layer writes only
+ * its own part.
+ */
 struct sgpr_dev {
 	const struct sgpr_transport_ops *ops;
 	void *priv; /* transport state */
@@ -73,22 +101,23 @@ struct sgpr_dev {
 	char *initiator;
 	struct sgpr_dev_opts opts; /* initiator points at our copy; clock never NULL */
 
-	/* Our registration on this nexus, re-established after a reconnect. */
-	bool registered;
-	uint64_t registered_key;
-	uint64_t pending_key; /* new key of a REGISTER in flight, 0 if none */
+	/* pr.c: our registration on this nexus, re-established after a new login */
+	struct {
+		bool registered;
+		uint64_t registered_key;
+		uint64_t pending_key;	    /* new key of a REGISTER in flight, 0 if none */
+		uint32_t prout_unsupported; /* bit per enum sgpr_prout_sa */
+		uint32_t prin_unsupported;  /* bit per enum sgpr_prin_sa */
+		bool in_recovery; /* commands of the recovery: no nested new login, no tracking */
+		int aptpl;	  /* REGISTER with APTPL: 0 not known yet, 1 yes, -1 no */
+	} pr;
 
-	uint32_t prout_unsupported; /* bit per enum sgpr_prout_sa */
-	uint32_t prin_unsupported;  /* bit per enum sgpr_prin_sa */
-	bool in_recovery;	    /* no nested reconnect handling */
-	int aptpl;		    /* REGISTER with APTPL: 0 not known yet, 1 yes, -1 no (pr.c) */
-
-	struct sgpr_dev_stats stats;
+	struct sgpr_dev_stats stats; /* dev.c, but for recoveries (pr.c) */
 
 	/*
 	 * Paths (dev.c, "Paths"). npaths 0: a single-path transport, path 0 is the
-	 * target. REGISTER and REGISTER AND IGNORE go to every working path, every
-	 * other command to the current path, moving on when one fails.
+	 * target. REGISTER and REGISTER AND IGNORE go to every working path (pr.c),
+	 * every other command to the current path, moving on when one fails.
 	 */
 	struct sgpr_path *paths;
 	unsigned npaths;
@@ -96,36 +125,81 @@ struct sgpr_dev {
 	char *lun_id;  /* "naa.<hex>", ... or NULL if unknown */
 };
 
-/* dev.c */
+/* log.c: through d->opts.log_fn; every layer logs this way. */
 void sgpr_log(struct sgpr_dev *d, int priority, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/* dev.c: the device layer, below the PR commands and above the transports. */
 const struct sgpr_clock *sgpr_clock_default(void);
-/* Allocate a handle around ops without opening it (used by sgpr_dev_open and the sim). */
-int sgpr_dev_new(const struct sgpr_transport_ops *ops, const char *target,
-		 const struct sgpr_dev_opts *opts, struct sgpr_dev **ret);
-/* Append a path named name (the transport's open does this). -E2BIG past SGPR_PATHS_MAX. */
-int sgpr_dev_add_path(struct sgpr_dev *d, const char *name);
+/*
+ * Make a handle on ops and open it: ops->open(arg) reports the paths, dev.c takes them, names
+ * the LUN (with ops' name_lun) and starts on the first working path. sgpr_dev_open() and the
+ * sim's constructors use it.
+ */
+int sgpr_dev_open_ops(const struct sgpr_transport_ops *ops, const char *target, const void *arg,
+		      const struct sgpr_dev_opts *opts, struct sgpr_dev **ret);
+/* Make path i current; -EINVAL if out of range. */
+int sgpr_dev_select_path(struct sgpr_dev *d, unsigned i);
+/* Paths not marked failed (at least 1 for a single-path handle). */
+unsigned sgpr_dev_working_paths(const struct sgpr_dev *d);
+/* True if r and st describe a command that failed on its path, not at the target. */
+bool sgpr_path_failure(int r, const struct sgpr_status *st);
+
+/*
+ * One command's progress through the device layer. The caller zeroes it, sets no_reconnect,
+ * and keeps it across the calls it makes after SGPR_EXEC_RELOGGED. The rest is dev.c's: the
+ * retry counts on the current path and the walk over the paths of a multipath handle.
+ */
+struct sgpr_exec {
+	bool no_reconnect; /* in: never log in again (the commands of a recovery) */
+	int after_login;   /* in, after SGPR_EXEC_RELOGGED: 0 resend, -errno: the result */
+	/* dev.c */
+	bool relogged;
+	unsigned attempts, uas, busy, reconnects;
+	struct sgpr_status st;
+	bool walking;
+	int pass;
+	unsigned k, start;
+	uint64_t tried;
+};
+/*
+ * Returned by sgpr_dev_exec*(): the path lost its session and logged in again (stats.reconnects
+ * counted it); the command has not completed. The caller re-establishes what the new login may
+ * have lost (pr.c: our registration), puts the outcome in after_login and calls again, which
+ * resends the command on the same path, with the same retry counts.
+ */
+#define SGPR_EXEC_RELOGGED 1
+/*
+ * One command: UNIT ATTENTION and BUSY retries, a new login when the session is lost, and on a
+ * multipath handle the move to the next working path when one fails (see dev.c).
+ */
+int sgpr_dev_exec(struct sgpr_dev *d, const struct sgpr_cmd *cmd, struct sgpr_exec *ex,
+		  struct sgpr_status *reterr);
+/* The same on path i only (no move to another path); the path is marked failed or working. */
+int sgpr_dev_exec_path(struct sgpr_dev *d, unsigned i, const struct sgpr_cmd *cmd,
+		       struct sgpr_exec *ex, struct sgpr_status *reterr);
+/* A struct sgpr_cmd for the handle's timeout; -EINVAL for the arguments sgpr_dev_execute() refuses.
+ */
+int sgpr_dev_cmd(const struct sgpr_dev *d, const uint8_t *cdb, size_t cdb_len, enum sgpr_dir dir,
+		 void *data, size_t data_len, struct sgpr_cmd *ret);
+
+/*
+ * pr.c: the PR commands, above the device layer. Every command sent on a handle goes through
+ * here (sgpr_dev_execute() too), so our registration is re-established after a new login
+ * before the command is resent.
+ *
+ * sgpr_dev_execute() on path i only: the UA/BUSY retries, the new login and the
+ * recovery, but no move to another path. The path is marked failed or working.
+ */
+int sgpr_dev_execute_path(struct sgpr_dev *d, unsigned i, const uint8_t *cdb, size_t cdb_len,
+			  enum sgpr_dir dir, void *data, size_t data_len,
+			  struct sgpr_status *reterr);
 /*
  * Unregister key (0: whatever key each path has, REGISTER AND IGNORE EXISTING KEY with 0) on
  * every path, failed ones included; strict: a path that did not answer is an error (it may
  * still carry a key). SPC-4 5.12.7. Never with key 0 on a holder's nexus.
  */
 int sgpr_unregister_every_path(struct sgpr_dev *d, uint64_t key);
-/* Make path i current (set_path); -EINVAL if out of range. */
-int sgpr_dev_select_path(struct sgpr_dev *d, unsigned i);
-/* Mark path i failed with error (-errno), or working with 0. */
-void sgpr_dev_mark_path(struct sgpr_dev *d, unsigned i, int error);
-/* Paths not marked failed (at least 1 for a single-path handle). */
-unsigned sgpr_dev_working_paths(const struct sgpr_dev *d);
-/* True if r and st describe a command that failed on its path, not at the target. */
-bool sgpr_path_failure(int r, const struct sgpr_status *st);
-/*
- * sgpr_dev_execute() on path i only: the UA/BUSY retries and the reconnect,
- * but no move to another path. The path is marked failed or working.
- */
-int sgpr_dev_execute_path(struct sgpr_dev *d, unsigned i, const uint8_t *cdb, size_t cdb_len,
-			  enum sgpr_dir dir, void *data, size_t data_len,
-			  struct sgpr_status *reterr);
 
 /*
  * vpd.c: the logical unit's name from INQUIRY VPD page 0x83 (SPC-4 7.8.6), association
@@ -135,8 +209,8 @@ int sgpr_dev_execute_path(struct sgpr_dev *d, unsigned i, const uint8_t *cdb, si
  */
 #define SGPR_LUN_ID_MAX 512 /* "naa." + 2 x 255 hex digits, and more than any other form */
 int sgpr_vpd83_lun_id(const uint8_t *page, size_t len, char *buf, size_t buflen);
-/* Read page 0x83 on path i and name the LUN as above; -errno of the command otherwise. */
-int sgpr_dev_read_lun_id(struct sgpr_dev *d, unsigned i, char *buf, size_t buflen);
+#define SGPR_VPD_ALLOC_FIRST 252u /* page 0x83 is read with this first, */
+#define SGPR_VPD_ALLOC_MAX 4096u  /* and again with what it announces, up to this */
 
 /* sense.c: what to do with a completed attempt. */
 enum sgpr_disposition {

@@ -20,9 +20,10 @@
  * command that timed out on ANY LUN ends the session for all of them) or
  * logged in again by another LUN, execute() answers -ENOTCONN and the dev
  * layer calls reconnect(): it logs in again if nobody has yet (same IQN, same
- * ISID), or adopts the newer login. Either way dev.c then re-establishes this
- * handle's own registration (tgtd ties registrations to the session), so every
- * LUN of a session recovers, not only the one that noticed the loss.
+ * ISID), or adopts the newer login. Either way the PR layer (pr.c) then
+ * re-establishes this handle's own registration (tgtd ties registrations to
+ * the session), so every LUN of a session recovers, not only the one that
+ * noticed the loss. A handle has one nexus: execute() gets path NULL.
  *
  * Between processes of one host: handles opened with opts.observer_isid (the
  * read-only verbs of prlock) log in with a distinct ISID, so they never
@@ -711,7 +712,7 @@ static void priv_free(struct sgpr_dev *d)
 	d->priv = NULL;
 }
 
-static int tr_open(struct sgpr_dev *d, const char *target)
+static int tr_open(struct sgpr_dev *d, const char *target, const void *arg, struct sgpr_opened *ret)
 {
 	struct sgpr_iscsi *p;
 	uint64_t deadline;
@@ -754,13 +755,15 @@ static int tr_open(struct sgpr_dev *d, const char *target)
 	session_unlock(p->s);
 	if (r < 0)
 		goto fail;
+	ret->name_lun = true; /* one nexus, named by dev.c from page 0x83 */
 	return 0;
 fail:
 	priv_free(d);
 	return r;
 }
 
-static int tr_execute(struct sgpr_dev *d, const struct sgpr_cmd *cmd, struct sgpr_status *ret)
+static int tr_execute(struct sgpr_dev *d, const struct sgpr_path *path, const struct sgpr_cmd *cmd,
+		      struct sgpr_status *ret)
 {
 	struct sgpr_iscsi *p = d->priv;
 	unsigned ms = cmd->timeout_ms ? cmd->timeout_ms : d->opts.timeout_ms;
@@ -782,7 +785,7 @@ static int tr_execute(struct sgpr_dev *d, const struct sgpr_cmd *cmd, struct sgp
 	return r;
 }
 
-static int tr_reconnect(struct sgpr_dev *d)
+static int tr_reconnect(struct sgpr_dev *d, const struct sgpr_path *path)
 {
 	struct sgpr_iscsi *p = d->priv;
 	uint64_t deadline = mono_ms() + d->opts.connect_timeout_ms;
@@ -794,7 +797,7 @@ static int tr_reconnect(struct sgpr_dev *d)
 	if (r < 0)
 		return r;
 	if (p->s->ctx && p->s->generation != p->generation) {
-		/* another LUN logged in again: this handle only recovers (dev.c) */
+		/* another LUN logged in again: this handle only recovers (pr.c) */
 		sgpr_log(d, LOG_DEBUG, "%s: session logged in again by another LUN (login %llu)",
 			 d->target, (unsigned long long)p->s->generation);
 	} else if (!p->s->ctx) {

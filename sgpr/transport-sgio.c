@@ -6,12 +6,12 @@
  *
  * sgio-resolve.c turns the path into devices: one for a disk or an sg device,
  * one per path for a dm-multipath map, each an I_T nexus and a path of the
- * handle (dev.c chooses the path; REGISTER goes to every path). The LUN is
- * named on every path from udev's ID_WWN_WITH_EXTENSION/ID_WWN (same form as
- * page 0x83 NAA), else INQUIRY VPD page 0x83, else udev's ID_SERIAL; the paths
- * of a map must all name the same LUN. There is no reconnect(): the kernel
- * owns the sessions, and a path that fails is left to the dev layer's path
- * choice.
+ * handle. open() reports them (struct sgpr_opened) with what udev knows of the
+ * LUN: ID_WWN_WITH_EXTENSION/ID_WWN (same form as page 0x83 NAA) and
+ * ID_SERIAL; dev.c names the LUN from them or from INQUIRY VPD page 0x83,
+ * chooses the path and passes it to execute() (REGISTER goes to every path,
+ * pr.c). There is no reconnect(): the kernel owns the sessions, and a path
+ * that fails is left to the dev layer's path choice.
  *
  * Errors of execute():
  *   -ENODEV     the device is gone (ENODEV, ENXIO from SG_IO) or its open failed
@@ -52,7 +52,7 @@ enum {
 
 struct sgpr_sgio {
 	unsigned npaths;
-	int fds[]; /* per path, -1 if its open failed */
+	int fds[]; /* per path, -1 if its open failed; a path's tp points at its fd */
 };
 
 static pthread_mutex_t sg_pt_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -120,16 +120,16 @@ static struct sg_pt_base *pt_new(int fd, int *ret_err)
 	return pt;
 }
 
-static int sgio_execute(struct sgpr_dev *d, const struct sgpr_cmd *cmd, struct sgpr_status *ret)
+static int sgio_execute(struct sgpr_dev *d, const struct sgpr_path *path,
+			const struct sgpr_cmd *cmd, struct sgpr_status *ret)
 {
-	struct sgpr_sgio *p = sgio(d);
 	unsigned timeout_s = (cmd->timeout_ms + 999) / 1000;
 	struct sg_pt_base *pt;
 	int fd, res, r = 0;
 
-	if (!p || d->path >= p->npaths)
+	if (!sgio(d) || !path || !path->tp)
 		return -EINVAL;
-	fd = p->fds[d->path];
+	fd = *(const int *)path->tp;
 	if (fd < 0)
 		return -ENODEV;
 	if (cmd->data_len > INT32_MAX)
@@ -260,40 +260,19 @@ static bool udev_lun_id(const struct sgpr_sgio_path *path, bool serial, char *bu
 	return ok;
 }
 
-/* Name the LUN on every working path; different names: -EXDEV. */
-static int identify(struct sgpr_dev *d, const struct sgpr_sgio_target *t)
+/* What udev knows of the LUN behind path: its WWN and its serial, for dev.c to name it. */
+static int udev_names(const struct sgpr_sgio_path *path, struct sgpr_opened_path *ret)
 {
-	char first[SGPR_LUN_ID_MAX] = "", id[SGPR_LUN_ID_MAX];
-	unsigned first_path = 0;
+	char id[SGPR_LUN_ID_MAX];
 
-	for (unsigned i = 0; i < t->npaths; i++) {
-		int r;
-
-		if (d->paths[i].error)
-			continue;
-		if (!udev_lun_id(&t->paths[i], false, id, sizeof(id))) {
-			r = sgpr_dev_read_lun_id(d, i, id, sizeof(id));
-			if (r < 0) {
-				sgpr_log(d, LOG_DEBUG,
-					 "%s: no LUN name from VPD page 0x83 on %s: %s", d->target,
-					 d->paths[i].name, strerror(-r));
-				if (d->paths[i].error ||
-				    !udev_lun_id(&t->paths[i], true, id, sizeof(id)))
-					continue;
-			}
-		}
-		if (!first[0]) {
-			snprintf(first, sizeof(first), "%s", id);
-			first_path = i;
-		} else if (strcmp(first, id) != 0) {
-			sgpr_log(d, LOG_ERR, "%s: paths lead to different LUNs: %s is %s, %s is %s",
-				 d->target, d->paths[first_path].name, first, d->paths[i].name, id);
-			return -EXDEV;
-		}
+	if (udev_lun_id(path, false, id, sizeof(id))) {
+		ret->lun_id = strdup(id);
+		if (!ret->lun_id)
+			return -ENOMEM;
 	}
-	if (first[0]) {
-		d->lun_id = strdup(first);
-		if (!d->lun_id)
+	if (udev_lun_id(path, true, id, sizeof(id))) {
+		ret->lun_serial = strdup(id);
+		if (!ret->lun_serial)
 			return -ENOMEM;
 	}
 	return 0;
@@ -313,25 +292,35 @@ static void sgio_close(struct sgpr_dev *d)
 }
 
 /*
- * Open the paths of t and name the LUN. given_fd >= 0: the caller's fd of the disk or sg
- * device itself (sgpr_dev_open_fd), duplicated for a single device; a map's paths are always
+ * Open the paths of t and report them in *ret. given_fd >= 0: the caller's fd of the disk or
+ * sg device itself (sgpr_dev_open_fd), duplicated for a single device; a map's paths are always
  * opened by their names. target is only for the messages.
  */
 static int sgio_attach(struct sgpr_dev *d, const struct sgpr_sgio_target *t, const char *target,
-		       int given_fd)
+		       int given_fd, struct sgpr_opened *ret)
 {
 	struct sgpr_sgio *p;
-	int r = 0, first_err = 0;
+	int r = 0;
 
+	if (t->npaths > SGPR_PATHS_MAX)
+		return -E2BIG;
 	p = calloc(1, sizeof(*p) + t->npaths * sizeof(p->fds[0]));
-	if (!p)
+	ret->paths = calloc(t->npaths, sizeof(*ret->paths));
+	if (!p || !ret->paths) {
+		free(p);
+		free(ret->paths);
+		ret->paths = NULL;
 		return -ENOMEM;
+	}
 	p->npaths = t->npaths;
 	for (unsigned i = 0; i < t->npaths; i++)
 		p->fds[i] = -1;
 	d->priv = p;
+	ret->npaths = t->npaths;
+	ret->name_lun = true;
 
 	for (unsigned i = 0; i < t->npaths && r >= 0; i++) {
+		struct sgpr_opened_path *op = &ret->paths[i];
 		int fd;
 
 		/* a disk or sg device is opened by the name given, a map's paths by theirs */
@@ -341,44 +330,32 @@ static int sgio_attach(struct sgpr_dev *d, const struct sgpr_sgio_target *t, con
 			fd = dup_fd(given_fd);
 		else
 			fd = open_node(target, &t->paths[i]);
-		r = sgpr_dev_add_path(d, t->paths[i].devnode);
+		op->name = strdup(t->paths[i].devnode);
+		op->tp = &p->fds[i];
+		if (!op->name) {
+			r = -ENOMEM;
+		} else if (fd < 0) {
+			sgpr_log(d, LOG_WARNING, "%s: cannot open path %s: %s", target,
+				 t->paths[i].devnode, strerror(-fd));
+			op->error = fd;
+			continue;
+		} else {
+			r = udev_names(&t->paths[i], op);
+		}
 		if (r < 0) {
 			if (fd >= 0)
 				close(fd);
 			break;
 		}
-		if (fd < 0) {
-			sgpr_log(d, LOG_WARNING, "%s: cannot open path %s: %s", target,
-				 t->paths[i].devnode, strerror(-fd));
-			if (!first_err)
-				first_err = fd;
-			sgpr_dev_mark_path(d, i, fd);
-			continue;
-		}
 		p->fds[i] = fd;
 	}
-	if (r >= 0)
-		r = identify(d, t);
-	if (r >= 0 && !sgpr_dev_working_paths(d)) {
-		/* no path could be opened or answered INQUIRY */
-		r = first_err;
-		for (unsigned i = 0; i < d->npaths && !r; i++)
-			r = d->paths[i].error;
-		if (!r)
-			r = -ECOMM;
-	}
-	/* start on the first working path */
-	for (unsigned i = 0; r >= 0 && i < d->npaths; i++)
-		if (!d->paths[i].error) {
-			sgpr_dev_select_path(d, i);
-			break;
-		}
 	if (r < 0)
-		sgio_close(d);
+		sgio_close(d); /* dev.c frees *ret */
 	return r < 0 ? r : 0;
 }
 
-static int sgio_open(struct sgpr_dev *d, const char *target)
+static int sgio_open(struct sgpr_dev *d, const char *target, const void *arg,
+		     struct sgpr_opened *ret)
 {
 	struct sgpr_sgio_target t;
 	int r;
@@ -386,7 +363,7 @@ static int sgio_open(struct sgpr_dev *d, const char *target)
 	r = sgpr_sgio_resolve(target, NULL, &t);
 	if (r < 0)
 		return r;
-	r = sgio_attach(d, &t, target, -1);
+	r = sgio_attach(d, &t, target, -1, ret);
 	sgpr_sgio_target_done(&t);
 	return r;
 }
@@ -407,7 +384,8 @@ static char *node_name(const char *name, bool is_char, dev_t rdev)
 	return node;
 }
 
-static int sgio_open_fd(struct sgpr_dev *d, int fd, bool is_char, dev_t rdev)
+static int sgio_open_fd(struct sgpr_dev *d, int fd, bool is_char, dev_t rdev,
+			struct sgpr_opened *ret)
 {
 	struct sgpr_sgio_target t;
 	char *name;
@@ -421,20 +399,10 @@ static int sgio_open_fd(struct sgpr_dev *d, int fd, bool is_char, dev_t rdev)
 		name = node_name(t.name, is_char, rdev);
 	else
 		name = node_name(t.paths[0].devnode + strlen("/dev/"), is_char, rdev);
-	if (name) {
-		free(d->target);
-		d->target = name;
-	}
-	r = sgio_attach(d, &t, d->target, fd);
+	ret->target = name; /* dev.c renames the handle */
+	r = sgio_attach(d, &t, name ? name : d->target, fd, ret);
 	sgpr_sgio_target_done(&t);
 	return r;
-}
-
-static int sgio_set_path(struct sgpr_dev *d, unsigned i)
-{
-	struct sgpr_sgio *p = sgio(d);
-
-	return p && i < p->npaths ? 0 : -EINVAL;
 }
 
 const struct sgpr_transport_ops sgpr_transport_sgio = {
@@ -443,5 +411,4 @@ const struct sgpr_transport_ops sgpr_transport_sgio = {
 	.open_fd = sgio_open_fd,
 	.execute = sgio_execute,
 	.close = sgio_close,
-	.set_path = sgio_set_path,
 };

@@ -1153,22 +1153,29 @@ static void time_passes(struct sgpr_dev *d, unsigned ms)
 		((struct sgpr_sim_clock *)c->userdata)->now += ms;
 }
 
+/* The nexus of the handle's current path (d->path, dev.c): what the hooks below act on. */
 static struct sim_nexus *nexus(const struct sgpr_dev *d)
+{
+	struct sim_nexus *n;
+
+	if (!d || d->ops != &sgpr_transport_sim)
+		return NULL;
+	n = d->priv;
+	return n && n->paths && d->path < n->npaths ? n->paths[d->path] : n;
+}
+
+/* The nexus a command goes to: its path's (a handle with paths), else the handle's one. */
+static struct sim_nexus *path_tp(const struct sgpr_dev *d, const struct sgpr_path *path)
 {
 	if (!d || d->ops != &sgpr_transport_sim)
 		return NULL;
-	return d->priv;
+	return path ? path->tp : d->priv;
 }
 
-static int sim_open(struct sgpr_dev *d, const char *target)
+static int sim_execute(struct sgpr_dev *d, const struct sgpr_path *path, const struct sgpr_cmd *cmd,
+		       struct sgpr_status *ret)
 {
-	/* sim handles are only made by sgpr_sim_open() */
-	return d->priv ? 0 : -ENODEV;
-}
-
-static int sim_execute(struct sgpr_dev *d, const struct sgpr_cmd *cmd, struct sgpr_status *ret)
-{
-	struct sim_nexus *n = nexus(d);
+	struct sim_nexus *n = path_tp(d, path);
 	struct sgpr_sim_fault *f;
 	struct sgpr_status scratch = {0};
 	int r;
@@ -1231,9 +1238,9 @@ static int sim_execute(struct sgpr_dev *d, const struct sgpr_cmd *cmd, struct sg
 	return 0;
 }
 
-static int sim_reconnect(struct sgpr_dev *d)
+static int sim_reconnect(struct sgpr_dev *d, const struct sgpr_path *path)
 {
-	struct sim_nexus *n = nexus(d);
+	struct sim_nexus *n = path_tp(d, path);
 
 	if (!n || !n->lun)
 		return -ENODEV;
@@ -1263,7 +1270,7 @@ static void nexus_free(struct sim_nexus *n)
 
 static void sim_close(struct sgpr_dev *d)
 {
-	struct sim_nexus *n = nexus(d);
+	struct sim_nexus *n = path_tp(d, NULL);
 
 	if (!n)
 		return;
@@ -1280,25 +1287,6 @@ static void sim_close(struct sgpr_dev *d)
 	d->priv = NULL;
 }
 
-static int sim_set_path(struct sgpr_dev *d, unsigned i)
-{
-	struct sim_nexus *n = nexus(d);
-
-	if (!n || !n->paths || i >= n->npaths)
-		return -EINVAL;
-	d->priv = n->paths[i];
-	return 0;
-}
-
-const struct sgpr_transport_ops sgpr_transport_sim = {
-	.name = "sim",
-	.open = sim_open,
-	.execute = sim_execute,
-	.reconnect = sim_reconnect,
-	.close = sim_close,
-	.set_path = sim_set_path,
-};
-
 static struct sim_nexus *nexus_new(struct sgpr_sim_lun *lun, struct sgpr_dev *d, int ident)
 {
 	struct sim_nexus *n = calloc(1, sizeof(*n));
@@ -1314,86 +1302,104 @@ static struct sim_nexus *nexus_new(struct sgpr_sim_lun *lun, struct sgpr_dev *d,
 	return n;
 }
 
+/* What sgpr_sim_open*() asks sim_open() for. */
+struct sim_open_arg {
+	struct sgpr_sim_lun *lun;
+	const char *const *names; /* the nexus of each path; one nexus: names[0], npaths 0 */
+	unsigned npaths;
+};
+
+/* The paths of a multipath handle, reported to dev.c; path 0's nexus is the handle's priv. */
+static int open_paths(struct sgpr_dev *d, const struct sim_open_arg *a, struct sgpr_opened *ret)
+{
+	struct sim_nexus **paths;
+	int r = 0;
+
+	paths = calloc(a->npaths, sizeof(*paths));
+	ret->paths = calloc(a->npaths, sizeof(*ret->paths));
+	if (!paths || !ret->paths) {
+		free(paths);
+		return -ENOMEM; /* dev.c frees ret->paths */
+	}
+	for (unsigned i = 0; i < a->npaths && r >= 0; i++) {
+		int ident = ident_get(a->lun, a->names[i]);
+
+		ret->paths[i].name = ident < 0 ? NULL : strdup(a->names[i]);
+		r = ident < 0 ? ident : ret->paths[i].name ? 0 : -ENOMEM;
+		if (r >= 0) {
+			paths[i] = nexus_new(a->lun, d, ident);
+			if (!paths[i])
+				r = -ENOMEM;
+		}
+		ret->paths[i].tp = paths[i];
+	}
+	ret->npaths = a->npaths;
+	for (unsigned i = 0; i < a->npaths; i++)
+		if (paths[i]) {
+			paths[i]->paths = paths;
+			paths[i]->npaths = a->npaths;
+		}
+	if (r < 0) {
+		for (unsigned i = 0; i < a->npaths; i++)
+			if (paths[i])
+				nexus_free(paths[i]);
+		free(paths);
+		return r;
+	}
+	d->priv = paths[0];
+	return 0;
+}
+
+/* sim handles are only made by sgpr_sim_open*(), which pass arg */
+static int sim_open(struct sgpr_dev *d, const char *target, const void *arg,
+		    struct sgpr_opened *ret)
+{
+	const struct sim_open_arg *a = arg;
+	int ident;
+
+	if (!a)
+		return -ENODEV;
+	if (a->npaths)
+		return open_paths(d, a, ret);
+	ident = ident_get(a->lun, a->names[0]);
+	if (ident < 0)
+		return ident;
+	d->priv = nexus_new(a->lun, d, ident);
+	return d->priv ? 0 : -ENOMEM;
+}
+
+const struct sgpr_transport_ops sgpr_transport_sim = {
+	.name = "sim",
+	.open = sim_open,
+	.execute = sim_execute,
+	.reconnect = sim_reconnect,
+	.close = sim_close,
+};
+
 int sgpr_sim_open_paths(struct sgpr_sim_lun *lun, const char *const names[], unsigned npaths,
 			const struct sgpr_dev_opts *opts, struct sgpr_dev **ret)
 {
-	struct sim_nexus **paths;
-	struct sgpr_dev *d = NULL;
-	int r;
+	struct sim_open_arg a = {.lun = lun, .names = names, .npaths = npaths};
 
 	if (!lun || !names || !npaths || npaths > SGPR_PATHS_MAX || !ret)
 		return -EINVAL;
 	for (unsigned i = 0; i < npaths; i++)
 		if (!names[i] || !*names[i])
 			return -EINVAL;
-	paths = calloc(npaths, sizeof(*paths));
-	if (!paths)
-		return -ENOMEM;
-	r = sgpr_dev_new(&sgpr_transport_sim, "sim:multipath", opts, &d);
-	if (r < 0) {
-		free(paths);
-		return r;
-	}
-	for (unsigned i = 0; i < npaths && r >= 0; i++) {
-		int ident = ident_get(lun, names[i]);
-
-		r = ident < 0 ? ident : sgpr_dev_add_path(d, names[i]);
-		if (r >= 0) {
-			paths[i] = nexus_new(lun, d, ident);
-			if (!paths[i])
-				r = -ENOMEM;
-		}
-	}
-	for (unsigned i = 0; i < npaths; i++)
-		if (paths[i]) {
-			paths[i]->paths = paths;
-			paths[i]->npaths = npaths;
-		}
-	if (r < 0) {
-		for (unsigned i = 0; i < npaths; i++)
-			if (paths[i])
-				nexus_free(paths[i]);
-		free(paths);
-		d->ops = NULL;
-		sgpr_dev_free(d);
-		return r;
-	}
-	d->priv = paths[0];
-	*ret = d;
-	return 0;
+	return sgpr_dev_open_ops(&sgpr_transport_sim, "sim:multipath", &a, opts, ret);
 }
 
 int sgpr_sim_open(struct sgpr_sim_lun *lun, const char *nexus_name,
 		  const struct sgpr_dev_opts *opts, struct sgpr_dev **ret)
 {
-	struct sgpr_dev *d = NULL;
-	struct sim_nexus *n;
+	const char *names[] = {nexus_name};
+	struct sim_open_arg a = {.lun = lun, .names = names};
 	char target[SGPR_ISCSI_NAME_MAX + 32];
-	int ident, r;
 
 	if (!lun || !nexus_name || !*nexus_name || !ret)
 		return -EINVAL;
-	ident = ident_get(lun, nexus_name);
-	if (ident < 0)
-		return ident;
-	n = calloc(1, sizeof(*n));
-	if (!n)
-		return -ENOMEM;
 	snprintf(target, sizeof(target), "sim:%s", nexus_name);
-	r = sgpr_dev_new(&sgpr_transport_sim, target, opts, &d);
-	if (r < 0) {
-		free(n);
-		return r;
-	}
-	n->lun = lun;
-	n->dev = d;
-	n->ident = (unsigned)ident;
-	n->next = lun->nexuses;
-	lun->nexuses = n;
-	d->priv = n;
-	session_new(n);
-	*ret = d;
-	return 0;
+	return sgpr_dev_open_ops(&sgpr_transport_sim, target, &a, opts, ret);
 }
 
 /* ---- hooks ------------------------------------------------------------ */

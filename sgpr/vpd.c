@@ -1,14 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * The name of a logical unit from INQUIRY VPD page 0x83, Device Identification
- * (SPC-4 7.8.6): what tells whether two paths lead to the same LUN.
+ * (SPC-4 7.8.6): what tells whether two paths lead to the same LUN. Pure
+ * decoding; dev.c reads the page when it opens a handle.
  */
 #include <stdio.h>
 
 #include "sgpr-private.h"
-
-#define VPD_ALLOC_FIRST 252u
-#define VPD_ALLOC_MAX 4096u
 
 /* SPC-4 7.8.6.1 table 589 designator types, table 588 code sets */
 enum {
@@ -139,37 +137,4 @@ int sgpr_vpd83_lun_id(const uint8_t *page, size_t len, char *buf, size_t buflen)
 			return put_hex(buf, buflen, "t10.", best + 4, best[3]);
 		return put_text(buf, buflen, "t10.", best + 4, best[3]);
 	}
-}
-
-int sgpr_dev_read_lun_id(struct sgpr_dev *d, unsigned i, char *buf, size_t buflen)
-{
-	size_t alloc = VPD_ALLOC_FIRST;
-	struct sgpr_status st;
-	uint8_t *page = NULL;
-	int r;
-
-	for (int pass = 0; pass < 2; pass++) {
-		/* SPC-4 6.6.1: INQUIRY with EVPD, ALLOCATION LENGTH in bytes 3..4 */
-		uint8_t cdb[6] = {0x12, 0x01, 0x83};
-		size_t got, want;
-
-		sgpr_put_be16(cdb + 3, (uint16_t)alloc);
-		free(page);
-		page = calloc(1, alloc);
-		if (!page)
-			return -ENOMEM;
-		r = sgpr_dev_execute_path(d, i, cdb, sizeof(cdb), SGPR_DIR_IN, page, alloc, &st);
-		if (r < 0)
-			break;
-		got = st.resid <= alloc ? alloc - st.resid : 0;
-		want = got >= 4 ? 4 + (size_t)sgpr_get_be16(page + 2) : 0;
-		if (want > got && got == alloc && pass == 0 && want <= VPD_ALLOC_MAX) {
-			alloc = want;
-			continue;
-		}
-		r = sgpr_vpd83_lun_id(page, got, buf, buflen);
-		break;
-	}
-	free(page);
-	return r;
 }

@@ -374,6 +374,80 @@ static void test_reconnect_recovery(void **state)
 	assert_int_equal(sim_fx_key_count(f->b, KA2), 2);
 }
 
+/*
+ * A new login in the middle of the walk over the paths: path 0 is down, path 1 lost its
+ * session. The command fails over to path 1, which logs in again; the registration is
+ * re-established, and the command is resent on path 1, not started over on path 0.
+ */
+static void test_reconnect_during_failover(void **state)
+{
+	struct fx *f = *state;
+	struct sgpr_dev_stats stats;
+	struct sgpr_status st;
+	unsigned before[2], after[2];
+
+	assert_int_equal(sgpr_register(f->m, 0, KA, false, NULL), 0);
+	assert_int_equal(sgpr_reserve(f->m, KA, SGPR_TYPE_WERO, NULL), 0);
+	assert_int_equal(sgpr_sim_path_down(f->m, 0, true), 0);
+	assert_int_equal(sgpr_sim_path_fault(f->m, 1,
+					     &(struct sgpr_sim_fault){
+						     .kind = SGPR_SIM_FAULT_DISCONNECT,
+						     .match_opcode = true,
+						     .opcode = 0x8a,
+					     }),
+			 0);
+	cmds(f, before);
+	assert_int_equal(write16(f->m, -1, &st), 0);
+	cmds(f, after);
+	sgpr_dev_get_stats(f->m, &stats);
+	assert_int_equal(stats.reconnects, 1);
+	assert_int_equal(stats.recoveries, 1);
+	assert_true(sgpr_dev_path_failed(f->m, 0));
+	assert_false(sgpr_dev_path_failed(f->m, 1));
+	/* as before the layers were split: path 0 gets the write and the recovery's REGISTER
+	 * (both refused: down); path 1 the lost write, the recovery (READ KEYS, REGISTER,
+	 * confirmation reads, the PREEMPT of path 0's stale registration) and the resent write */
+	assert_int_equal(after[0] - before[0], 2);
+	assert_int_equal(after[1] - before[1], 12);
+	assert_int_equal(sim_fx_key_count(f->b, KA), 1);
+	assert_int_equal(sgpr_read_reservation(f->b, &(struct sgpr_reservation){}, NULL), 0);
+	assert_int_equal(sgpr_sim_lun_reservation(f->sim.lun, NULL), SGPR_TYPE_WERO);
+}
+
+/*
+ * The same, but the recovery after the new login on path 1 fails too (its READ KEYS loses the
+ * session again, and a recovery never logs in itself): path 1 is marked failed and the walk
+ * ends there, as it did when dev.c ran the recovery itself.
+ */
+static void test_recovery_fails_during_failover(void **state)
+{
+	struct fx *f = *state;
+	struct sgpr_dev_stats stats;
+	struct sgpr_status st;
+	unsigned before[2], after[2];
+
+	assert_int_equal(sgpr_register(f->m, 0, KA, false, NULL), 0);
+	assert_int_equal(sgpr_sim_path_down(f->m, 0, true), 0);
+	assert_int_equal(sgpr_sim_path_fault(f->m, 1,
+					     &(struct sgpr_sim_fault){
+						     .kind = SGPR_SIM_FAULT_DISCONNECT,
+						     .count = 2,
+					     }),
+			 0);
+	cmds(f, before);
+	assert_int_equal(write16(f->m, -1, &st), -ENOTCONN);
+	cmds(f, after);
+	sgpr_dev_get_stats(f->m, &stats);
+	assert_false(st.answered);
+	/* each path: the write, and the recovery's READ KEYS moving from path 1 to path 0 */
+	assert_int_equal(after[0] - before[0], 2);
+	assert_int_equal(after[1] - before[1], 2);
+	assert_int_equal(stats.reconnects, 1);
+	assert_int_equal(stats.recoveries, 0);
+	assert_true(sgpr_dev_path_failed(f->m, 0));
+	assert_true(sgpr_dev_path_failed(f->m, 1));
+}
+
 /* A key change whose answer is lost on path 1 after it ran: done on both paths, success. */
 static void test_key_change_lost_on_one_path(void **state)
 {
@@ -438,6 +512,10 @@ int main(void)
 		TGT(test_adopt_key_path_down),
 		SPC(test_reconnect_recovery),
 		TGT(test_reconnect_recovery),
+		SPC(test_reconnect_during_failover),
+		TGT(test_reconnect_during_failover),
+		SPC(test_recovery_fails_during_failover),
+		TGT(test_recovery_fails_during_failover),
 		SPC(test_key_change_lost_on_one_path),
 		TGT(test_key_change_lost_on_one_path),
 		SPC(test_preempted_path_stays_out),

@@ -91,7 +91,7 @@ static int raw(struct sgpr_dev *d, const uint8_t *cdb, size_t len, enum sgpr_dir
 	struct sgpr_cmd cmd = {cdb, len, dir, data, dlen, 1000};
 
 	memset(st, 0, sizeof(*st));
-	return sgpr_transport_sim.execute(d, &cmd, st);
+	return sgpr_transport_sim.execute(d, NULL, &cmd, st);
 }
 
 /* The next unit attention of d as ASC << 8 | ASCQ, or -1 if TEST UNIT READY gets GOOD. */
@@ -213,7 +213,7 @@ static void test_first_command_ua(void **state)
 	/* 29/00 on the first command of every session, then nothing */
 	assert_int_equal(next_ua(f->a), 0x2900);
 	assert_int_equal(next_ua(f->a), -1);
-	assert_int_equal(sgpr_transport_sim.reconnect(f->a), 0);
+	assert_int_equal(sgpr_transport_sim.reconnect(f->a, NULL), 0);
 	assert_int_equal(next_ua(f->a), 0x2900);
 	assert_int_equal(next_ua(f->a), -1);
 }
@@ -493,7 +493,7 @@ static void test_orphan_recovery_tgt(void **state)
 	assert_int_equal(prout(f->a, 0, 0, 0, KA), G);
 	assert_int_equal(prout(f->b, 0, 0, 0, KB), G);
 	assert_int_equal(prout(f->a, 1, SGPR_TYPE_WE, KA, 0), G);
-	assert_int_equal(sgpr_transport_sim.reconnect(f->a), 0);
+	assert_int_equal(sgpr_transport_sim.reconnect(f->a, NULL), 0);
 	drain_all(f);
 	assert_int_equal(rw16(f->a, true, 0, buf), RC);
 	assert_int_equal(prout(f->a, 2, SGPR_TYPE_WE, KA, 0), RC);
@@ -518,7 +518,7 @@ static void test_reconnect_keeps_registration_spc(void **state)
 
 	assert_int_equal(prout(f->a, 0, 0, 0, KA), G);
 	assert_int_equal(prout(f->a, 1, SGPR_TYPE_WE, KA, 0), G);
-	assert_int_equal(sgpr_transport_sim.reconnect(f->a), 0);
+	assert_int_equal(sgpr_transport_sim.reconnect(f->a, NULL), 0);
 	/* SPC: the registration belongs to the initiator port, which did not change */
 	assert_int_equal(rw16(f->a, true, 0, buf), G);
 	assert_int_equal(sgpr_sim_lun_registrations(f->sim.lun), 1);
@@ -786,8 +786,8 @@ static void test_faults(void **state)
 	assert_int_equal(raw(f->a, tur, 6, SGPR_DIR_NONE, NULL, 0, &st), -ENOTCONN);
 	assert_int_equal(raw(f->a, tur, 6, SGPR_DIR_NONE, NULL, 0, &st), -ENOTCONN);
 	assert_int_equal(sgpr_sim_refuse_reconnect(f->a, 1), 0);
-	assert_int_equal(sgpr_transport_sim.reconnect(f->a), -ECONNREFUSED);
-	assert_int_equal(sgpr_transport_sim.reconnect(f->a), 0);
+	assert_int_equal(sgpr_transport_sim.reconnect(f->a, NULL), -ECONNREFUSED);
+	assert_int_equal(sgpr_transport_sim.reconnect(f->a, NULL), 0);
 	assert_int_equal(next_ua(f->a), 0x2900);
 	assert_int_equal(sgpr_sim_commands(f->a), n0 + 3);
 	assert_non_null(sgpr_sim_last_cdb(f->a, NULL));
@@ -811,7 +811,7 @@ static void test_disconnect_after_execute(void **state)
 	assert_int_equal(sgpr_sim_set_fault(f->a, &flt), 0);
 	assert_int_equal(raw(f->a, cdb, 10, SGPR_DIR_OUT, p, 24, &st), -ENOTCONN);
 	assert_int_equal(sgpr_sim_lun_registrations(f->sim.lun), 1);
-	assert_int_equal(sgpr_transport_sim.reconnect(f->a), 0);
+	assert_int_equal(sgpr_transport_sim.reconnect(f->a, NULL), 0);
 	assert_int_equal(prout(f->a, 0, 0, KA, KB), RC); /* new session, not registered */
 }
 
@@ -827,7 +827,7 @@ static void test_restart(void **state)
 	assert_int_equal(prout(f->a, 1, SGPR_TYPE_WE, KA, 0), G);
 	sgpr_sim_lun_restart(f->sim.lun, true);
 	assert_int_equal(raw(f->a, tur, 6, SGPR_DIR_NONE, NULL, 0, &st), -ENOTCONN);
-	assert_int_equal(sgpr_transport_sim.reconnect(f->a), 0);
+	assert_int_equal(sgpr_transport_sim.reconnect(f->a, NULL), 0);
 	assert_int_equal(read_keys(f->a, keys, 16, &gen), 0);
 	assert_int_equal(gen, 0);
 	assert_int_equal(sgpr_sim_lun_reservation(f->sim.lun, NULL), 0);
@@ -899,7 +899,7 @@ static void test_registration_inspection(void **state)
 	assert_true(sim_fx_holder(&f->sim) == KB);
 	assert_int_equal(sgpr_sim_lun_registration(f->sim.lun, 2, NULL, NULL, NULL), -ENOENT);
 	/* a tgt orphan keeps the name of the nexus it was made on */
-	assert_int_equal(sgpr_transport_sim.reconnect(f->b), 0);
+	assert_int_equal(sgpr_transport_sim.reconnect(f->b, NULL), 0);
 	assert_string_equal(sim_fx_holder_nexus(&f->sim), NAME_B);
 }
 
@@ -921,7 +921,7 @@ static void test_descriptor_sense(void **state)
 	/* the LUN can go first; the handle then has no target */
 	sgpr_sim_lun_free(lun);
 	assert_int_equal(raw(d, tur, 6, SGPR_DIR_NONE, NULL, 0, &st), -ENOTCONN);
-	assert_int_equal(sgpr_transport_sim.reconnect(d), -ENODEV);
+	assert_int_equal(sgpr_transport_sim.reconnect(d, NULL), -ENODEV);
 	sgpr_dev_free(d);
 }
 
