@@ -88,6 +88,17 @@ send_new() { # ID
 
 # CMD runs in a subshell of the agent (no exec: bash -c would cost a binary load over 9p), in its
 # own process group (set -m) so that a timeout kills everything it started.
+# running PID: our child PID has not exited. Not kill -0, which succeeds on a zombie: in a CI
+# hang (test-prh-qemu, and likely test-multipath's) ps showed the exec's subshell as a zombie
+# that bash had not reaped while this loop kept waiting for it, so the agent never answered
+# again. /proc is read with the builtin (no fork); `wait` then reaps the child itself.
+running() {
+	local st
+	read -r st <"/proc/$1/stat" 2>/dev/null || return 1
+	st=${st##*) }
+	[ "${st%% *}" != Z ]
+}
+
 run() { # ID TIMEOUT CWDHEX CMDHEX
 	local id=$1 t=$2 cwd cmd pid rc i=0 deadline killed=0 last=$SECONDS got
 
@@ -109,7 +120,7 @@ run() { # ID TIMEOUT CWDHEX CMDHEX
 	pid=$!
 	set +m
 	deadline=$((SECONDS + t))
-	while kill -0 "$pid" 2>/dev/null; do
+	while running "$pid"; do
 		if [ "$SECONDS" -ge "$deadline" ]; then
 			if [ "$killed" = 0 ]; then
 				kill -TERM -- "-$pid" 2>/dev/null
