@@ -26,7 +26,8 @@ struct sgpr_sim_config {
 	bool tgt_generation; /* +1 on every REGISTER (no-ops too), +2 if it drops the reservation */
 	bool tgt_checks;     /* SPEC_I_PT/ALL_TG_PT/APTPL and PREEMPT of key 0 get 24/00 */
 	bool descriptor_sense; /* sense in descriptor format (0x72) instead of fixed (0x70) */
-	bool no_ptpl; /* cannot persist: PTPL_C 0, APTPL refused (ILLEGAL REQUEST); a restart loses all */
+	bool no_ptpl; /* cannot persist: PTPL_C 0, APTPL refused (ILLEGAL REQUEST); a restart loses
+			 all */
 };
 
 /* A compliant target: registrations per nexus name, SPC unit attentions, APTPL, ALL_TG_PT. */
