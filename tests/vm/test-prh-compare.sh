@@ -26,6 +26,7 @@ SEQ=(
 	"out reserve 0xabc1 wero"
 	"in read-reservation"
 	"in read-keys 8"
+	"in read-full-status"
 	"out reserve 0xbad wero"
 	"out register 0xabc2 0xbad"
 	"out release 0xbad wero"
@@ -100,8 +101,9 @@ def norm(rows):
     out = []
     for req, f in rows:
         f = list(f)
-        # PR generation: data bytes 0-3 of READ KEYS / READ RESERVATION, relative to the run's first
-        if len(f) == 4 and f[0] == "00000000" and f[3] != "-" and ("read-keys" in req or "read-reservation" in req) and len(f[3]) >= 8:
+        # PR generation: data bytes 0-3 of READ KEYS / READ RESERVATION / READ FULL STATUS (LIO;
+        # tgtd refuses it), relative to the run's first
+        if len(f) == 4 and f[0] == "00000000" and f[3] != "-" and any(n in req for n in ("read-keys", "read-reservation", "read-full-status")) and len(f[3]) >= 8:
             g = int(f[3][:8], 16)
             if base is None:
                 base = g

@@ -94,7 +94,7 @@ send_new() { # ID
 # again. /proc is read with the builtin (no fork); `wait` then reaps the child itself.
 running() {
 	local st
-	read -r st <"/proc/$1/stat" 2>/dev/null || return 1
+	{ read -r st <"/proc/$1/stat"; } 2>/dev/null || return 1
 	st=${st##*) }
 	[ "${st%% *}" != Z ]
 }
