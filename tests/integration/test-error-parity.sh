@@ -37,9 +37,10 @@ parity "silent portal" "iscsi://127.0.0.1:$((TEST_PORT + 1))/iqn.2026-11.io.sgpr
 parity "no such LUN" "iscsi://127.0.0.1:$TEST_PORT/iqn.2026-11.io.sgpr:target/9" 5 \
 	"no such target or LUN"
 # tgtd answers the login with status 02/03 TARGET NOT FOUND, LIO with 03/01 SERVICE UNAVAILABLE
+# (sgpr: "target unavailable (login status 03/01: no such target on this portal, ...)")
 if [ "${TARGET_KIND:-tgt}" = lio ]; then
 	parity "no such target" "iscsi://127.0.0.1:$TEST_PORT/iqn.2026-11.io.sgpr:nosuchtarget/1" 5 \
-		"transport error"
+		"no such target on this portal"
 else
 	parity "no such target" "iscsi://127.0.0.1:$TEST_PORT/iqn.2026-11.io.sgpr:nosuchtarget/1" 5 \
 		"no such target or LUN"
