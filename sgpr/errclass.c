@@ -43,6 +43,9 @@ static const struct {
 	{ECOMM, SGPR_ERR_UNREACHABLE},
 	/* no such iSCSI target or LUN (or the target hides it from this initiator) */
 	{ENXIO, SGPR_ERR_UNREACHABLE},
+	/* the iSCSI login was refused with 03/01 SERVICE UNAVAILABLE: LIO's answer for a target
+	 * name it does not have, or a target not operational (yet) */
+	{EHOSTDOWN, SGPR_ERR_UNREACHABLE},
 	/* no such device node */
 	{ENOENT, SGPR_ERR_UNREACHABLE},
 	/* the device is gone (removed, or a multipath map without paths) */

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * iscsi:// URL parser: pure string handling, no libiscsi and no I/O, so it
+ * iscsi:// URL parser, ISID and login status: pure string handling, no libiscsi and no I/O, so it
  * is built (and unit-tested, fuzzed) whether or not libiscsi is present.
  */
 #include <arpa/inet.h>
 #include <assert.h>
+#include <stdio.h>
 #include <strings.h>
 
 #include "sgpr-private.h"
@@ -182,6 +183,27 @@ void sgpr_iscsi_url_done(struct sgpr_iscsi_url *u)
 	free(u->host);
 	free(u->target_iqn);
 	*u = (struct sgpr_iscsi_url){};
+}
+
+int sgpr_iscsi_login_errno(const char *error_text)
+{
+	const char *s = error_text ? strstr(error_text, "Status: ") : NULL;
+	unsigned status;
+
+	if (!s || !(s = strrchr(s, '(')) || sscanf(s, "(%u)", &status) != 1)
+		return -EACCES;
+	switch (status >> 8) {
+	case 0x02:
+		if (status == 0x0203 || status == 0x0204)
+			return -ENXIO;
+		return -EACCES;
+	case 0x03:
+		if (status == 0x0301)
+			return -EHOSTDOWN;
+		return -ECOMM;
+	default:
+		return -ECOMM;
+	}
 }
 
 /*

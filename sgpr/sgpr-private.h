@@ -304,3 +304,13 @@ void sgpr_iscsi_url_done(struct sgpr_iscsi_url *u);
  */
 void sgpr_iscsi_isid(const char *initiator, uint16_t host_id, bool observer, uint32_t *ret_rnd,
 		     uint16_t *ret_qual);
+/*
+ * The errno of a refused iSCSI login (iscsi-url.c) from libiscsi's error text, which carries the
+ * login status (RFC 7143 10.13.5) only as "...Status: <words>(<class << 8 | detail>)":
+ *   02/03 target not found, 02/04 target removed    -ENXIO
+ *   any other class 02 (initiator error), no status  -EACCES
+ *   03/01 service unavailable                        -EHOSTDOWN (LIO's answer for a target name
+ *                                                    it does not have, or one being torn down)
+ *   any other status (target error, redirect)        -ECOMM
+ */
+int sgpr_iscsi_login_errno(const char *error_text);

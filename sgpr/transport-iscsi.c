@@ -52,8 +52,11 @@
  *                  -ENXIO means "no such target, or not allowed to see it".
  *   -EACCES        any other login status of class 02 (initiator error:
  *                  authentication/authorization failure, ...)
- *   -ECOMM         login status class 03 (target error) or a redirect, or the
- *                  login could not be sent
+ *   -EHOSTDOWN     login status 03/01 "service unavailable": LIO's answer for
+ *                  a target name it does not have (or one being set up or torn
+ *                  down, as in a restart of the target service)
+ *   -ECOMM         any other login status of class 03 (target error) or a
+ *                  redirect, or the login could not be sent
  */
 #include <arpa/inet.h>
 #include <limits.h>
@@ -242,23 +245,10 @@ static int connect_errno(int err)
 	}
 }
 
-/* libiscsi reports the login status only in its error text: "...Status: <text>(<n>)". */
+/* libiscsi reports the login status only in its error text: sgpr_iscsi_login_errno() */
 static int login_errno(struct iscsi_context *ctx)
 {
-	const char *err = iscsi_get_error(ctx);
-	const char *s = err ? strstr(err, "Status: ") : NULL;
-	unsigned status;
-
-	if (!s || !(s = strrchr(s, '(')) || sscanf(s, "(%u)", &status) != 1)
-		return -EACCES;
-	switch (status >> 8) {
-	case 0x02:
-		if (status == 0x0203 || status == 0x0204)
-			return -ENXIO;
-		return -EACCES;
-	default:
-		return -ECOMM;
-	}
+	return sgpr_iscsi_login_errno(iscsi_get_error(ctx));
 }
 
 static void login_cb(struct iscsi_context *ctx, int status, void *command_data, void *private_data)

@@ -69,6 +69,8 @@ static const struct {
 	{ENETUNREACH, "network unreachable"},
 	{ECOMM, "transport error (the command got no SCSI status)"},
 	{ENXIO, "no such target or LUN"},
+	{EHOSTDOWN, "target unavailable (login status 03/01: no such target on this portal, or it "
+		    "is not operational)"},
 	{ENOENT, "no such device"},
 	{ENODEV, "device gone"},
 	{EACCES, "permission denied (or login refused by the target)"},

@@ -46,6 +46,7 @@ static const struct row {
 	ROW(ENETUNREACH, UNREACHABLE, 5, "unreachable"),
 	ROW(ECOMM, UNREACHABLE, 5, "unreachable"),
 	ROW(ENXIO, UNREACHABLE, 5, "unreachable"),
+	ROW(EHOSTDOWN, UNREACHABLE, 5, "unreachable"),
 	ROW(ENOENT, UNREACHABLE, 5, "unreachable"),
 	ROW(ENODEV, UNREACHABLE, 5, "unreachable"),
 	ROW(EACCES, UNREACHABLE, 5, "unreachable"),

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* iscsi:// URL parsing (iscsi-url.c): accepted forms field by field, rejected forms, lengths. */
+/* iscsi:// URL parsing (iscsi-url.c): accepted forms field by field, rejected forms, lengths;
+ * the errno of a refused login's status. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -367,13 +368,43 @@ static void test_done(void **state)
 	assert_int_equal(u.port, 0);
 }
 
+/* The login status in libiscsi's error text ("Failed to log in to target. Status: %s(%d)") */
+static void test_login_errno(void **state)
+{
+	/* tgtd's answer for a missing target, and 02/04 target removed */
+	assert_int_equal(sgpr_iscsi_login_errno("Failed to log in to target. Status: Target not "
+						"found(515)"),
+			 -ENXIO);
+	assert_int_equal(sgpr_iscsi_login_errno("Failed to log in to target. Status: x(516)"),
+			 -ENXIO);
+	/* LIO's answer for a missing target: 03/01 service unavailable, its own errno */
+	assert_int_equal(sgpr_iscsi_login_errno("Failed to log in to target. Status: Service "
+						"unavailable(769)"),
+			 -EHOSTDOWN);
+	/* other class 02: refused (authorization, ...); other class 03 and redirects: -ECOMM */
+	assert_int_equal(sgpr_iscsi_login_errno("Failed to log in to target. Status: x(514)"),
+			 -EACCES);
+	assert_int_equal(sgpr_iscsi_login_errno("Failed to log in to target. Status: x(768)"),
+			 -ECOMM);
+	assert_int_equal(sgpr_iscsi_login_errno("Failed to log in to target. Status: x(770)"),
+			 -ECOMM);
+	assert_int_equal(sgpr_iscsi_login_errno("Failed to log in to target. Status: x(257)"),
+			 -ECOMM);
+	/* no status in the text */
+	assert_int_equal(sgpr_iscsi_login_errno(NULL), -EACCES);
+	assert_int_equal(sgpr_iscsi_login_errno("Failed to log in to target. It did not return "
+						"CHAP_N during SECNEG."),
+			 -EACCES);
+	assert_int_equal(sgpr_iscsi_login_errno("Status: no number()"), -EACCES);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_accepted),       cmocka_unit_test(test_rejected_structure),
 		cmocka_unit_test(test_rejected_lun),   cmocka_unit_test(test_rejected_portal),
 		cmocka_unit_test(test_rejected_chars), cmocka_unit_test(test_lengths),
-		cmocka_unit_test(test_done),
+		cmocka_unit_test(test_done),	       cmocka_unit_test(test_login_errno),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
