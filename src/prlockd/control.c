@@ -22,6 +22,7 @@
 #include "cleanup.h"
 #include "json.h"
 #include "prlockd.h"
+#include "procs.h"
 
 #ifndef SO_PEERGROUPS
 #define SO_PEERGROUPS 59
@@ -30,14 +31,13 @@
 struct client {
 	int fd;
 	struct ucred cred;
-	bool allowed;
 	char in[PRLOCKD_REQUEST_MAX];
 	size_t in_len;
 	bool answered; /* request read; a reply is queued or pending (pending) */
 	bool pending;  /* the lease table answers later (control_reply) */
 	char *out;
 	size_t out_len, out_off;
-	uint64_t idle_deadline;
+	uint64_t idle_deadline; /* to send the request, or to read the reply (not while pending) */
 	bool closed;
 };
 
@@ -92,6 +92,7 @@ static int reply_send(struct client *c, struct reply *rp)
 	c->out_len = rp->len;
 	c->out_off = 0;
 	c->answered = true;
+	c->idle_deadline = mono_ms() + PRLOCKD_CLIENT_IDLE_MS;
 	return 0;
 }
 
@@ -188,6 +189,7 @@ static bool find_entry(struct daemon *dm, const char *dev, struct table_info *re
 
 static int req_protect(struct daemon *dm, struct client *c, const char *dev, const char *spid)
 {
+	unsigned long long start = 0;
 	struct protected_proc p;
 	struct table_info e;
 	char path[64];
@@ -201,11 +203,23 @@ static int req_protect(struct daemon *dm, struct client *c, const char *dev, con
 	if (parse_uint(spid, 2, 0x7fffffff, &v) < 0 || (pid_t)v == getpid())
 		return reply_error(c, "usage", "protect: '%s' is not a process id", spid);
 	p.pid = (pid_t)v;
-	if (proc_starttime(p.pid, &p.start) < 0)
+	r = proc_starttime(p.pid, &start);
+	if (proc_classify(r, start, start) == PROC_GONE)
 		return reply_error(c, "usage", "protect: no process %s", spid);
+	if (r < 0)
+		return reply_error(c, "error", "protect: cannot read /proc/%s/stat: %s", spid,
+				   strerror(-r));
+	p.start = start;
 	snprintf(path, sizeof(path), "/proc/%d", (int)p.pid);
 	if (c->cred.uid != 0 && (stat(path, &st) < 0 || st.st_uid != c->cred.uid))
 		return reply_error(c, "denied", "protect: process %s is not yours", spid);
+	/* the pidfd, checked against the start time read above: PID reuse is caught here */
+	r = procs_hold(dm->procs, &p);
+	if (r == -ESRCH)
+		return reply_error(c, "usage", "protect: no process %s", spid);
+	if (r < 0)
+		return reply_error(c, "error", "protect: cannot hold process %s (pidfd): %s", spid,
+				   strerror(-r));
 	r = table_protect(dm->table, dev, &p);
 	if (r == -ENOENT)
 		return reply_error(c, "not-held", "%s: not held by prlockd", dev);
@@ -270,7 +284,7 @@ static int req_status(struct daemon *dm, struct client *c)
 		json_key(&rp.j, "protected");
 		json_array_begin(&rp.j);
 		for (size_t k = 0; k < e.n_procs; k++)
-			if (proc_alive(&e.procs[k]))
+			if (procs_status(dm->procs, &e.procs[k]) != PROC_GONE)
 				json_uint(&rp.j, (unsigned)e.procs[k].pid);
 		json_array_end(&rp.j);
 		json_object_end(&rp.j);
@@ -320,14 +334,6 @@ static int handle_request(struct daemon *dm, struct client *c, char *line)
 
 static int dispatch(struct daemon *dm, struct client *c, char **tok, int n)
 {
-	if (!c->allowed)
-		return reply_error(c, "denied",
-				   "permission denied: uid %u is neither root nor a member of "
-				   "%s%s%s",
-				   (unsigned)c->cred.uid, dm->has_group ? "group '" : "",
-				   dm->has_group ? dm->cfg.group
-						 : "the prlockd group (none configured)",
-				   dm->has_group ? "'" : "");
 	if (strcmp(tok[0], "ping") == 0 && n == 1) {
 		struct reply rp;
 
@@ -390,12 +396,51 @@ static int dispatch(struct daemon *dm, struct client *c, char **tok, int n)
 
 /* ---- the socket -------------------------------------------------------------- */
 
+/*
+ * What sits at the control path: nothing, or a socket nobody answers on (left by a dead
+ * prlockd), which is removed. Anything else is not ours to remove.
+ */
+static int control_path_free(const char *path, const struct sockaddr_un *sa)
+{
+	_cleanup_close_ int probe = -1;
+	struct stat st;
+
+	if (lstat(path, &st) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		log_msg(LOG_ERR, "Control socket %s: cannot check it: %m", path);
+		return -errno;
+	}
+	if (!S_ISSOCK(st.st_mode)) {
+		log_msg(LOG_ERR, "Control socket %s: exists and is not a socket (%s); not removed",
+			path,
+			S_ISLNK(st.st_mode)   ? "a symbolic link"
+			: S_ISDIR(st.st_mode) ? "a directory"
+			: S_ISREG(st.st_mode) ? "a regular file"
+					      : "another kind of file");
+		return -EEXIST;
+	}
+	probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (probe >= 0 && connect(probe, (const struct sockaddr *)sa, sizeof(*sa)) == 0) {
+		log_msg(LOG_ERR, "Another prlockd listens on %s", path);
+		return -EADDRINUSE;
+	}
+	if (unlink(path) < 0 && errno != ENOENT) {
+		log_msg(LOG_ERR, "Control socket %s: cannot remove the stale socket: %m", path);
+		return -errno;
+	}
+	return 0;
+}
+
 int control_listen(struct daemon *dm)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	_cleanup_close_ int fd = -1;
 	_cleanup_free_ char *dir = NULL;
+	struct stat st;
 	char *slash;
-	int fd, r;
+	mode_t mask;
+	int r;
 
 	if (strlen(dm->control_path) >= sizeof(sa.sun_path)) {
 		log_msg(LOG_ERR, "Control socket path too long: %s", dm->control_path);
@@ -417,32 +462,27 @@ int control_listen(struct daemon *dm)
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -errno;
-	/* A socket file left by a dead prlockd is stale; a live one answers connect(). */
-	{
-		int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-		if (probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
-			close(probe);
-			close(fd);
-			log_msg(LOG_ERR, "Another prlockd listens on %s", dm->control_path);
-			return -EADDRINUSE;
-		}
-		if (probe >= 0)
-			close(probe);
-		unlink(dm->control_path);
-	}
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 64) < 0) {
+	r = control_path_free(dm->control_path, &sa);
+	if (r < 0)
+		return r;
+	/*
+	 * Everyone may connect (mode 0666, set by the umask at bind, not by a chmod of a path):
+	 * access is decided per peer (SO_PEERCRED), so that a refused peer gets a clear error
+	 * line rather than EACCES. Single-threaded here: the umask is the process's.
+	 */
+	mask = umask(0111);
+	r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	umask(mask);
+	if (r < 0 || listen(fd, 64) < 0 || lstat(dm->control_path, &st) < 0) {
 		r = -errno;
 		log_msg(LOG_ERR, "Failed to listen on %s: %m", dm->control_path);
-		close(fd);
 		return r;
 	}
-	/*
-	 * Everyone may connect: access is decided per peer (SO_PEERCRED), so that a refused
-	 * peer gets a clear error line rather than EACCES.
-	 */
-	chmod(dm->control_path, 0666);
-	dm->listen_fd = fd;
+	dm->control_ino = st.st_ino;
+	dm->control_dev = st.st_dev;
+	/* given up on EMFILE to accept and close one connection with an error line */
+	dm->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	dm->listen_fd = TAKE_FD(fd);
 	return 0;
 }
 
@@ -457,6 +497,8 @@ static void client_free(struct daemon *dm, struct client *c)
 
 void control_close(struct daemon *dm)
 {
+	struct stat st;
+
 	for (size_t i = 0; i < dm->n_clients; i++)
 		client_free(dm, dm->clients[i]);
 	free(dm->clients);
@@ -464,9 +506,15 @@ void control_close(struct daemon *dm)
 	dm->n_clients = 0;
 	if (dm->listen_fd >= 0) {
 		close(dm->listen_fd);
-		unlink(dm->control_path);
+		/* only our own socket: whatever replaced it is not ours to remove */
+		if (lstat(dm->control_path, &st) == 0 && S_ISSOCK(st.st_mode) &&
+		    st.st_ino == dm->control_ino && st.st_dev == dm->control_dev)
+			unlink(dm->control_path);
 		dm->listen_fd = -1;
 	}
+	if (dm->reserve_fd >= 0)
+		close(dm->reserve_fd);
+	dm->reserve_fd = -1;
 }
 
 static bool peer_allowed(const struct daemon *dm, int fd, const struct ucred *cred)
@@ -488,30 +536,130 @@ static bool peer_allowed(const struct daemon *dm, int fd, const struct ucred *cr
 	return false;
 }
 
+/*
+ * Whether a new peer gets a slot; if not, its error line is queued in c (and the reason for
+ * the log in why). Slots: PRLOCKD_CLIENTS_* (prlockd.h).
+ */
+static bool admit(struct daemon *dm, struct client *c, const char **why)
+{
+	socklen_t len = sizeof(c->cred);
+	size_t mine = 0;
+
+	if (getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &c->cred, &len) < 0) {
+		*why = "no credentials";
+		reply_error(c, "error", "prlockd cannot identify the peer (SO_PEERCRED): %s",
+			    strerror(errno));
+		return false;
+	}
+	if (!peer_allowed(dm, c->fd, &c->cred)) {
+		*why = "not allowed";
+		reply_error(c, "denied",
+			    "permission denied: uid %u is neither root nor a member of %s%s%s",
+			    (unsigned)c->cred.uid, dm->has_group ? "group '" : "",
+			    dm->has_group ? dm->cfg.group : "the prlockd group (none configured)",
+			    dm->has_group ? "'" : "");
+		return false;
+	}
+	if (c->cred.uid == 0) {
+		if (dm->n_clients < PRLOCKD_CLIENTS_MAX)
+			return true;
+	} else if (dm->n_clients < PRLOCKD_CLIENTS_MAX - PRLOCKD_CLIENTS_ROOT_RESERVE) {
+		for (size_t i = 0; i < dm->n_clients; i++)
+			mine += dm->clients[i]->cred.uid == c->cred.uid;
+		if (mine < PRLOCKD_CLIENTS_PER_UID)
+			return true;
+		*why = "over the per-uid limit";
+		reply_error(c, "busy",
+			    "too many connections: uid %u has %u open to prlockd (the limit); "
+			    "retry when one has ended",
+			    (unsigned)c->cred.uid, PRLOCKD_CLIENTS_PER_UID);
+		return false;
+	}
+	*why = "over the global limit";
+	reply_error(c, "busy",
+		    "too many connections to prlockd (%zu open; %u at most, %u of them for root "
+		    "only); retry later",
+		    dm->n_clients, PRLOCKD_CLIENTS_MAX, PRLOCKD_CLIENTS_ROOT_RESERVE);
+	return false;
+}
+
+/*
+ * A refused peer: its error line at once (best effort, non-blocking; a fresh socket's buffer
+ * takes it), what it sent already read so that it sees the line and then EOF, and closed.
+ */
+static void refuse(struct client *c)
+{
+	if (c->out)
+		(void)send(c->fd, c->out, c->out_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	(void)recv(c->fd, c->in, sizeof(c->in), MSG_DONTWAIT);
+	close(c->fd);
+	free(c->out);
+}
+
+/*
+ * accept() failed for want of file descriptors (EMFILE, ENFILE) or memory: pending peers
+ * would make poll() return at once, forever. Give up the reserve descriptor to accept and
+ * refuse a few, then rest the listener for PRLOCKD_ACCEPT_PAUSE_MS.
+ */
+static void accept_exhausted(struct daemon *dm, int err)
+{
+	log_limited(&dm->emfile_log, LOG_ERR,
+		    "control: cannot accept a connection: %s; refusing pending connections",
+		    strerror(err));
+	for (int i = 0; i < 32 && dm->reserve_fd >= 0; i++) {
+		struct client c = {};
+
+		close(dm->reserve_fd);
+		c.fd = accept4(dm->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (c.fd >= 0) {
+			reply_error(&c, "busy",
+				    "prlockd is out of file descriptors (%s); retry later",
+				    strerror(err));
+			refuse(&c);
+		}
+		dm->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		if (c.fd < 0)
+			break;
+	}
+	dm->accept_paused_until = mono_ms() + PRLOCKD_ACCEPT_PAUSE_MS;
+}
+
+/* At most 64 per call: a peer that reconnects at once must not keep the main loop here. */
 static void accept_clients(struct daemon *dm)
 {
-	for (;;) {
-		socklen_t len = sizeof(struct ucred);
-		struct client *c, **n;
-		int fd;
+	if (dm->reserve_fd < 0) /* taken by another thread when it was given up last time */
+		dm->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	for (int i = 0; i < 64; i++) {
+		struct client new = {}, *c, **n;
+		const char *why = "";
 
-		fd = accept4(dm->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd < 0)
+		new.fd = accept4(dm->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (new.fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+			    errno == ENOMEM)
+				accept_exhausted(dm, errno);
 			return;
-		c = calloc(1, sizeof(*c));
+		}
+		if (!admit(dm, &new, &why)) {
+			log_limited(&dm->refused_log, LOG_WARNING,
+				    "control: refused uid %u gid %u pid %d: %s",
+				    (unsigned)new.cred.uid, (unsigned)new.cred.gid,
+				    (int)new.cred.pid, why);
+			refuse(&new);
+			continue;
+		}
+		c = malloc(sizeof(*c));
 		n = c ? realloc(dm->clients, (dm->n_clients + 1) * sizeof(*n)) : NULL;
 		if (!n) {
 			free(c);
-			close(fd);
+			reply_error(&new, "error", "prlockd is out of memory");
+			refuse(&new);
 			return;
 		}
 		dm->clients = n;
-		c->fd = fd;
-		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &c->cred, &len) == 0)
-			c->allowed = peer_allowed(dm, fd, &c->cred);
-		if (!c->allowed)
-			log_msg(LOG_WARNING, "control: refused uid %u gid %u pid %d",
-				(unsigned)c->cred.uid, (unsigned)c->cred.gid, (int)c->cred.pid);
+		*c = new;
 		c->idle_deadline = mono_ms() + PRLOCKD_CLIENT_IDLE_MS;
 		dm->clients[dm->n_clients++] = c;
 	}
@@ -568,8 +716,15 @@ uint64_t clients_next_wakeup(const struct daemon *dm)
 	uint64_t w = UINT64_MAX;
 
 	for (size_t i = 0; i < dm->n_clients; i++)
-		if (!dm->clients[i]->answered && dm->clients[i]->idle_deadline < w)
+		if (!dm->clients[i]->pending && dm->clients[i]->idle_deadline < w)
 			w = dm->clients[i]->idle_deadline;
+	if (dm->accept_paused_until && dm->accept_paused_until < w)
+		w = dm->accept_paused_until;
+	/* the "suppressed" lines of the rate-limited messages */
+	if (dm->refused_log.suppressed && dm->refused_log.begin + PRLOCKD_LOG_INTERVAL_MS < w)
+		w = dm->refused_log.begin + PRLOCKD_LOG_INTERVAL_MS;
+	if (dm->emfile_log.suppressed && dm->emfile_log.begin + PRLOCKD_LOG_INTERVAL_MS < w)
+		w = dm->emfile_log.begin + PRLOCKD_LOG_INTERVAL_MS;
 	return w;
 }
 
@@ -605,6 +760,10 @@ void serve(struct daemon *dm, int timeout_ms)
 		return;
 	pfd[0] = (struct pollfd){.fd = dm->signal_fd, .events = POLLIN};
 	pfd[1] = (struct pollfd){.fd = dm->listen_fd, .events = POLLIN};
+	if (dm->accept_paused_until && mono_ms() < dm->accept_paused_until)
+		pfd[1].fd = -1; /* out of file descriptors: rest, do not spin on the listener */
+	else
+		dm->accept_paused_until = 0;
 	/* jobs done: the eventfd only wakes poll; leases_collect() takes them */
 	pfd[2] = (struct pollfd){.fd = dm->pool_fd, .events = POLLIN};
 	for (i = 0; i < n; i++) {
@@ -634,15 +793,17 @@ void serve(struct daemon *dm, int timeout_ms)
 	for (i = 0, k = 0; i < dm->n_clients; i++) {
 		struct client *c = dm->clients[i];
 
-		if (!c->answered && now >= c->idle_deadline)
-			c->closed = true;
+		if (!c->pending && now >= c->idle_deadline)
+			c->closed = true; /* silent, or not reading its reply */
 		if (c->closed)
 			client_free(dm, c);
 		else
 			dm->clients[k++] = c;
 	}
 	dm->n_clients = k;
-	if (pfd[1].revents & POLLIN)
+	if (pfd[1].fd >= 0 && (pfd[1].revents & POLLIN))
 		accept_clients(dm);
+	log_limit_flush(&dm->refused_log);
+	log_limit_flush(&dm->emfile_log);
 	free(pfd);
 }

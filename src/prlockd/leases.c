@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The daemon's side of the lease table (table.h): what the table asks prlockd to do for it.
- * Processes are real (/proc, kill), the loss hook is a child process, the state file is
+ * Processes are real (pidfds, procs.c), the loss hook is a child process, the state file is
  * STATE_DIR/leases replaced atomically, devices are opened with sgpr_dev_open() and locked
  * with lun_lock(), and messages go to log_msg(). Jobs run on the worker pool (pool.c) and
  * replies go to the control socket's clients (control.c).
@@ -20,59 +20,44 @@
 #include "cleanup.h"
 #include "lunlock.h"
 #include "prlockd.h"
+#include "procs.h"
 
 /* ---- processes ----------------------------------------------------------- */
 
-int proc_starttime(pid_t pid, unsigned long long *ret)
-{
-	char path[64], buf[1024], *p;
-	ssize_t n;
-	int fd, field;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -EIO;
-	buf[n] = 0;
-	/* "PID (comm) S ppid ...": comm may hold spaces and parentheses; field 22 is starttime */
-	p = strrchr(buf, ')');
-	if (!p || p[1] != ' ')
-		return -EBADMSG;
-	p += 2;
-	if (*p == 'Z' || *p == 'X')
-		return -ESRCH; /* exited, not reaped yet */
-	for (field = 3; field < 22 && p; field++) {
-		p = strchr(p, ' ');
-		if (p)
-			p++;
-	}
-	if (!p)
-		return -EBADMSG;
-	*ret = strtoull(p, NULL, 10);
-	return 0;
-}
-
-bool proc_alive(const struct protected_proc *p)
-{
-	unsigned long long start;
-
-	return proc_starttime(p->pid, &start) == 0 && start == p->start;
-}
-
 static bool op_proc_alive(void *userdata, const struct protected_proc *p)
 {
-	(void)userdata;
-	return proc_alive(p);
+	struct daemon *dm = userdata;
+
+	/* only ENOENT/ESRCH or another start time mean gone: EMFILE is no reason to spare it */
+	return procs_status(dm->procs, p) != PROC_GONE;
 }
 
 static int op_proc_signal(void *userdata, const struct protected_proc *p, int sig)
 {
-	(void)userdata;
-	return kill(p->pid, sig) < 0 ? -errno : 0;
+	struct daemon *dm = userdata;
+
+	return procs_signal(dm->procs, p, sig);
+}
+
+static bool proc_wanted(void *userdata, const struct protected_proc *p)
+{
+	struct daemon *dm = userdata;
+
+	for (size_t i = 0; i < table_count(dm->table); i++) {
+		struct table_info e;
+
+		table_info(dm->table, i, &e);
+		for (size_t k = 0; k < e.n_procs; k++)
+			if (e.procs[k].pid == p->pid && e.procs[k].start == p->start)
+				return true;
+	}
+	return false;
+}
+
+/* Close the pidfds of processes no lease protects any more (main loop). */
+void leases_gc(struct daemon *dm)
+{
+	procs_gc(dm->procs, proc_wanted, dm);
 }
 
 /* ---- the loss hook ------------------------------------------------------- */
@@ -264,6 +249,11 @@ int leases_open(struct daemon *dm)
 	int r;
 
 	dm->clock = (struct sgpr_clock){.now_ms = clock_now};
+	r = procs_new(&dm->procs);
+	if (r < 0) {
+		log_msg(LOG_ERR, "Failed to create the lease table: %s", strerror(-r));
+		return r;
+	}
 	r = table_new(&cfg, &ops, dm, &dm->table);
 	if (r < 0) {
 		log_msg(LOG_ERR, "Failed to create the lease table: %s", strerror(-r));
@@ -275,4 +265,5 @@ int leases_open(struct daemon *dm)
 void leases_close(struct daemon *dm)
 {
 	dm->table = table_free(dm->table);
+	dm->procs = procs_free(dm->procs);
 }

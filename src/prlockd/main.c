@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <syslog.h>
@@ -37,6 +38,50 @@ void log_msg(int prio, const char *fmt, ...)
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
 	fprintf(stderr, "<%d>%s\n", prio, buf);
+}
+
+void log_limited(struct log_limit *ll, int prio, const char *fmt, ...)
+{
+	char buf[2048];
+	va_list ap;
+
+	log_limit_flush(ll);
+	if (ll->n >= PRLOCKD_LOG_BURST) {
+		ll->suppressed++;
+		return;
+	}
+	if (!ll->n++)
+		ll->begin = mono_ms();
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	log_msg(prio, "%s", buf);
+}
+
+uint64_t log_limit_flush(struct log_limit *ll)
+{
+	if (ll->n && mono_ms() - ll->begin >= PRLOCKD_LOG_INTERVAL_MS) {
+		if (ll->suppressed)
+			log_msg(LOG_WARNING, "%s: suppressed %u similar message(s) in %u s",
+				ll->what, ll->suppressed, PRLOCKD_LOG_INTERVAL_MS / 1000);
+		ll->n = ll->suppressed = 0;
+	}
+	return ll->suppressed ? ll->begin + PRLOCKD_LOG_INTERVAL_MS : UINT64_MAX;
+}
+
+/*
+ * The soft limit of open files up to the hard one: connections, pidfds and devices share it,
+ * and running out of them must not be what a flood of connections can cause.
+ */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			log_msg(LOG_WARNING, "Failed to raise the open files limit: %m");
+	}
 }
 
 /* libsgpr's messages (from the worker threads): the daemon's log, filtered as its own. */
@@ -390,6 +435,9 @@ int main(int argc, char **argv)
 		.signal_fd = -1,
 		.lock_fd = -1,
 		.pool_fd = -1,
+		.reserve_fd = -1,
+		.refused_log = {.what = "control: refused connections"},
+		.emfile_log = {.what = "control: accept out of file descriptors"},
 	};
 	int r;
 
@@ -398,6 +446,7 @@ int main(int argc, char **argv)
 	r = parse_argv(argc, argv, &dm);
 	if (r <= 0) /* an unreadable configuration file is a start-up failure, not usage */
 		return r == 0 ? 0 : r == -EINVAL ? 2 : 1;
+	raise_nofile();
 	r = setup_signals(&dm);
 	if (r < 0) {
 		log_msg(LOG_ERR, "Failed to set up signals: %s", strerror(-r));
@@ -461,6 +510,7 @@ int main(int argc, char **argv)
 		while ((job = pool_take_done(&dm)))
 			table_job_done(dm.table, job);
 		table_tick(dm.table);
+		leases_gc(&dm);
 		pool_check_stuck(&dm);
 		prh_policy_refresh(&dm);
 	}

@@ -17,6 +17,18 @@
 #define PRLOCKD_REQUEST_MAX 4096
 #define PRLOCKD_HOOK_TIMEOUT_MS 30000u /* a loss hook is SIGKILLed after this */
 #define PRLOCKD_CLIENT_IDLE_MS 10000u  /* a client must send its request line within this */
+/*
+ * Control socket connections held at once by allowed peers (root, the group): at most
+ * PRLOCKD_CLIENTS_MAX, of which PRLOCKD_CLIENTS_ROOT_RESERVE only for uid 0, and at most
+ * PRLOCKD_CLIENTS_PER_UID for each other uid. A peer refused (not allowed, over a limit, or
+ * prlockd out of file descriptors) gets its error line at accept and is closed at once.
+ */
+#define PRLOCKD_CLIENTS_MAX 256u
+#define PRLOCKD_CLIENTS_ROOT_RESERVE 16u
+#define PRLOCKD_CLIENTS_PER_UID 16u
+#define PRLOCKD_ACCEPT_PAUSE_MS 100u   /* the listener rests after EMFILE/ENFILE on accept */
+#define PRLOCKD_LOG_BURST 5u	       /* a repeated message: so many lines per interval, */
+#define PRLOCKD_LOG_INTERVAL_MS 10000u /* then one "suppressed N similar" line */
 #define PRLOCKD_DEFAULT_WORKERS 4u     /* device I/O threads (pool.c) */
 #define PRLOCKD_WORKERS_MAX 256u
 
@@ -24,10 +36,22 @@
 extern int log_max_level;
 void log_msg(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* One kind of repeated message, rate-limited (one thread's): PRLOCKD_LOG_BURST per interval. */
+struct log_limit {
+	const char *what; /* names the kind in the "suppressed" line */
+	uint64_t begin;	  /* the interval's start (mono_ms) */
+	unsigned n, suppressed;
+};
+void log_limited(struct log_limit *ll, int prio, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Log the count of messages suppressed in an interval that ended; when to call again. */
+uint64_t log_limit_flush(struct log_limit *ll);
+
 /* CLOCK_BOOTTIME in ms: the lease table's clock (table.h) and the library's */
 uint64_t mono_ms(void);
 
 struct client;
+struct procs;
 struct pool;
 struct prh_server;
 struct prh_ident;
@@ -47,11 +71,17 @@ struct daemon {
 	int pool_fd; /* eventfd: jobs done */
 
 	struct table *table; /* the leases: every decision about them (table.h) */
+	struct procs *procs; /* the pidfds of the protected processes (procs.h) */
 	struct sgpr_clock clock;
 
 	int listen_fd, signal_fd, lock_fd;
+	ino_t control_ino; /* the control socket bound: removed at exit only if still there */
+	dev_t control_dev;
 	struct client **clients;
 	size_t n_clients;
+	int reserve_fd;		      /* /dev/null, given up to accept-and-close on EMFILE */
+	uint64_t accept_paused_until; /* EMFILE/ENFILE: the listener is not polled until then */
+	struct log_limit refused_log, emfile_log;
 	bool quit;
 
 	/* the pr-manager-helper socket (prh.c) */
@@ -77,8 +107,8 @@ struct daemon {
 int leases_open(struct daemon *dm);
 void leases_close(struct daemon *dm);
 void leases_reap_children(struct daemon *dm);
-int proc_starttime(pid_t pid, unsigned long long *ret);
-bool proc_alive(const struct protected_proc *p);
+/* Main loop: close the pidfds of processes no lease protects any more. */
+void leases_gc(struct daemon *dm);
 #include "errors.h"
 
 /* pool.c: the worker threads that run the table's jobs (device I/O) */
