@@ -54,9 +54,15 @@ static bool proc_wanted(void *userdata, const struct protected_proc *p)
 	return false;
 }
 
-/* Close the pidfds of processes no lease protects any more (main loop). */
+/* Close the pidfds of processes no lease protects any more (main loop, once a second). */
 void leases_gc(struct daemon *dm)
 {
+	static uint64_t last;
+	uint64_t now = mono_ms();
+
+	if (now - last < 1000)
+		return;
+	last = now;
 	procs_gc(dm->procs, proc_wanted, dm);
 }
 

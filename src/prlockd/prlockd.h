@@ -107,7 +107,7 @@ struct daemon {
 int leases_open(struct daemon *dm);
 void leases_close(struct daemon *dm);
 void leases_reap_children(struct daemon *dm);
-/* Main loop: close the pidfds of processes no lease protects any more. */
+/* Main loop: close the pidfds of processes no lease protects any more (once a second). */
 void leases_gc(struct daemon *dm);
 #include "errors.h"
 
