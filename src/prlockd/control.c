@@ -537,10 +537,10 @@ static bool peer_allowed(const struct daemon *dm, int fd, const struct ucred *cr
 }
 
 /*
- * Whether a new peer gets a slot; if not, its error line is queued in c (and the reason for
- * the log in why). Slots: PRLOCKD_CLIENTS_* (prlockd.h).
+ * Whether a new peer gets a slot; if not, its error line is queued in c, the reason for the log
+ * is in why, and ret_busy tells a peer over a limit. Slots: PRLOCKD_CLIENTS_* (prlockd.h).
  */
-static bool admit(struct daemon *dm, struct client *c, const char **why)
+static bool admit(struct daemon *dm, struct client *c, const char **why, bool *ret_busy)
 {
 	socklen_t len = sizeof(c->cred);
 	size_t mine = 0;
@@ -569,6 +569,7 @@ static bool admit(struct daemon *dm, struct client *c, const char **why)
 		if (mine < PRLOCKD_CLIENTS_PER_UID)
 			return true;
 		*why = "over the per-uid limit";
+		*ret_busy = true;
 		reply_error(c, "busy",
 			    "too many connections: uid %u has %u open to prlockd (the limit); "
 			    "retry when one has ended",
@@ -576,6 +577,7 @@ static bool admit(struct daemon *dm, struct client *c, const char **why)
 		return false;
 	}
 	*why = "over the global limit";
+	*ret_busy = true;
 	reply_error(c, "busy",
 		    "too many connections to prlockd (%zu open; %u at most, %u of them for root "
 		    "only); retry later",
@@ -630,11 +632,12 @@ static void accept_clients(struct daemon *dm)
 	if (dm->reserve_fd < 0) /* taken by another thread when it was given up last time */
 		dm->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	for (int i = 0; i < 64; i++) {
-		struct client new = {}, *c, **n;
+		struct client peer = {}, *c, **n;
 		const char *why = "";
+		bool busy = false;
 
-		new.fd = accept4(dm->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (new.fd < 0) {
+		peer.fd = accept4(dm->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (peer.fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
 			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
@@ -642,24 +645,25 @@ static void accept_clients(struct daemon *dm)
 				accept_exhausted(dm, errno);
 			return;
 		}
-		if (!admit(dm, &new, &why)) {
-			log_limited(&dm->refused_log, LOG_WARNING,
+		if (!admit(dm, &peer, &why, &busy)) {
+			/* apart: a flood of strangers does not hide a member over its limit */
+			log_limited(busy ? &dm->busy_log : &dm->refused_log, LOG_WARNING,
 				    "control: refused uid %u gid %u pid %d: %s",
-				    (unsigned)new.cred.uid, (unsigned)new.cred.gid,
-				    (int)new.cred.pid, why);
-			refuse(&new);
+				    (unsigned)peer.cred.uid, (unsigned)peer.cred.gid,
+				    (int)peer.cred.pid, why);
+			refuse(&peer);
 			continue;
 		}
 		c = malloc(sizeof(*c));
 		n = c ? realloc(dm->clients, (dm->n_clients + 1) * sizeof(*n)) : NULL;
 		if (!n) {
 			free(c);
-			reply_error(&new, "error", "prlockd is out of memory");
-			refuse(&new);
+			reply_error(&peer, "error", "prlockd is out of memory");
+			refuse(&peer);
 			return;
 		}
 		dm->clients = n;
-		*c = new;
+		*c = peer;
 		c->idle_deadline = mono_ms() + PRLOCKD_CLIENT_IDLE_MS;
 		dm->clients[dm->n_clients++] = c;
 	}
@@ -725,6 +729,8 @@ uint64_t clients_next_wakeup(const struct daemon *dm)
 		w = dm->refused_log.begin + PRLOCKD_LOG_INTERVAL_MS;
 	if (dm->emfile_log.suppressed && dm->emfile_log.begin + PRLOCKD_LOG_INTERVAL_MS < w)
 		w = dm->emfile_log.begin + PRLOCKD_LOG_INTERVAL_MS;
+	if (dm->busy_log.suppressed && dm->busy_log.begin + PRLOCKD_LOG_INTERVAL_MS < w)
+		w = dm->busy_log.begin + PRLOCKD_LOG_INTERVAL_MS;
 	return w;
 }
 
@@ -805,5 +811,6 @@ void serve(struct daemon *dm, int timeout_ms)
 		accept_clients(dm);
 	log_limit_flush(&dm->refused_log);
 	log_limit_flush(&dm->emfile_log);
+	log_limit_flush(&dm->busy_log);
 	free(pfd);
 }

@@ -437,6 +437,7 @@ int main(int argc, char **argv)
 		.pool_fd = -1,
 		.reserve_fd = -1,
 		.refused_log = {.what = "control: refused connections"},
+		.busy_log = {.what = "control: connections over a limit"},
 		.emfile_log = {.what = "control: accept out of file descriptors"},
 	};
 	int r;

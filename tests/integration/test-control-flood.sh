@@ -10,6 +10,8 @@
 #    and its child are stopped
 #  - root's idle connections exhaust the 64 descriptors (EMFILE): pending peers get an error line
 #    and EOF, prlockd does not spin, and a lease lost then still stops its protected processes
+#  - a member of the control group (a user and group created here) holds at most 16 connections;
+#    the others get 'busy' at once, and root is still served
 . "$(dirname "$0")/lib.sh"
 if [ "$(id -u)" != 0 ] || ! id nobody >/dev/null 2>&1; then
 	echo "# SKIP: needs root and user nobody"
@@ -260,6 +262,47 @@ sleep 0.5
 pd h1 1 leases
 expect_rc "root is served again once the connections are gone" 0
 pl 2 release "$URL"
+
+echo "# a member of the control group opens 40 connections: 16 are its share"
+MEMBER=sgprfl$TEST_PORT
+groupadd "$MEMBER" && useradd -M -N -g nogroup -G "$MEMBER" -s /usr/sbin/nologin "$MEMBER" ||
+	{ echo "FATAL: cannot create user and group $MEMBER"; exit 1; }
+trap 'userdel "$MEMBER" 2>/dev/null; groupdel "$MEMBER" 2>/dev/null; teardown' EXIT
+mkdir -p "$WORK/g"
+echo "group = $MEMBER" >"$WORK/g.conf"
+"$PRLOCKD" --config "$WORK/g.conf" --host-id 3 --initiator "$(iqn 3)" --control "$WORK/g/control.sock" \
+	--state-dir "$WORK/g" --pr-socket none -v 2>>"$WORK/g.log" &
+IO_PID[pd-g]=$!
+for _ in $(seq 50); do
+	pl 3 --control "$WORK/g/control.sock" leases
+	[ "$RC" -eq 0 ] && break
+	sleep 0.1
+done
+expect_rc "a prlockd whose control group is $MEMBER" 0
+"${NOBODY[@]}" "$PY" "$WORK/flood.py" storm "$WORK/g/control.sock" 0.5 "$FL/nobody.json"
+check "nobody, not a member, is still refused" python3 -c \
+	'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if d["connections"] > 0 and d["lines"] == d["connections"] else 1)' \
+	"$FL/nobody.json"
+rm -f "$FL/hold.json"
+setpriv --reuid="$MEMBER" --regid=nogroup --init-groups "$PY" "$WORK/flood.py" hold \
+	"$WORK/g/control.sock" 40 6 "$FL/hold.json" &
+FLOOD=$!
+IO_PID[flood]=$FLOOD
+check "the member's figures" wait_file "$FL/hold.json"
+cat "$FL/hold.json"
+echo
+check "16 of its connections are held (allowed, idle), 24 refused 'busy' and closed within 5 s" eval \
+	'jq_eq "$FL/hold.json" "d[\"open\"]" 16 && jq_eq "$FL/hold.json" "d[\"words\"]" "{'"'"'none'"'"': 16, '"'"'busy'"'"': 24}" &&
+	 jq_le "$FL/hold.json" "d[\"max_close_ms\"]" 5000'
+check "the refusal names the per-uid limit" grep -q "has 16 open to prlockd (the limit)" "$FL/hold.json"
+T0=$(now_ms)
+pl 3 --control "$WORK/g/control.sock" leases
+expect_rc "root is still served" 0
+check "within 2 s ($(($(now_ms) - T0)) ms)" test $(($(now_ms) - T0)) -lt 2000
+check "prlockd logged the refusals" grep -q "control: refused uid $(id -u "$MEMBER") .*over the per-uid limit" "$WORK/g.log"
+kill "$FLOOD" 2>/dev/null
+wait "$FLOOD" 2>/dev/null
+unset 'IO_PID[flood]'
 
 refused=$(grep -c 'control: refused uid' "$WORK/h1.log")
 echo "# $refused refusal lines logged, $(grep -c 'suppressed' "$WORK/h1.log") 'suppressed' lines"
