@@ -461,8 +461,10 @@ int main(int argc, char **argv)
 		return 1;
 	if (dm.control_path) {
 		r = control_listen(&dm);
-		if (r < 0)
+		if (r < 0) {
+			leases_close(&dm);
 			return 1;
+		}
 	}
 	r = prh_open_socket(&dm);
 	if (r < 0)
