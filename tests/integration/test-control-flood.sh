@@ -11,7 +11,8 @@
 #  - root's idle connections exhaust the 64 descriptors (EMFILE): pending peers get an error line
 #    and EOF, prlockd does not spin, and a lease lost then still stops its protected processes
 #  - a member of the control group (a user and group created here) holds at most 16 connections;
-#    the others get 'busy' at once, and root is still served
+#    the others get 'busy' at once, and root is still served; all allowed peers together hold at
+#    most 256, the last 16 for root only
 . "$(dirname "$0")/lib.sh"
 if [ "$(id -u)" != 0 ] || ! id nobody >/dev/null 2>&1; then
 	echo "# SKIP: needs root and user nobody"
@@ -28,8 +29,8 @@ mkdir -m 777 "$FL"
 
 cat >"$WORK/flood.py" <<'PY'
 import json, os, resource, selectors, socket, sys, time
-# flood.py hold PATH N HOLD_S OUT: connect N times, wait up to 5 s for each to be answered
-#   and closed, write the figures to OUT (JSON), keep every socket HOLD_S seconds more.
+# flood.py hold PATH N HOLD_S OUT: connect N times, wait up to 5 s (or $QUIET s of silence) for each
+#   to be answered and closed, write the figures to OUT (JSON), keep every socket HOLD_S s more.
 # flood.py storm PATH SECONDS OUT: connect, read, close in a loop for SECONDS.
 mode, path = sys.argv[1], sys.argv[2]
 soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -65,9 +66,11 @@ for i in range(n):
     s.setblocking(False)
     socks.append(s); st[s.fileno()] = {'t': time.monotonic(), 'data': b'', 'eof': None}
     sel.register(s, selectors.EVENT_READ)
-deadline = time.monotonic() + 5; left = len(socks)
-while left and time.monotonic() < deadline:
+deadline = time.monotonic() + 5; left = len(socks); last = time.monotonic()
+quiet = float(os.environ.get('QUIET', '1.5'))
+while left and time.monotonic() < deadline and time.monotonic() - last < quiet:
     for key, _ in sel.select(0.2):
+        last = time.monotonic()
         s = key.fileobj; e = st[s.fileno()]
         try:
             b = s.recv(4096)
@@ -303,6 +306,38 @@ check "prlockd logged the refusals" grep -q "control: refused uid $(id -u "$MEMB
 kill "$FLOOD" 2>/dev/null
 wait "$FLOOD" 2>/dev/null
 unset 'IO_PID[flood]'
+
+echo "# the global limit: 256 connections, the last 16 for root only"
+GS=$WORK/g/control.sock
+# hold NAME N [setpriv args...]: N connections held 9 s (idle: prlockd closes them after 10 s)
+hold() {
+	local name=$1 n=$2
+	shift 2
+	rm -f "$FL/$name.json"
+	QUIET=0.7 "$@" "$PY" "$WORK/flood.py" hold "$GS" "$n" 9 "$FL/$name.json" &
+	IO_PID[$name]=$!
+	wait_file "$FL/$name.json"
+	cat "$FL/$name.json"
+	echo
+}
+sleep 0.5 # the member's connections are closed
+T0=$(now_ms)
+hold root1 230
+check "root holds 230" jq_eq "$FL/root1.json" 'd["open"]' 230
+hold member 16 setpriv --reuid="$MEMBER" --regid=nogroup --init-groups
+check "the member gets the 10 left to other users; 6 'busy' at once" eval \
+	'jq_eq "$FL/member.json" "d[\"open\"]" 10 && jq_eq "$FL/member.json" "d[\"words\"].get(\"busy\")" 6'
+check "naming the global limit" grep -q "too many connections to prlockd (240 open; 256 at most, 16 of them for root only)" "$FL/member.json"
+hold root2 30
+check "root still gets the 16 reserved for it; 14 'busy'" eval \
+	'jq_eq "$FL/root2.json" "d[\"open\"]" 16 && jq_eq "$FL/root2.json" "d[\"words\"].get(\"busy\")" 14'
+check "all within the 10 s a silent connection is kept ($(($(now_ms) - T0)) ms)" \
+	test $(($(now_ms) - T0)) -lt 9000
+for n in root1 member root2; do
+	kill "${IO_PID[$n]}" 2>/dev/null
+	wait "${IO_PID[$n]}" 2>/dev/null
+	unset "IO_PID[$n]"
+done
 
 refused=$(grep -c 'control: refused uid' "$WORK/h1.log")
 echo "# $refused refusal lines logged, $(grep -c 'suppressed' "$WORK/h1.log") 'suppressed' lines"
