@@ -13,6 +13,7 @@
 #  - a member of the control group (a user and group created here) holds at most 16 connections;
 #    the others get 'busy' at once, and root is still served; all allowed peers together hold at
 #    most 256, the last 16 for root only
+#  - a PID the state file records with another start time (a reused PID) is not signalled
 . "$(dirname "$0")/lib.sh"
 if [ "$(id -u)" != 0 ] || ! id nobody >/dev/null 2>&1; then
 	echo "# SKIP: needs root and user nobody"
@@ -340,6 +341,26 @@ for n in root1 member root2; do
 	wait "${IO_PID[$n]}" 2>/dev/null
 	unset "IO_PID[$n]"
 done
+
+echo "# a PID recorded with another start time (reused since) is not signalled after a restart"
+sleep 1000 &
+VICTIM=$!
+IO_PID[victim]=$VICTIM
+sleep 1000 &
+STALE=$!
+IO_PID[stale]=$STALE
+vs=$(awk '{ print $22 }' "/proc/$VICTIM/stat")
+ss=$(awk '{ print $22 }' "/proc/$STALE/stat")
+mkdir -p "$WORK/r"
+printf 'kill %s 1 %s:%s\nkill %s 1 %s:%s\n' "$URL" "$VICTIM" $((vs + 1)) "$URL" "$STALE" "$ss" \
+	>"$WORK/r/leases"
+pd_start r 4
+check "the process recorded with its own start time is SIGKILLed at start" wait_gone "$STALE"
+wait "$STALE" 2>/dev/null
+check "it died of SIGKILL" test $? -eq $((128 + 9))
+unset 'IO_PID[stale]'
+check "the PID recorded with another start time is not signalled" eval '! proc_gone $VICTIM'
+check "nor named as a process to kill" eval '! grep -q "process $VICTIM" "$WORK/r.log"'
 
 refused=$(grep -c 'control: refused uid' "$WORK/h1.log")
 echo "# $refused refusal lines logged, $(grep -c 'suppressed' "$WORK/h1.log") 'suppressed' lines"
