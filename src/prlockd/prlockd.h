@@ -50,6 +50,8 @@ struct daemon {
 	struct sgpr_clock clock;
 
 	int listen_fd, signal_fd, lock_fd;
+	int state_fd;	   /* STATE_DIR/state: the state file's directory, of the run user */
+	uid_t state_owner; /* who owned it at start: an earlier run user's state file is read */
 	struct client **clients;
 	size_t n_clients;
 	bool quit;
