@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "lunlock.h"
 #include "prlockd.h"
 
 int log_max_level = LOG_INFO;
@@ -472,6 +473,49 @@ static int lock_state_dir(struct daemon *dm)
 	return open_state_dir(dm, dfd);
 }
 
+/*
+ * With --user, the run user takes the LUN locks (lunlock.h) after the drop: it gets the lock
+ * directory if root has it (root's `prlock run` still locks there; lun_lock() accepts the
+ * directory owner's files).
+ */
+static int give_lock_dir(struct daemon *dm)
+{
+	const char *dir = getenv("SGPR_LOCK_DIR") ?: SGPR_LOCK_DIR_DEFAULT;
+	_cleanup_close_ int fd = -1;
+	struct stat st;
+	int r;
+
+	if (!dm->drop_user || dm->run_uid == geteuid())
+		return 0;
+	r = mkdir_parents_of(dir);
+	if (r >= 0 && mkdir(dir, 0700) < 0 && errno != EEXIST)
+		r = -errno;
+	if (r >= 0)
+		r = open_dir_checked(AT_FDCWD, dir, dir, &fd);
+	if (r >= 0 && fstat(fd, &st) < 0)
+		r = -errno;
+	if (r < 0) {
+		log_msg(LOG_ERR, "Failed to prepare the LUN lock directory %s: %s", dir,
+			strerror(-r));
+		return r;
+	}
+	if (st.st_uid == dm->run_uid)
+		return 0;
+	if (st.st_uid != 0) {
+		log_msg(LOG_ERR, "LUN lock directory %s belongs to uid %u, not to root or uid %u",
+			dir, (unsigned)st.st_uid, (unsigned)dm->run_uid);
+		return -EPERM;
+	}
+	if (fchown(fd, dm->run_uid, dm->drop_group ? dm->run_gid : (gid_t)-1) < 0 ||
+	    fchmod(fd, 0700) < 0) {
+		r = -errno;
+		log_msg(LOG_ERR, "Failed to give %s to uid %u: %m", dir, (unsigned)dm->run_uid);
+		return r;
+	}
+	log_msg(LOG_NOTICE, "Gave the LUN lock directory %s to uid %u", dir, (unsigned)dm->run_uid);
+	return 0;
+}
+
 static int setup_signals(struct daemon *dm)
 {
 	sigset_t mask;
@@ -514,6 +558,9 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	r = lock_state_dir(&dm);
+	if (r < 0)
+		return 1;
+	r = give_lock_dir(&dm);
 	if (r < 0)
 		return 1;
 	r = leases_open(&dm);

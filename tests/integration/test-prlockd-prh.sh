@@ -80,6 +80,7 @@ check "exit 0 on SIGTERM" out_has "^exit 0"
 
 if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
 	echo "# --user nobody"
+	export SGPR_LOCK_DIR="$WORK/locks" # --user gives it to nobody: not the machine's
 	"$PRLOCKD" "${PD[@]}" --state-dir "$WORK/u" --control none --pr-socket "$WORK/u.sock" \
 		--user nobody 2>"$WORK/u.log" &
 	U=$!
