@@ -121,6 +121,25 @@ stop h
 kill "$SLEEPER"
 unset 'IO_PID[sleeper]'
 echo '#!/bin/sh' >"$WORK/hook.sh"
+printf 'loss_action = hook:%s\n' "$WORK/no-such-hook" >"$WORK/nohook.conf"
+pd_start x 9 --config "$WORK/nohook.conf"
+pd x 9 acquire "$URL2"
+expect_rc "host 9 (a hook that does not exist) acquires LUN 2" 0
+pl 3 preempt --host 9 "$URL2"
+expect_rc "host 3 preempts host 9" 0
+hook_failed() {
+	for _ in $(seq 100); do
+		grep -q "cannot execute loss hook $WORK/no-such-hook: No such file or directory" \
+			"$WORK/x.log" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+check "an exec failure is logged with the hook's path and errno" hook_failed
+check "prlockd still serves after it" eval 'pd x 9 leases; rc_is 0'
+pd x 9 release "$URL2"
+stop x
+pl 3 release "$URL2"
 
 echo "# (c) symbolic links planted by the run user between two starts"
 echo "TOPSECRET-$RANDOM$RANDOM" >"$WORK/secret"
