@@ -425,8 +425,11 @@ static int lock_state_dir(struct daemon *dm)
 	r = open_dir_checked(AT_FDCWD, dm->state_dir, dm->state_dir, &dfd);
 	if (r < 0)
 		return r;
-	if (fstat(dfd, &st) < 0)
-		return -errno;
+	if (fstat(dfd, &st) < 0) {
+		r = -errno;
+		log_msg(LOG_ERR, "Failed to stat %s: %m", dm->state_dir);
+		return r;
+	}
 	if (st.st_uid != me && dm->drop_user && st.st_uid == dm->run_uid) {
 		/* earlier versions gave DIR itself to the run user: take it back */
 		if (fchown(dfd, me, getegid()) < 0 || fchmod(dfd, st.st_mode & 0755) < 0) {
