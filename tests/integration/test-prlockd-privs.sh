@@ -196,6 +196,10 @@ check "the state file is nobody's regular file, 0600, with the lease" \
 	[ "$(stat -c %u:%a "$WORK/d/state/leases")" = "$NOBODY:600" ] && grep -q "^$URL2 " "$WORK/d/state/leases"'
 check "the planted link's target is untouched, no leases.tmp left" \
 	eval '[ "$(cat "$WORK/victim")" = VICTIM ] && [ ! -e "$WORK/d/state/leases.tmp" ]'
+D=${IO_PID[pd-d]}
+pl 8 run "$URL2" -- true
+expect_rc "root's prlock run of the same host and LUN: the LUN lock of nobody's prlockd holds" \
+	3 "another process of this host (pid $D)"
 stop d
 pd_start d 8
 held_again() {
