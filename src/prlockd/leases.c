@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,35 +69,112 @@ void leases_gc(struct daemon *dm)
 
 /* ---- the loss hook ------------------------------------------------------- */
 
+/*
+ * The hook's environment: prlockd's own, without any PRLOCKD_ variable, plus
+ * PRLOCKD_PROTECTED_PIDS (the pids, space-separated), PRLOCKD_DEVICE, PRLOCKD_EVENT and
+ * PRLOCKD_LOST_KEY (the arguments again). Built before the child starts, which runs nothing but
+ * execve(): prlockd is threaded, and a forked child may not allocate or take a lock.
+ */
+static char **hook_envp(const char *dev, const char *event, const char *key,
+			const struct protected_proc *procs, size_t n_procs)
+{
+	size_t n_env = 0, n = 0, off;
+	char **envp, *pids;
+
+	while (environ[n_env])
+		n_env++;
+	envp = calloc(n_env + 5, sizeof(*envp));
+	pids = malloc(n_procs * 12 + 32);
+	if (!envp || !pids) {
+		free(envp);
+		free(pids);
+		return NULL;
+	}
+	for (size_t i = 0; i < n_env; i++)
+		if (strncmp(environ[i], "PRLOCKD_", 8) != 0)
+			envp[n++] = environ[i];
+	off = (size_t)sprintf(pids, "PRLOCKD_PROTECTED_PIDS=");
+	for (size_t i = 0; i < n_procs; i++)
+		off += (size_t)sprintf(pids + off, "%s%d", i ? " " : "", (int)procs[i].pid);
+	envp[n++] = pids;
+	if (asprintf(&envp[n++], "PRLOCKD_DEVICE=%s", dev) < 0 ||
+	    asprintf(&envp[n++], "PRLOCKD_EVENT=%s", event) < 0 ||
+	    asprintf(&envp[n++], "PRLOCKD_LOST_KEY=%s", key) < 0) {
+		envp[--n] = NULL;
+		while (n > 0 && strncmp(envp[n - 1], "PRLOCKD_", 8) == 0)
+			free(envp[--n]);
+		free(envp);
+		return NULL;
+	}
+	return envp;
+}
+
+static void hook_envp_free(char **envp)
+{
+	if (!envp)
+		return;
+	for (size_t i = 0; envp[i]; i++)
+		if (strncmp(envp[i], "PRLOCKD_", 8) == 0)
+			free(envp[i]);
+	free(envp);
+}
+
+/*
+ * posix_spawn (glibc: clone(CLONE_VM|CLONE_VFORK) + execve, and an exec failure comes back as
+ * its return value) with every fd above 2 closed: libiscsi's sockets are not O_CLOEXEC. The
+ * child starts with no blocked signal and SIGPIPE at its default.
+ */
 static pid_t op_hook_start(void *userdata, const char *dev, enum sgpr_lease_event ev,
 			   uint64_t lost_key, const struct protected_proc *procs, size_t n_procs)
 {
 	struct daemon *dm = userdata;
-	char key[SGPR_KEY_STRLEN], pids[1024] = "";
-	size_t off = 0;
+	const char *event = sgpr_lease_event_name(ev);
+	char key[SGPR_KEY_STRLEN];
+	char *const argv[] = {(char *)dm->hook, (char *)dev, (char *)event, key, NULL};
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t none, def;
+	char **envp;
 	pid_t pid;
+	int r;
 
-	for (size_t i = 0; i < n_procs && off < sizeof(pids) - 16; i++)
-		off += (size_t)snprintf(pids + off, sizeof(pids) - off, "%s%d", i ? " " : "",
-					(int)procs[i].pid);
 	sgpr_key_format(lost_key, key);
-	pid = fork();
-	if (pid < 0)
-		return -errno;
-	if (pid == 0) {
-		sigset_t all;
 
-		sigemptyset(&all);
-		sigprocmask(SIG_SETMASK, &all, NULL);
-		signal(SIGPIPE, SIG_DFL);
-		setenv("PRLOCKD_PROTECTED_PIDS", pids, 1);
-		execl(dm->hook, dm->hook, dev, sgpr_lease_event_name(ev), key, (char *)NULL);
-		fprintf(stderr, "<3>%s: cannot execute loss hook %s: %s\n", dev, dm->hook,
-			strerror(errno));
-		_exit(127);
+	envp = hook_envp(dev, event, key, procs, n_procs);
+	if (!envp)
+		return -ENOMEM;
+	sigemptyset(&none);
+	sigemptyset(&def);
+	sigaddset(&def, SIGPIPE);
+	sigaddset(&def, SIGTERM);
+	sigaddset(&def, SIGINT);
+	sigaddset(&def, SIGHUP);
+	sigaddset(&def, SIGCHLD);
+	r = posix_spawn_file_actions_init(&fa);
+	if (r == 0) {
+		r = posix_spawnattr_init(&attr);
+		if (r == 0) {
+			r = posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+			if (r == 0)
+				r = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK |
+									    POSIX_SPAWN_SETSIGDEF);
+			if (r == 0)
+				r = posix_spawnattr_setsigmask(&attr, &none);
+			if (r == 0)
+				r = posix_spawnattr_setsigdefault(&attr, &def);
+			if (r == 0)
+				r = posix_spawn(&pid, dm->hook, &fa, &attr, argv, envp);
+			posix_spawnattr_destroy(&attr);
+		}
+		posix_spawn_file_actions_destroy(&fa);
 	}
-	log_msg(LOG_NOTICE, "%s: running loss hook %s %s %s %s (pid %d)", dev, dm->hook, dev,
-		sgpr_lease_event_name(ev), key, (int)pid);
+	hook_envp_free(envp);
+	if (r != 0) {
+		log_msg(LOG_ERR, "%s: cannot execute loss hook %s: %s", dev, dm->hook, strerror(r));
+		return -r;
+	}
+	log_msg(LOG_NOTICE, "%s: running loss hook %s %s %s %s (pid %d)", dev, dm->hook, dev, event,
+		key, (int)pid);
 	return pid;
 }
 
@@ -118,58 +196,96 @@ void leases_reap_children(struct daemon *dm)
 
 /* ---- the state file ------------------------------------------------------ */
 
-/* STATE_DIR/leases (table-state.c): a temporary file, fsync, renamed over the old one. */
+/*
+ * STATE_DIR/state/leases (table-state.c): written to leases.tmp (a stale one is removed first,
+ * the new one is created exclusively, so a planted link is never followed), fsync, renamed over
+ * the old one, and the directory fsynced so that the rename itself is durable. Mode 0600: it
+ * lists the protected processes.
+ */
 static int op_state_write(void *userdata, const char *buf, size_t len)
 {
 	struct daemon *dm = userdata;
-	char path[4096], tmp[4200];
-	FILE *f;
-	int fd, r = 0;
+	_cleanup_close_ int fd = -1;
+	size_t off = 0;
+	int r = 0;
 
-	snprintf(path, sizeof(path), "%s/leases", dm->state_dir);
-	snprintf(tmp, sizeof(tmp), "%s/leases.tmp", dm->state_dir);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0 || !(f = fdopen(fd, "w"))) {
+	if (unlinkat(dm->state_fd, "leases.tmp", 0) < 0 && errno != ENOENT)
 		r = -errno;
-		if (fd >= 0)
-			close(fd);
-		log_msg(LOG_ERR, "Failed to write %s: %s; a restart would not re-adopt the leases",
-			tmp, strerror(-r));
-		return r;
+	if (!r) {
+		fd = openat(dm->state_fd, "leases.tmp",
+			    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd < 0)
+			r = -errno;
 	}
-	if (fwrite(buf, 1, len, f) != len || fflush(f) != 0 || fsync(fileno(f)) < 0)
-		r = -errno ?: -EIO;
-	if (fclose(f) != 0 && !r)
+	while (!r && off < len) {
+		ssize_t n = write(fd, buf + off, len - off);
+
+		if (n < 0 && errno != EINTR)
+			r = -errno;
+		else if (n > 0)
+			off += (size_t)n;
+	}
+	if (!r && fsync(fd) < 0)
 		r = -errno;
-	if (!r && rename(tmp, path) < 0)
+	if (!r && renameat(dm->state_fd, "leases.tmp", dm->state_fd, "leases") < 0)
+		r = -errno;
+	if (!r && fsync(dm->state_fd) < 0)
 		r = -errno;
 	if (r < 0) {
-		log_msg(LOG_ERR, "Failed to write %s: %s; a restart would not re-adopt the leases",
-			path, strerror(-r));
-		unlink(tmp);
+		log_msg(LOG_ERR,
+			"Failed to write %s/state/leases: %s; a restart would not re-adopt the "
+			"leases",
+			dm->state_dir, strerror(-r));
+		unlinkat(dm->state_fd, "leases.tmp", 0);
 	}
 	return r;
 }
 
+/*
+ * The run user owns the state file's directory, so the file is checked before it is read (as
+ * root, at the next start): no link followed, a regular file with one link (O_NONBLOCK: a FIFO
+ * must not block the start), owned by the run user or by us, writable by nobody else. Anything
+ * else is refused: ignoring it would forget leases the storage still holds.
+ */
 static int state_load(struct daemon *dm)
 {
 	_cleanup_fclose_ FILE *f = NULL;
 	_cleanup_free_ char *text = NULL;
-	char path[4096];
+	char path[4200];
 	size_t len = 0;
+	struct stat st;
 	FILE *m;
 	char buf[8192];
 	size_t n;
-	int r;
+	int fd, r;
 
-	snprintf(path, sizeof(path), "%s/leases", dm->state_dir);
-	f = fopen(path, "re");
-	if (!f) {
+	snprintf(path, sizeof(path), "%s/state/leases", dm->state_dir);
+	fd = openat(dm->state_fd, "leases", O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
 		if (errno == ENOENT)
 			return 0;
 		r = -errno;
-		log_msg(LOG_ERR, "Failed to read %s: %s", path, strerror(-r));
+		if (r == -ELOOP)
+			log_msg(LOG_ERR, "%s is a symbolic link; refusing to read it", path);
+		else
+			log_msg(LOG_ERR, "Failed to read %s: %s", path, strerror(-r));
 		return r;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1 ||
+	    (st.st_uid != geteuid() && st.st_uid != dm->state_owner &&
+	     !(dm->drop_user && st.st_uid == dm->run_uid)) ||
+	    (st.st_mode & 022)) {
+		log_msg(LOG_ERR,
+			"%s is not a regular file with one link, owned by the run user (or "
+			"an earlier one) and writable only by it; refusing to read it",
+			path);
+		close(fd);
+		return -EPERM;
+	}
+	f = fdopen(fd, "r");
+	if (!f) {
+		close(fd);
+		return -ENOMEM;
 	}
 	m = open_memstream(&text, &len);
 	if (!m)

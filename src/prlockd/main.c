@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "lunlock.h"
 #include "prlockd.h"
 
 int log_max_level = LOG_INFO;
@@ -120,7 +121,7 @@ static void help(void)
 	       "  --pr-socket PATH|none  QEMU pr-manager-helper socket (default\n"
 	       "                         " PRLOCKD_PR_SOCKET_DEFAULT "); 'none': no such socket\n"
 	       "  --control none         no control socket (a pr-helper-only daemon)\n"
-	       "  --user USER            run as USER after start (keeps CAP_SYS_RAWIO, CAP_KILL)\n"
+	       "  --user USER            run as USER after start (default: config key user)\n"
 	       "  --group GROUP          run with this group after start\n"
 	       "  --keep-privileges      do not drop capabilities after start\n"
 	       "  -v, --verbose          debug messages (every renewal)\n"
@@ -279,6 +280,9 @@ static int parse_argv(int argc, char **argv, struct daemon *dm)
 			dm->cfg.pr_socket[0] ? dm->cfg.pr_socket : PRLOCKD_PR_SOCKET_DEFAULT;
 	if (strcmp(dm->control_path, "none") == 0)
 		dm->control_path = NULL;
+	/* the command line's --user, else the config's user; --keep-privileges: neither */
+	if (!user && dm->cfg.user[0] && !dm->keep_privileges)
+		user = dm->cfg.user;
 	if (user) {
 		struct passwd *pw = getpwnam(user);
 		char *end;
@@ -292,6 +296,8 @@ static int parse_argv(int argc, char **argv, struct daemon *dm)
 			}
 		} else if (*user && !*end && v < (uid_t)-1) {
 			dm->run_uid = (uid_t)v;
+		} else if (user == dm->cfg.user) {
+			return usage("user '%s' (config): no such user", user);
 		} else {
 			return usage("--user '%s': no such user", user);
 		}
@@ -378,10 +384,81 @@ static int mkdir_parents(const char *path)
 	return 0;
 }
 
+/*
+ * The state directory (docs/prlockd.md, "Files"): DIR belongs to the daemon's starting user
+ * (root) and holds the lock and, by default, the sockets; DIR/state belongs to the run user
+ * (--user) and holds the state file, which that user rewrites after the privilege drop. Every
+ * entry is opened relative to a directory fd without following links, and checked: a run user
+ * must not make the next start (as root) open or read another file.
+ */
+static int open_dir_checked(int at, const char *name, const char *path, int *ret)
+{
+	int fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd < 0) {
+		int r = -errno;
+
+		if (r == -ELOOP || r == -ENOTDIR)
+			log_msg(LOG_ERR, "%s is not a directory (a symbolic link?); refusing",
+				path);
+		else
+			log_msg(LOG_ERR, "Failed to open %s: %s", path, strerror(-r));
+		return r;
+	}
+	*ret = fd;
+	return 0;
+}
+
+static int open_state_dir(struct daemon *dm, int dfd)
+{
+	uid_t owner = dm->drop_user ? dm->run_uid : geteuid();
+	gid_t gowner = dm->drop_group ? dm->run_gid : getegid();
+	char path[4200];
+	struct stat st, old;
+	int fd, r;
+
+	snprintf(path, sizeof(path), "%s/state", dm->state_dir);
+	if (mkdirat(dfd, "state", 0700) < 0 && errno != EEXIST) {
+		r = -errno;
+		log_msg(LOG_ERR, "Failed to create %s: %m", path);
+		return r;
+	}
+	r = open_dir_checked(dfd, "state", path, &fd);
+	if (r < 0)
+		return r;
+	/* ours (DIR is): give it to the run user, whoever had it before */
+	if (fstat(fd, &st) < 0 ||
+	    ((st.st_uid != owner || st.st_gid != gowner) && fchown(fd, owner, gowner) < 0) ||
+	    ((st.st_mode & 07777) != 0700 && fchmod(fd, 0700) < 0)) {
+		r = -errno;
+		log_msg(LOG_ERR, "Failed to give %s to uid %u: %m", path, (unsigned)owner);
+		close(fd);
+		return r;
+	}
+	dm->state_fd = fd;
+	dm->state_owner = st.st_uid;
+	/* an earlier version kept the state file in DIR itself: move it (its checks follow) */
+	if (fstatat(dfd, "leases", &old, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    fstatat(fd, "leases", &st, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT) {
+		if (renameat(dfd, "leases", fd, "leases") < 0) {
+			r = -errno;
+			log_msg(LOG_ERR, "Failed to move %s/leases to %s/leases: %m", dm->state_dir,
+				path);
+			return r;
+		}
+		log_msg(LOG_NOTICE, "Moved %s/leases to %s/leases", dm->state_dir, path);
+	}
+	unlinkat(dfd, "leases.tmp", 0);
+	return 0;
+}
+
 /* One daemon per state directory: an flock held for the process' life. */
 static int lock_state_dir(struct daemon *dm)
 {
-	char path[4096];
+	_cleanup_close_ int dfd = -1;
+	char path[4200];
+	struct stat st;
+	uid_t me = geteuid();
 	int fd, r;
 
 	r = mkdir_parents(dm->state_dir);
@@ -390,12 +467,48 @@ static int lock_state_dir(struct daemon *dm)
 			strerror(-r));
 		return r;
 	}
+	r = open_dir_checked(AT_FDCWD, dm->state_dir, dm->state_dir, &dfd);
+	if (r < 0)
+		return r;
+	if (fstat(dfd, &st) < 0) {
+		r = -errno;
+		log_msg(LOG_ERR, "Failed to stat %s: %m", dm->state_dir);
+		return r;
+	}
+	if (st.st_uid != me && dm->drop_user && st.st_uid == dm->run_uid) {
+		/* earlier versions gave DIR itself to the run user: take it back */
+		if (fchown(dfd, me, getegid()) < 0 || fchmod(dfd, st.st_mode & 0755) < 0) {
+			r = -errno;
+			log_msg(LOG_ERR, "Failed to take %s back from uid %u: %m", dm->state_dir,
+				(unsigned)st.st_uid);
+			return r;
+		}
+		log_msg(LOG_NOTICE,
+			"Took %s back from uid %u (the run user owns only %s/state now)",
+			dm->state_dir, (unsigned)st.st_uid, dm->state_dir);
+	} else if (st.st_uid != me || (st.st_mode & 022)) {
+		log_msg(LOG_ERR,
+			"State directory %s is owned by uid %u with mode %03o; expected uid %u and "
+			"no write access for group or others; refusing",
+			dm->state_dir, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777),
+			(unsigned)me);
+		return -EPERM;
+	}
 	snprintf(path, sizeof(path), "%s/lock", dm->state_dir);
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	fd = openat(dfd, "lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		r = -errno;
-		log_msg(LOG_ERR, "Failed to open %s: %m", path);
+		if (r == -ELOOP)
+			log_msg(LOG_ERR, "%s is a symbolic link; refusing", path);
+		else
+			log_msg(LOG_ERR, "Failed to open %s: %m", path);
 		return r;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != me || st.st_nlink != 1) {
+		log_msg(LOG_ERR, "%s is not a regular file of uid %u with one link; refusing", path,
+			(unsigned)me);
+		close(fd);
+		return -EPERM;
 	}
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
 		r = -errno;
@@ -405,6 +518,49 @@ static int lock_state_dir(struct daemon *dm)
 		return r;
 	}
 	dm->lock_fd = fd;
+	return open_state_dir(dm, dfd);
+}
+
+/*
+ * With --user, the run user takes the LUN locks (lunlock.h) after the drop: it gets the lock
+ * directory if root has it (root's `prlock run` still locks there; lun_lock() accepts the
+ * directory owner's files).
+ */
+static int give_lock_dir(struct daemon *dm)
+{
+	const char *dir = getenv("SGPR_LOCK_DIR") ?: SGPR_LOCK_DIR_DEFAULT;
+	_cleanup_close_ int fd = -1;
+	struct stat st;
+	int r;
+
+	if (!dm->drop_user || dm->run_uid == geteuid())
+		return 0;
+	r = mkdir_parents_of(dir);
+	if (r >= 0 && mkdir(dir, 0700) < 0 && errno != EEXIST)
+		r = -errno;
+	if (r >= 0)
+		r = open_dir_checked(AT_FDCWD, dir, dir, &fd);
+	if (r >= 0 && fstat(fd, &st) < 0)
+		r = -errno;
+	if (r < 0) {
+		log_msg(LOG_ERR, "Failed to prepare the LUN lock directory %s: %s", dir,
+			strerror(-r));
+		return r;
+	}
+	if (st.st_uid == dm->run_uid)
+		return 0;
+	if (st.st_uid != 0) {
+		log_msg(LOG_ERR, "LUN lock directory %s belongs to uid %u, not to root or uid %u",
+			dir, (unsigned)st.st_uid, (unsigned)dm->run_uid);
+		return -EPERM;
+	}
+	if (fchown(fd, dm->run_uid, dm->drop_group ? dm->run_gid : (gid_t)-1) < 0 ||
+	    fchmod(fd, 0700) < 0) {
+		r = -errno;
+		log_msg(LOG_ERR, "Failed to give %s to uid %u: %m", dir, (unsigned)dm->run_uid);
+		return r;
+	}
+	log_msg(LOG_NOTICE, "Gave the LUN lock directory %s to uid %u", dir, (unsigned)dm->run_uid);
 	return 0;
 }
 
@@ -434,6 +590,7 @@ int main(int argc, char **argv)
 		.listen_fd = -1,
 		.signal_fd = -1,
 		.lock_fd = -1,
+		.state_fd = -1,
 		.pool_fd = -1,
 		.reserve_fd = -1,
 		.refused_log = {.what = "control: refused connections"},
@@ -454,6 +611,9 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	r = lock_state_dir(&dm);
+	if (r < 0)
+		return 1;
+	r = give_lock_dir(&dm);
 	if (r < 0)
 		return 1;
 	r = leases_open(&dm);

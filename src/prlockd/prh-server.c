@@ -904,6 +904,8 @@ int prh_listen(const char *path, mode_t mode, int *ret_fd)
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	_cleanup_close_ int fd = -1;
 	struct stat st;
+	mode_t old;
+	int r;
 
 	if (!path || !ret_fd || !path[0])
 		return -EINVAL;
@@ -919,11 +921,14 @@ int prh_listen(const char *path, mode_t mode, int *ret_fd)
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		return -errno;
-	if (chmod(path, mode) < 0 || listen(fd, PRH_LISTEN_BACKLOG) < 0) {
-		int r = -errno;
-
+	/* the mode through the umask at bind(): no chmod() of a path someone may have replaced */
+	old = umask(~mode & 0777);
+	r = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ? -errno : 0;
+	umask(old);
+	if (r < 0)
+		return r;
+	if (listen(fd, PRH_LISTEN_BACKLOG) < 0) {
+		r = -errno;
 		unlink(path);
 		return r;
 	}

@@ -124,6 +124,7 @@ struct prh_server;
 /*
  * Create a listening unix stream socket at path with the given mode (0660 is usual), replacing
  * a stale socket left there. A path that exists and is not a socket is not removed (-EEXIST).
+ * The mode is set through the process' umask around bind(): call it before other threads start.
  * Returns 0 and the fd (O_CLOEXEC) in *ret_fd, or -errno (-ENAMETOOLONG for a long path).
  */
 int prh_listen(const char *path, mode_t mode, int *ret_fd);

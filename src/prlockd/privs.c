@@ -5,14 +5,16 @@
  * only the calling thread and new threads inherit from it.
  *
  * Kept: CAP_SYS_RAWIO (SG_IO PERSISTENT RESERVE on block devices, leases and QEMU's fds alike)
- * and CAP_KILL (the loss action signals protected processes of any user). Not kept:
- * CAP_SYS_ADMIN: libsgpr recognises dm-multipath maps through sysfs, not DM ioctls, and opens
- * their paths by name, which needs access to the /dev nodes (uid 0 owns them; another --user
- * needs the disk group), not a capability. Everything else is dropped from the bounding set
- * too (when prlockd may, i.e. has CAP_SETPCAP), so a loss hook started later cannot regain it.
+ * and, only with loss_action = kill, CAP_KILL (the loss action signals protected processes of
+ * any user; a hook is prlockd's own child and needs none). Not kept: CAP_SYS_ADMIN: libsgpr
+ * recognises dm-multipath maps through sysfs, not DM ioctls, and opens their paths by name,
+ * which needs access to the /dev nodes (uid 0 owns them; another --user needs the disk group),
+ * not a capability. Everything else is dropped from the bounding set too (when prlockd may, i.e.
+ * has CAP_SETPCAP), and PR_SET_NO_NEW_PRIVS is set, so a loss hook started later cannot regain
+ * any (no set-uid or file capabilities).
  *
  * --user/--group: setresgid/setresuid with PR_SET_KEEPCAPS, supplementary groups dropped (as
- * qemu-pr-helper does), after giving the state directory to that user.
+ * qemu-pr-helper does); main.c gave STATE_DIR/state to that user before.
  */
 #include <errno.h>
 #include <grp.h>
@@ -26,14 +28,10 @@
 
 #include "prlockd.h"
 
-static const int keep_caps[] = {CAP_SYS_RAWIO, CAP_KILL};
-
-static bool kept(int cap)
+/* CAP_KILL only while the loss action signals processes itself */
+static bool kept(const struct daemon *dm, int cap)
 {
-	for (size_t i = 0; i < sizeof(keep_caps) / sizeof(keep_caps[0]); i++)
-		if (keep_caps[i] == cap)
-			return true;
-	return false;
+	return cap == CAP_SYS_RAWIO || (cap == CAP_KILL && !dm->hook);
 }
 
 static int last_cap(void)
@@ -84,16 +82,9 @@ int drop_privileges(struct daemon *dm)
 		log_msg(LOG_ERR, "--user/--group need CAP_SETUID and CAP_SETGID (run as root)");
 		return -EPERM;
 	}
-	if (dm->drop_user &&
-	    chown(dm->state_dir, dm->run_uid, dm->drop_group ? dm->run_gid : (gid_t)-1) < 0) {
-		r = -errno;
-		log_msg(LOG_ERR, "Failed to give %s to uid %u: %m", dm->state_dir,
-			(unsigned)dm->run_uid);
-		return r;
-	}
 	if (has_cap(cur, CAP_SETPCAP))
 		for (int cap = 0; cap <= last; cap++)
-			if (!kept(cap) && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 &&
+			if (!kept(dm, cap) && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 &&
 			    errno != EINVAL) {
 				r = -errno;
 				log_msg(LOG_ERR,
@@ -113,11 +104,10 @@ int drop_privileges(struct daemon *dm)
 		prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
 	}
 	/* effective = permitted = kept ∩ what we had; nothing inheritable */
-	for (size_t i = 0; i < sizeof(keep_caps) / sizeof(keep_caps[0]); i++) {
-		int cap = keep_caps[i];
+	for (int cap = 0; cap <= last && cap < 64; cap++) {
 		unsigned bit = 1u << (cap % 32);
 
-		if (cur[cap / 32].permitted & bit) {
+		if (kept(dm, cap) && (cur[cap / 32].permitted & bit)) {
 			want[cap / 32].permitted |= bit;
 			want[cap / 32].effective |= bit;
 		}
@@ -127,7 +117,12 @@ int drop_privileges(struct daemon *dm)
 		log_msg(LOG_ERR, "capset: %s", strerror(-r));
 		return r;
 	}
-	log_msg(LOG_INFO, "Privileges dropped: uid %u, gid %u, capabilities %s%s",
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+		r = -errno;
+		log_msg(LOG_ERR, "Failed to set no_new_privs: %m");
+		return r;
+	}
+	log_msg(LOG_INFO, "Privileges dropped: uid %u, gid %u, capabilities %s%s, no_new_privs",
 		(unsigned)getuid(), (unsigned)getgid(),
 		want[0].permitted & (1u << CAP_SYS_RAWIO) ? "cap_sys_rawio " : "",
 		want[0].permitted & (1u << CAP_KILL) ? "cap_kill" : "");

@@ -77,6 +77,8 @@ struct daemon {
 	int listen_fd, signal_fd, lock_fd;
 	ino_t control_ino; /* the control socket bound: removed at exit only if still there */
 	dev_t control_dev;
+	int state_fd;	   /* STATE_DIR/state: the state file's directory, of the run user */
+	uid_t state_owner; /* who owned it at start: an earlier run user's state file is read */
 	struct client **clients;
 	size_t n_clients;
 	int reserve_fd;		      /* /dev/null, given up to accept-and-close on EMFILE */

@@ -182,6 +182,17 @@ static int set_one(struct sgpr_config *cfg, const char *name, const char *value,
 		strcpy(cfg->group, value);
 		return 0;
 	}
+	if (strcmp(name, "user") == 0) {
+		/* a user name (as for group), resolved by prlockd */
+		*why = "must be a user name (1..63 of a-z A-Z 0-9 . _ -)";
+		if (!*value || strlen(value) >= sizeof(cfg->user) || value[0] == '-' ||
+		    strspn(value,
+			   "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
+			    strlen(value))
+			return -EINVAL;
+		strcpy(cfg->user, value);
+		return 0;
+	}
 	if (strcmp(name, "loss_action") == 0) {
 		*why = "must be 'kill' or 'hook:/absolute/path'";
 		if (strcmp(value, "kill") != 0 &&

@@ -11,6 +11,7 @@
 #define SGPR_CLUSTER_MAX 64
 #define SGPR_IQN_MAX 224
 #define SGPR_GROUP_MAX 64
+#define SGPR_USER_MAX 64
 #define SGPR_LOSS_ACTION_MAX 4096
 #define SGPR_MACHINE_ID "/etc/machine-id"
 /* SIGTERM -> SIGKILL of a protected process on a lost lease (prlock run, prlockd) */
@@ -28,6 +29,7 @@ struct sgpr_config {
 	unsigned self_fence_after_ms; /* 0: never */
 	/* prlockd only */
 	char group[SGPR_GROUP_MAX];		/* control socket access besides root; "" none */
+	char user[SGPR_USER_MAX];		/* run as this user after start; "" root */
 	char loss_action[SGPR_LOSS_ACTION_MAX]; /* "kill" or "hook:/path"; "" = kill */
 	unsigned workers;			/* device I/O threads; 0: not set */
 	char pr_socket[108]; /* pr-manager-helper socket path or "none"; "" not set */

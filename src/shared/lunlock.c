@@ -55,7 +55,7 @@ int lun_lock(struct sgpr_dev *d, uint16_t host_id, const char *what, pid_t *ret_
 	const char *dir = getenv("SGPR_LOCK_DIR") ?: SGPR_LOCK_DIR_DEFAULT;
 	const char *id = sgpr_dev_lun_id(d) ?: sgpr_dev_target(d);
 	char name[96], path[4200], line[128], hid[8];
-	struct stat st;
+	struct stat st, dst;
 	ssize_t n;
 	int fd, r;
 
@@ -66,10 +66,18 @@ int lun_lock(struct sgpr_dev *d, uint16_t host_id, const char *what, pid_t *ret_
 	lock_name(id, name, sizeof(name));
 	snprintf(hid, sizeof(hid), "%u", host_id);
 	snprintf(path, sizeof(path), "%s/host%s-%s", dir, hid, name);
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	/*
+	 * The directory may belong to prlockd's run user (prlockd --user) while root runs
+	 * prlock run: each may hold the other's file, read-only if it must (flock needs no write).
+	 */
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0644);
+	if (fd < 0 && errno == EACCES)
+		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (fd < 0)
 		return -errno;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid()) {
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1 ||
+	    (st.st_uid != geteuid() && st.st_uid != 0 &&
+	     (stat(dir, &dst) < 0 || st.st_uid != dst.st_uid))) {
 		close(fd);
 		return -EPERM; /* planted by someone else */
 	}
@@ -84,6 +92,8 @@ int lun_lock(struct sgpr_dev *d, uint16_t host_id, const char *what, pid_t *ret_
 		return r;
 	}
 	n = snprintf(line, sizeof(line), "%d %s %s\n", (int)getpid(), what, id);
+	if ((fcntl(fd, F_GETFL) & O_ACCMODE) == O_RDONLY)
+		return fd; /* another user's file: locked, our pid not recorded */
 	if (ftruncate(fd, 0) < 0 || pwrite(fd, line, (size_t)n, 0) != n) {
 		r = -errno;
 		close(fd);

@@ -54,7 +54,7 @@ check "the SIGKILL landed after kill_grace: ${DIED} ms in [$(ms "$GRACE"), ${lim
 wait "$STUBBORN" 2>/dev/null
 check "it died of SIGKILL" test $? -eq $((128 + 9))
 unset 'IO_PID[stubborn]'
-check "the state file has no pending kill left" eval '! grep -q "^kill " "$WORK/h1/leases"'
+check "the state file has no pending kill left" eval '! grep -q "^kill " "$WORK/h1/state/leases"'
 pl 2 release "$URL"
 
 echo "# an acquire and a restart of prlockd during kill_grace do not cancel it either"
@@ -70,7 +70,7 @@ check "prlockd sees the loss" wait_loss h1 2
 pd h1 1 acquire "$URL"
 expect_rc "a new acquire during kill_grace conflicts with host 2" 3 "held by host 2"
 check "the state file records the pending SIGKILL" \
-	grep -qE "^kill $URL [0-9]+ $STUBBORN:[0-9]+$" "$WORK/h1/leases"
+	grep -qE "^kill $URL [0-9]+ $STUBBORN:[0-9]+$" "$WORK/h1/state/leases"
 kill -KILL "${IO_PID[pd-h1]}"
 wait "${IO_PID[pd-h1]}" 2>/dev/null
 check "the process still runs after prlockd died (grace not over)" eval '! proc_gone $STUBBORN'
@@ -84,14 +84,14 @@ check "the restarted prlockd SIGKILLed it after kill_grace: ${DIED} ms in [$(ms 
 wait "$STUBBORN" 2>/dev/null
 check "it died of SIGKILL" test $? -eq $((128 + 9))
 unset 'IO_PID[stubborn]'
-check "the state file has no pending kill left" eval '! grep -q "^kill " "$WORK/h1/leases"'
+check "the state file has no pending kill left" eval '! grep -q "^kill " "$WORK/h1/state/leases"'
 
 echo "# a pending SIGKILL whose deadline passed while prlockd was down is sent at start"
 stubborn
 start=$(awk '{print $22}' "/proc/$STUBBORN/stat")
 kill -KILL "${IO_PID[pd-h1]}"
 wait "${IO_PID[pd-h1]}" 2>/dev/null
-echo "kill $URL 1 $STUBBORN:$start" >"$WORK/h1/leases"
+echo "kill $URL 1 $STUBBORN:$start" >"$WORK/h1/state/leases"
 T0=$(now_ms)
 pd_start h1 1
 wait_gone "$STUBBORN" 1000

@@ -80,6 +80,7 @@ check "exit 0 on SIGTERM" out_has "^exit 0"
 
 if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
 	echo "# --user nobody"
+	export SGPR_LOCK_DIR="$WORK/locks" # --user gives it to nobody: not the machine's
 	"$PRLOCKD" "${PD[@]}" --state-dir "$WORK/u" --control none --pr-socket "$WORK/u.sock" \
 		--user nobody 2>"$WORK/u.log" &
 	U=$!
@@ -87,8 +88,8 @@ if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
 	check "started as nobody" wait_sock "$WORK/u.sock"
 	check "uid is nobody's, caps kept: 0x20020" \
 		eval '[ "$(awk "/^Uid:/ { print \$2 }" /proc/$U/status)" = "$(id -u nobody)" ] && [ "$(caps $U CapEff)" = 0000000000020020 ]'
-	check "the state directory belongs to nobody" \
-		eval '[ "$(stat -c %u "$WORK/u")" = "$(id -u nobody)" ]'
+	check "STATE_DIR stays root's, STATE_DIR/state belongs to nobody (0700)" \
+		eval '[ "$(stat -c %u "$WORK/u")" = 0 ] && [ "$(stat -c %u:%a "$WORK/u/state")" = "$(id -u nobody):700" ]'
 	kill -TERM "$U"
 	wait "$U"
 	RC=$?

@@ -36,7 +36,7 @@ IO_PID[sleeper]=$SLEEPER
 pd h1 1 protect "$URL" "$SLEEPER"
 expect_rc "protect a process on LUN 1" 0
 check "the state file names the 3 LUNs and the protected pid" \
-	eval '[ "$(wc -l <"$WORK/h1/leases")" -eq 3 ] && grep -Eq "^$URL write-exclusive-reg-only key=0x[0-9a-f]{16} confirmed=[0-9]+ $SLEEPER:" "$WORK/h1/leases"'
+	eval '[ "$(wc -l <"$WORK/h1/state/leases")" -eq 3 ] && grep -Eq "^$URL write-exclusive-reg-only key=0x[0-9a-f]{16} confirmed=[0-9]+ $SLEEPER:" "$WORK/h1/state/leases"'
 
 echo "# SIGKILL prlockd while it holds 3 leases, start it again"
 before=$(holders)
@@ -80,7 +80,7 @@ pd h1 1 release "${LUNS[@]}"
 expect_rc "release 3 LUNs via prlockd" 0 "released by prlockd"
 check "nobody holds them: all 3 parked, still fencing" \
 	test "$(hosts_of "$(holders)")" = "parked parked parked"
-check "the state file is empty" test ! -s "$WORK/h1/leases"
+check "the state file is empty" test ! -s "$WORK/h1/state/leases"
 check "releasing does not stop the protected process" eval '! proc_gone $SLEEPER'
 kill "$SLEEPER"
 unset 'IO_PID[sleeper]'

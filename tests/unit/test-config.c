@@ -192,13 +192,36 @@ static void test_errors(void **state)
 	assert_non_null(strstr(msg, "unknown setting 'bogus'"));
 }
 
+/* prlockd's run user (docs/prlockd.md, "Privileges"): a name, resolved by prlockd */
+static void test_user(void **state)
+{
+	struct config_args a = {.config = conf, .host_id = "1"};
+	static const char *const bad[] = {"user =\n", "user = -x\n", "user = a/b\n",
+					  "user = a b\n"};
+	struct sgpr_config cfg;
+	char msg[512];
+	uint16_t ns;
+
+	write_file(conf, "user = sgpr\n");
+	assert_int_equal(resolve(&a, &cfg, &ns, msg), 0);
+	assert_string_equal(cfg.user, "sgpr");
+	write_file(conf,
+		   "user = abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcd\n");
+	assert_int_equal(resolve(&a, &cfg, &ns, msg), -EINVAL);
+	assert_non_null(strstr(msg, "must be a user name"));
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		write_file(conf, bad[i]);
+		assert_int_equal(resolve(&a, &cfg, &ns, msg), -EINVAL);
+		assert_non_null(strstr(msg, "user"));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_defaults),
-		cmocka_unit_test(test_file_then_command_line),
-		cmocka_unit_test(test_machine_id),
-		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_defaults),   cmocka_unit_test(test_file_then_command_line),
+		cmocka_unit_test(test_machine_id), cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_user),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
