@@ -731,6 +731,8 @@ uint64_t clients_next_wakeup(const struct daemon *dm)
 		w = dm->emfile_log.begin + PRLOCKD_LOG_INTERVAL_MS;
 	if (dm->busy_log.suppressed && dm->busy_log.begin + PRLOCKD_LOG_INTERVAL_MS < w)
 		w = dm->busy_log.begin + PRLOCKD_LOG_INTERVAL_MS;
+	if (dm->state_log.suppressed && dm->state_log.begin + PRLOCKD_LOG_INTERVAL_MS < w)
+		w = dm->state_log.begin + PRLOCKD_LOG_INTERVAL_MS;
 	return w;
 }
 
@@ -812,5 +814,6 @@ void serve(struct daemon *dm, int timeout_ms)
 	log_limit_flush(&dm->refused_log);
 	log_limit_flush(&dm->emfile_log);
 	log_limit_flush(&dm->busy_log);
+	log_limit_flush(&dm->state_log);
 	free(pfd);
 }

@@ -202,6 +202,30 @@ void leases_reap_children(struct daemon *dm)
  * the old one, and the directory fsynced so that the rename itself is durable. Mode 0600: it
  * lists the protected processes.
  */
+static int state_tmp_create(struct daemon *dm)
+{
+	int fd = openat(dm->state_fd, "leases.tmp",
+			O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+
+	return fd < 0 ? -errno : fd;
+}
+
+/*
+ * A flood of connections may have taken every fd: the control socket's reserve fd (main
+ * thread, as this) is given up for the state file and taken again after.
+ */
+static int state_tmp_open(struct daemon *dm)
+{
+	int fd = state_tmp_create(dm);
+
+	if ((fd == -EMFILE || fd == -ENFILE) && dm->reserve_fd >= 0) {
+		close(dm->reserve_fd);
+		dm->reserve_fd = -1; /* taken again by op_state_write() once fd is closed */
+		fd = state_tmp_create(dm);
+	}
+	return fd;
+}
+
 static int op_state_write(void *userdata, const char *buf, size_t len)
 {
 	struct daemon *dm = userdata;
@@ -212,10 +236,9 @@ static int op_state_write(void *userdata, const char *buf, size_t len)
 	if (unlinkat(dm->state_fd, "leases.tmp", 0) < 0 && errno != ENOENT)
 		r = -errno;
 	if (!r) {
-		fd = openat(dm->state_fd, "leases.tmp",
-			    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		fd = state_tmp_open(dm);
 		if (fd < 0)
-			r = -errno;
+			r = fd;
 	}
 	while (!r && off < len) {
 		ssize_t n = write(fd, buf + off, len - off);
@@ -231,11 +254,15 @@ static int op_state_write(void *userdata, const char *buf, size_t len)
 		r = -errno;
 	if (!r && fsync(dm->state_fd) < 0)
 		r = -errno;
+	if (fd >= 0)
+		close(TAKE_FD(fd));
+	if (dm->reserve_fd < 0)
+		dm->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (r < 0) {
-		log_msg(LOG_ERR,
-			"Failed to write %s/state/leases: %s; a restart would not re-adopt the "
-			"leases",
-			dm->state_dir, strerror(-r));
+		log_limited(&dm->state_log, LOG_ERR,
+			    "Failed to write %s/state/leases: %s; a restart would not re-adopt the "
+			    "leases",
+			    dm->state_dir, strerror(-r));
 		unlinkat(dm->state_fd, "leases.tmp", 0);
 	}
 	return r;

@@ -596,6 +596,7 @@ int main(int argc, char **argv)
 		.refused_log = {.what = "control: refused connections"},
 		.busy_log = {.what = "control: connections over a limit"},
 		.emfile_log = {.what = "control: accept out of file descriptors"},
+		.state_log = {.what = "state file: write failures"},
 	};
 	int r;
 

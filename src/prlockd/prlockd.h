@@ -83,7 +83,7 @@ struct daemon {
 	size_t n_clients;
 	int reserve_fd;		      /* /dev/null, given up to accept-and-close on EMFILE */
 	uint64_t accept_paused_until; /* EMFILE/ENFILE: the listener is not polled until then */
-	struct log_limit refused_log, busy_log, emfile_log;
+	struct log_limit refused_log, busy_log, emfile_log, state_log;
 	bool quit;
 
 	/* the pr-manager-helper socket (prh.c) */

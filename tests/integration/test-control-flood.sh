@@ -261,6 +261,8 @@ check "the protected process and its child are stopped (pidfds held since protec
 	wait_gone "$PARENT" "$CHILD"
 check "prlockd signalled both" eval \
 	'[ "$(grep -c "stopping (SIGTERM) 2 protected process(es)" "$WORK/h1.log")" = 2 ]'
+check "the state file was written at EMFILE too (the reserve fd given up for it)" eval \
+	'! grep -q "Failed to write .*state/leases" "$WORK/h1.log"'
 kill "$FLOOD" 2>/dev/null
 wait "$FLOOD" 2>/dev/null
 unset 'IO_PID[flood]'
