@@ -262,7 +262,10 @@ int acquire_via_daemon(struct prlock *p, int ndev, char **devs)
 	return results_end(p, ret);
 }
 
-/* Returns 0 released, 1 not held by prlockd (or not running), else an exit code. */
+/*
+ * Returns 0 released, -1 not held by prlockd (or not running), else an exit code: a refusal
+ * (denied, busy: EXIT_RUNTIME, which is 1) must not fall back to the one-shot release.
+ */
 static int release_via(struct prlock *p, const char *dev, bool quiet_not_held)
 {
 	char req[8192];
@@ -272,10 +275,10 @@ static int release_via(struct prlock *p, const char *dev, bool quiet_not_held)
 
 	if (strchr(dev, ' ') || strchr(dev, '\n') ||
 	    snprintf(req, sizeof(req), "release %s", dev) >= (int)sizeof(req))
-		return 1;
+		return -1;
 	r = call(p, req, 120000, &v, NULL);
 	if (r < 0)
-		return not_running(r) ? 1 : call_failed(p, r);
+		return not_running(r) ? -1 : call_failed(p, r);
 	if (jv_bool(&v, "ok")) {
 		jv_clear(&v);
 		return 0;
@@ -283,7 +286,7 @@ static int release_via(struct prlock *p, const char *dev, bool quiet_not_held)
 	err = jv_str(&v, "error");
 	if (err && strcmp(err, "not-held") == 0) {
 		jv_clear(&v);
-		return 1;
+		return -1;
 	}
 	r = quiet_not_held ? EXIT_RUNTIME : reply_failed(&v);
 	jv_clear(&v);
