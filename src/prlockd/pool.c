@@ -93,8 +93,8 @@ static void *worker_main(void *arg)
 	struct worker *w = arg;
 	struct daemon *dm = w->dm;
 	struct pool *p = dm->pool;
-	struct table_job *e;
-	bool urgent;
+	struct table_job *e = NULL;
+	bool urgent = false;
 
 	pthread_mutex_lock(&p->lock);
 	for (;;) {
