@@ -267,7 +267,7 @@ static int op_dev_open(void *userdata, const char *dev, const struct table_cred 
 	if (!o.groups_known) {
 		r = owner_groups(o.uid, &groups, &o.n_groups);
 		if (r < 0)
-			return r == -ENOMEM ? r : -EACCES; /* a uid without an account */
+			return r == -ENOMEM ? r : -EPERM; /* a uid without an account */
 		o.groups = groups;
 		o.gid = o.n_groups ? groups[0] : (gid_t)-1;
 	}
@@ -280,7 +280,7 @@ static int op_dev_open(void *userdata, const char *dev, const struct table_cred 
 	if (!S_ISBLK(st.st_mode) && !S_ISCHR(st.st_mode))
 		return -ENOTTY;
 	if (!may_read_write(&st, &o))
-		return -EACCES;
+		return -EPERM; /* the owner's refusal; -EACCES is prlockd's own */
 	return sgpr_dev_open_fd(fd, &dm->dev_opts, ret);
 }
 

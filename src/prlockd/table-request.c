@@ -315,7 +315,7 @@ void acquire_done(struct table_entry *e)
 		reply_error(t, c, e->dev, "conflict",
 			    "%s: another process of this host (pid %d) holds a lease on this LUN",
 			    e->dev, (int)e->lock_owner);
-	else if (!opened && r == -EACCES && e->owner.uid && e->dev[0] == '/')
+	else if (!opened && r == -EPERM && e->owner.uid && e->dev[0] == '/')
 		reply_error(t, c, e->dev, "denied",
 			    "%s: cannot open: uid %u may not read and write this device node "
 			    "itself",

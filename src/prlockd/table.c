@@ -748,7 +748,13 @@ static void adopt_done(struct table_entry *e)
 		return;
 	}
 	if (r < 0) {
-		if (!e->unreachable)
+		if (!e->unreachable && r == -EPERM && !e->l && e->owner.uid && e->dev[0] == '/')
+			tlog(t, LOG_WARNING,
+			     "%s: cannot re-adopt the recorded lease: its owner uid %u may not "
+			     "read "
+			     "and write this device node (any more); retrying every period",
+			     e->dev, (unsigned)e->owner.uid);
+		else if (!e->unreachable)
 			tlog(t, LOG_WARNING,
 			     "%s: cannot re-adopt the recorded lease yet: %s; retrying every "
 			     "period",

@@ -102,7 +102,8 @@ struct table_ops {
 	void (*reply)(void *userdata, void *waiter, const struct table_reply *rp);
 	/*
 	 * Runner's thread: open dev (sgpr_dev_open()) for the lease's owner: a non-root owner
-	 * may only get a device it could open itself (-EACCES otherwise).
+	 * may only get a device it could open itself (-EPERM otherwise; -EACCES: prlockd
+	 * itself may not open it).
 	 */
 	int (*dev_open)(void *userdata, const char *dev, const struct table_cred *owner,
 			struct sgpr_dev **ret);

@@ -71,7 +71,7 @@ static int op_dev_open(void *userdata, const char *dev, const struct table_cred 
 	f->open_uid = owner->uid;
 	f->open_n_groups = owner->n_groups;
 	f->open_group0 = owner->n_groups ? owner->groups[0] : (gid_t)-1;
-	return -EACCES;
+	return -EPERM;
 }
 
 static bool op_proc_alive(void *userdata, const struct protected_proc *p)
@@ -102,8 +102,12 @@ static struct fake *fake_new(const char *state)
 		.state_write = op_state_write,
 	};
 	struct fake *f = calloc(1, sizeof(*f));
-	struct table_config cfg = {.clock = &clk, .ns = 1, .host_id = 1, .period_ms = 1000,
-				   .dead_after_ms = 4000, .kill_grace_ms = 1000};
+	struct table_config cfg = {.clock = &clk,
+				   .ns = 1,
+				   .host_id = 1,
+				   .period_ms = 1000,
+				   .dead_after_ms = 4000,
+				   .kill_grace_ms = 1000};
 
 	assert_non_null(f);
 	f->now = 1000;
@@ -147,7 +151,8 @@ static void test_state_owner(void **s)
 	fake_free(f);
 
 	/* a line of an older prlockd: root's */
-	f = fake_new(DEV " write-exclusive-reg-only key=0x0001000100000007 confirmed=900 4242:77\n");
+	f = fake_new(DEV
+		     " write-exclusive-reg-only key=0x0001000100000007 confirmed=900 4242:77\n");
 	assert_int_equal(owner_of(f, DEV), 0);
 	fake_free(f);
 }
@@ -217,8 +222,8 @@ static void test_acquire_bound_per_uid(void **s)
 {
 	struct fake *f = fake_new(NULL);
 	gid_t groups[] = {50, 60};
-	struct table_cred c = {.uid = 1002, .gid = 1002, .groups = groups, .n_groups = 2,
-			       .groups_known = true};
+	struct table_cred c = {
+		.uid = 1002, .gid = 1002, .groups = groups, .n_groups = 2, .groups_known = true};
 	struct table_cred root = {};
 	char dev[64];
 	int w;
@@ -255,8 +260,8 @@ static void test_dev_open_gets_owner(void **s)
 {
 	struct fake *f = fake_new(NULL);
 	gid_t groups[] = {6, 1002};
-	struct table_cred c = {.uid = 1002, .gid = 1002, .groups = groups, .n_groups = 2,
-			       .groups_known = true};
+	struct table_cred c = {
+		.uid = 1002, .gid = 1002, .groups = groups, .n_groups = 2, .groups_known = true};
 	int w;
 
 	(void)s;
