@@ -351,8 +351,8 @@ int verb_leases(struct prlock *p, int ndev, char **devs)
 		return 0;
 	}
 	leases = jv_get(&v, "leases");
-	printf("%-50s %-9s %-18s %-18s %-9s %s\n", "DEVICE", "STATE", "KEY", "HOLDER", "RENEWED",
-	       "PROTECTED");
+	printf("%-50s %-9s %-6s %-18s %-18s %-9s %s\n", "DEVICE", "STATE", "OWNER", "KEY", "HOLDER",
+	       "RENEWED", "PROTECTED");
 	for (size_t i = 0; leases && leases->t == JV_ARRAY && i < leases->n; i++) {
 		const struct jv *e = &leases->items[i], *procs = jv_get(e, "protected");
 		const char *ago = jv_str(e, "last_renewal_ms_ago");
@@ -365,9 +365,10 @@ int verb_leases(struct prlock *p, int ndev, char **devs)
 			if (procs->items[k].t == JV_NUMBER && off < sizeof(pids) - 16)
 				off += (size_t)snprintf(pids + off, sizeof(pids) - off, "%s%s",
 							k ? "," : "", procs->items[k].s);
-		printf("%-50s %-9s %-18s %-18s %-9s %s\n", jv_str(e, "device") ?: "?",
-		       jv_str(e, "state") ?: "?", jv_str(e, "key") ?: "-",
-		       jv_str(e, "holder") ?: "-", renewed, off ? pids : "-");
+		printf("%-50s %-9s %-6s %-18s %-18s %-9s %s\n", jv_str(e, "device") ?: "?",
+		       jv_str(e, "state") ?: "?", jv_str(e, "owner") ?: "-",
+		       jv_str(e, "key") ?: "-", jv_str(e, "holder") ?: "-", renewed,
+		       off ? pids : "-");
 	}
 	jv_clear(&v);
 	return 0;
