@@ -247,10 +247,13 @@ static bool may_read_write(const struct stat *st, const struct table_cred *o)
 }
 
 /*
- * A /dev path of a non-root owner is opened once, here, and the open file is what is checked
- * (fstat: a device node the owner may read and write by its mode) and used
- * (sgpr_dev_open_fd): the path is never resolved again as prlockd between check and use.
- * iscsi:// URLs need no check: any local user can log in to a portal itself.
+ * A /dev path of a non-root owner is resolved once, here, to an O_PATH descriptor (which opens
+ * nothing: no device's open has side effects yet, a FIFO does not block); that inode is what is
+ * checked (fstat: a device node the owner may read and write by its mode bits), then opened
+ * through /proc/self/fd (the same inode, no path resolution) and used (sgpr_dev_open_fd): the
+ * client's path is never resolved again as prlockd between check and use, and prlockd opens
+ * only nodes the owner could open itself. iscsi:// URLs need no check: any local user can log
+ * in to a portal itself.
  */
 static int op_dev_open(void *userdata, const char *dev, const struct table_cred *owner,
 		       struct sgpr_dev **ret)
@@ -258,8 +261,9 @@ static int op_dev_open(void *userdata, const char *dev, const struct table_cred 
 	struct daemon *dm = userdata;
 	_cleanup_free_ gid_t *groups = NULL;
 	struct table_cred o = *owner;
-	_cleanup_close_ int fd = -1;
-	struct stat st;
+	_cleanup_close_ int pfd = -1, fd = -1;
+	struct stat st, st2;
+	char self[64];
 	int r;
 
 	if (owner->uid == 0 || dev[0] != '/')
@@ -271,16 +275,23 @@ static int op_dev_open(void *userdata, const char *dev, const struct table_cred 
 		o.groups = groups;
 		o.gid = o.n_groups ? groups[0] : (gid_t)-1;
 	}
-	/* O_NONBLOCK: a FIFO planted at the path does not block the worker */
-	fd = open(dev, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT ? -ENOENT : -errno;
-	if (fstat(fd, &st) < 0)
+	pfd = open(dev, O_PATH | O_CLOEXEC);
+	if (pfd < 0)
+		return -errno;
+	if (fstat(pfd, &st) < 0)
 		return -errno;
 	if (!S_ISBLK(st.st_mode) && !S_ISCHR(st.st_mode))
 		return -ENOTTY;
 	if (!may_read_write(&st, &o))
 		return -EPERM; /* the owner's refusal; -EACCES is prlockd's own */
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", pfd);
+	fd = open(self, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st2) < 0)
+		return -errno;
+	if (st2.st_dev != st.st_dev || st2.st_ino != st.st_ino || st2.st_rdev != st.st_rdev)
+		return -ESTALE; /* cannot happen: the same inode */
 	return sgpr_dev_open_fd(fd, &dm->dev_opts, ret);
 }
 

@@ -187,6 +187,13 @@ expect_rc "member 1 acquires its symlink to it" 1 "may not read and write"
 mkfifo -m 666 "$WORK/u1/fifo"
 as "$U1" acquire "$WORK/u1/fifo"
 expect_rc "member 1 acquires a FIFO: refused at once, no hang" 4 "not a SCSI device"
+mkfifo -m 600 "$WORK/rootfifo" # root's: prlockd must not open it for member 1
+(timeout 5 sh -c "echo x >'$WORK/rootfifo' && echo opened >'$WORK/fifo-opened'") &
+FW=$!
+as "$U1" acquire "$WORK/rootfifo"
+expect_rc "member 1 acquires root's FIFO: refused" 4 "not a SCSI device"
+wait "$FW"
+check "prlockd never opened it (its writer found no reader)" test ! -e "$WORK/fifo-opened"
 as "$U1" acquire /dev/null
 expect_rc "member 1 acquires /dev/null (it may open it): not a SCSI device" 4 "not a SCSI device"
 pd h1 1 acquire "$WORK/node"
