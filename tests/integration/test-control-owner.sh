@@ -21,7 +21,7 @@ owner_teardown() {
 	userdel "$U2" 2>/dev/null
 	groupdel "$GRP" 2>/dev/null
 }
-trap 'owner_teardown; teardown' EXIT
+trap 'teardown; owner_teardown' EXIT # processes first: userdel refuses a user with processes
 owner_teardown
 groupadd "$GRP" && useradd -M -s /usr/sbin/nologin -G "$GRP" "$U1" &&
 	useradd -M -s /usr/sbin/nologin -G "$GRP" "$U2" ||
