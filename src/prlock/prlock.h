@@ -118,7 +118,7 @@ int verb_protect(struct prlock *p, int ndev, char **devs);
 
 /* verb-daemon.c: through prlockd */
 int acquire_via_daemon(struct prlock *p, int ndev, char **devs);
-/* 0 released by prlockd, 1 prlockd does not hold dev (or does not run), else an exit code */
+/* 0 released by prlockd, -1 prlockd does not hold dev (or does not run), else an exit code */
 int release_via_daemon(struct prlock *p, const char *dev);
 
 /* verb-run.c: lease options from the configuration and the command line */

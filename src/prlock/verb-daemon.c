@@ -262,7 +262,10 @@ int acquire_via_daemon(struct prlock *p, int ndev, char **devs)
 	return results_end(p, ret);
 }
 
-/* Returns 0 released, 1 not held by prlockd (or not running), else an exit code. */
+/*
+ * Returns 0 released, -1 not held by prlockd (or not running), else an exit code: a refusal
+ * (denied, busy: EXIT_RUNTIME, which is 1) must not fall back to the one-shot release.
+ */
 static int release_via(struct prlock *p, const char *dev, bool quiet_not_held)
 {
 	char req[8192];
@@ -272,10 +275,10 @@ static int release_via(struct prlock *p, const char *dev, bool quiet_not_held)
 
 	if (strchr(dev, ' ') || strchr(dev, '\n') ||
 	    snprintf(req, sizeof(req), "release %s", dev) >= (int)sizeof(req))
-		return 1;
+		return -1;
 	r = call(p, req, 120000, &v, NULL);
 	if (r < 0)
-		return not_running(r) ? 1 : call_failed(p, r);
+		return not_running(r) ? -1 : call_failed(p, r);
 	if (jv_bool(&v, "ok")) {
 		jv_clear(&v);
 		return 0;
@@ -283,7 +286,7 @@ static int release_via(struct prlock *p, const char *dev, bool quiet_not_held)
 	err = jv_str(&v, "error");
 	if (err && strcmp(err, "not-held") == 0) {
 		jv_clear(&v);
-		return 1;
+		return -1;
 	}
 	r = quiet_not_held ? EXIT_RUNTIME : reply_failed(&v);
 	jv_clear(&v);
@@ -348,8 +351,8 @@ int verb_leases(struct prlock *p, int ndev, char **devs)
 		return 0;
 	}
 	leases = jv_get(&v, "leases");
-	printf("%-50s %-9s %-18s %-18s %-9s %s\n", "DEVICE", "STATE", "KEY", "HOLDER", "RENEWED",
-	       "PROTECTED");
+	printf("%-50s %-9s %-6s %-18s %-18s %-9s %s\n", "DEVICE", "STATE", "OWNER", "KEY", "HOLDER",
+	       "RENEWED", "PROTECTED");
 	for (size_t i = 0; leases && leases->t == JV_ARRAY && i < leases->n; i++) {
 		const struct jv *e = &leases->items[i], *procs = jv_get(e, "protected");
 		const char *ago = jv_str(e, "last_renewal_ms_ago");
@@ -362,9 +365,10 @@ int verb_leases(struct prlock *p, int ndev, char **devs)
 			if (procs->items[k].t == JV_NUMBER && off < sizeof(pids) - 16)
 				off += (size_t)snprintf(pids + off, sizeof(pids) - off, "%s%s",
 							k ? "," : "", procs->items[k].s);
-		printf("%-50s %-9s %-18s %-18s %-9s %s\n", jv_str(e, "device") ?: "?",
-		       jv_str(e, "state") ?: "?", jv_str(e, "key") ?: "-",
-		       jv_str(e, "holder") ?: "-", renewed, off ? pids : "-");
+		printf("%-50s %-9s %-6s %-18s %-18s %-9s %s\n", jv_str(e, "device") ?: "?",
+		       jv_str(e, "state") ?: "?", jv_str(e, "owner") ?: "-",
+		       jv_str(e, "key") ?: "-", jv_str(e, "holder") ?: "-", renewed,
+		       off ? pids : "-");
 	}
 	jv_clear(&v);
 	return 0;

@@ -209,8 +209,8 @@ static int release_devices(struct prlock *p, int ndev, char **devs, bool keep,
 		int r;
 
 		/* a lease prlockd holds goes back through prlockd, which else would renew it */
-		r = daemon_first ? release_via_daemon(p, devs[i]) : 1;
-		if (r != 1) {
+		r = daemon_first ? release_via_daemon(p, devs[i]) : -1;
+		if (r != -1) {
 			result_device(p, devs[i], r,
 				      r ? NULL
 					: &(struct result){.action = "released",

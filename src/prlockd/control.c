@@ -220,9 +220,14 @@ static int req_protect(struct daemon *dm, struct client *c, const char *dev, con
 	if (r < 0)
 		return reply_error(c, "error", "protect: cannot hold process %s (pidfd): %s", spid,
 				   strerror(-r));
-	r = table_protect(dm->table, dev, &p);
+	r = table_protect(dm->table, dev, c->cred.uid, &p);
 	if (r == -ENOENT)
 		return reply_error(c, "not-held", "%s: not held by prlockd", dev);
+	if (r == -EPERM)
+		return reply_error(c, "denied",
+				   "%s: the lease belongs to uid %u; only it or root may protect "
+				   "processes under it",
+				   dev, (unsigned)e.owner);
 	if (r < 0)
 		return reply_error(c, "error", "out of memory");
 	if (reply_begin(&rp, true) < 0)
@@ -260,6 +265,8 @@ static int req_status(struct daemon *dm, struct client *c)
 		reply_str(&rp, "device", e.dev);
 		reply_str(&rp, "state", entry_state_name(e.state));
 		reply_str(&rp, "type", sgpr_type_to_name(e.type));
+		json_key(&rp.j, "owner");
+		json_uint(&rp.j, (unsigned)e.owner);
 		reply_key(&rp, "key", e.key);
 		reply_key(&rp, "holder", e.holder);
 		json_key(&rp.j, "last_renewal_ms_ago");
@@ -291,6 +298,23 @@ static int req_status(struct daemon *dm, struct client *c)
 	}
 	json_array_end(&rp.j);
 	return reply_send(c, &rp);
+}
+
+/* The lease's owner is the peer: its groups decide which device nodes it may name. */
+static int req_acquire(struct daemon *dm, struct client *c, const char *dev, int type, bool wait,
+		       unsigned wait_ms)
+{
+	gid_t groups[256];
+	socklen_t len = sizeof(groups);
+	struct table_cred cred = {.uid = c->cred.uid, .gid = c->cred.gid, .groups = groups};
+
+	if (getsockopt(c->fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) == 0) {
+		cred.n_groups = len / sizeof(gid_t);
+		cred.groups_known = true;
+	}
+	to_table(c);
+	table_acquire(dm->table, c, &cred, dev, type, wait, wait_ms);
+	return 0;
 }
 
 /* A token of a request: printable ASCII without spaces. */
@@ -349,7 +373,7 @@ static int dispatch(struct daemon *dm, struct client *c, char **tok, int n)
 		return req_status(dm, c);
 	if (strcmp(tok[0], "release") == 0 && n == 2) {
 		to_table(c);
-		table_release(dm->table, c, (unsigned)c->cred.uid, tok[1]);
+		table_release(dm->table, c, c->cred.uid, tok[1]);
 		return 0;
 	}
 	if (strcmp(tok[0], "protect") == 0 && n == 3)
@@ -383,9 +407,7 @@ static int dispatch(struct daemon *dm, struct client *c, char **tok, int n)
 		if (i != n)
 			return reply_error(c, "usage",
 					   "usage: acquire DEV [TYPE] [--wait SECONDS|forever]");
-		to_table(c);
-		table_acquire(dm->table, c, (unsigned)c->cred.uid, tok[1], type, wait, wait_ms);
-		return 0;
+		return req_acquire(dm, c, tok[1], type, wait, wait_ms);
 	}
 	return reply_error(
 		c, "usage",

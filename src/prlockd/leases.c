@@ -8,6 +8,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -331,11 +333,100 @@ static int state_load(struct daemon *dm)
 
 /* ---- devices and jobs ---------------------------------------------------- */
 
-static int op_dev_open(void *userdata, const char *dev, struct sgpr_dev **ret)
+/* The groups of uid (a lease re-adopted from the state file records only its owner's uid). */
+static int owner_groups(uid_t uid, gid_t **ret, size_t *ret_n)
+{
+	_cleanup_free_ char *buf = NULL;
+	struct passwd pw, *pwp = NULL;
+	gid_t *g = NULL, *n;
+	int ng = 64, r;
+
+	buf = malloc(16384);
+	if (!buf)
+		return -ENOMEM;
+	r = getpwuid_r(uid, &pw, buf, 16384, &pwp);
+	if (r || !pwp)
+		return r ? -r : -ENOENT;
+	for (;;) {
+		int want = ng;
+
+		n = realloc(g, (size_t)ng * sizeof(*g));
+		if (!n) {
+			free(g);
+			return -ENOMEM;
+		}
+		g = n;
+		if (getgrouplist(pw.pw_name, pw.pw_gid, g, &ng) >= 0)
+			break;
+		if (ng <= want)
+			ng = want * 2;
+	}
+	*ret = g;
+	*ret_n = (size_t)ng;
+	return 0;
+}
+
+/* st grants read and write to the owner of a lease by its mode bits (ACLs are not read). */
+static bool may_read_write(const struct stat *st, const struct table_cred *o)
+{
+	bool member = st->st_gid == o->gid;
+
+	if (st->st_uid == o->uid)
+		return (st->st_mode & 0600) == 0600;
+	for (size_t i = 0; i < o->n_groups && !member; i++)
+		member = o->groups[i] == st->st_gid;
+	if (member)
+		return (st->st_mode & 0060) == 0060;
+	return (st->st_mode & 0006) == 0006;
+}
+
+/*
+ * A /dev path of a non-root owner is resolved once, here, to an O_PATH descriptor (which opens
+ * nothing: no device's open has side effects yet, a FIFO does not block); that inode is what is
+ * checked (fstat: a device node the owner may read and write by its mode bits), then opened
+ * through /proc/self/fd (the same inode, no path resolution) and used (sgpr_dev_open_fd): the
+ * client's path is never resolved again as prlockd between check and use, and prlockd opens
+ * only nodes the owner could open itself. iscsi:// URLs need no check: any local user can log
+ * in to a portal itself.
+ */
+static int op_dev_open(void *userdata, const char *dev, const struct table_cred *owner,
+		       struct sgpr_dev **ret)
 {
 	struct daemon *dm = userdata;
+	_cleanup_free_ gid_t *groups = NULL;
+	struct table_cred o = *owner;
+	_cleanup_close_ int pfd = -1, fd = -1;
+	struct stat st, st2;
+	char self[64];
+	int r;
 
-	return sgpr_dev_open(dev, &dm->dev_opts, ret);
+	if (owner->uid == 0 || dev[0] != '/')
+		return sgpr_dev_open(dev, &dm->dev_opts, ret);
+	if (!o.groups_known) {
+		r = owner_groups(o.uid, &groups, &o.n_groups);
+		if (r < 0)
+			return r == -ENOMEM ? r : -EPERM; /* a uid without an account */
+		o.groups = groups;
+		o.gid = o.n_groups ? groups[0] : (gid_t)-1;
+	}
+	pfd = open(dev, O_PATH | O_CLOEXEC);
+	if (pfd < 0)
+		return -errno;
+	if (fstat(pfd, &st) < 0)
+		return -errno;
+	if (!S_ISBLK(st.st_mode) && !S_ISCHR(st.st_mode))
+		return -ENOTTY;
+	if (!may_read_write(&st, &o))
+		return -EPERM; /* the owner's refusal; -EACCES is prlockd's own */
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", pfd);
+	fd = open(self, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st2) < 0)
+		return -errno;
+	if (st2.st_dev != st.st_dev || st2.st_ino != st.st_ino || st2.st_rdev != st.st_rdev)
+		return -ESTALE; /* cannot happen: the same inode */
+	return sgpr_dev_open_fd(fd, &dm->dev_opts, ret);
 }
 
 static int op_lun_lock(void *userdata, struct sgpr_dev *d, pid_t *ret_owner)

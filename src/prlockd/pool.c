@@ -10,6 +10,12 @@
  * (table_job_done), which applies the result: logging, loss actions, the state file, replies. A
  * device stuck in a command holds one worker until the command times out; the other workers go on
  * with the other devices.
+ *
+ * Two lanes: renewals, releases and re-adoptions of held leases (the urgent lane) always run
+ * before clients' new acquires and the observations of acquire --wait (the acquire lane), and
+ * acquire-lane jobs occupy at most workers - 1 threads, so that a storm of acquires of
+ * unreachable devices (each holding a worker for its login timeout) never makes a held lease
+ * late: one worker is always left to the urgent lane.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -33,7 +39,9 @@ struct worker {
 struct pool {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	struct table_job *todo, **todo_tail;
+	struct table_job *urgent, **urgent_tail; /* renew, release, adopt */
+	struct table_job *todo, **todo_tail;	 /* acquire, observe */
+	unsigned todo_running, todo_max;
 	struct table_job *done, **done_tail;
 	bool stop;
 	bool stuck_logged; /* "all workers stuck" said, until they keep up for dead_after */
@@ -50,23 +58,50 @@ static void wake_main(struct daemon *dm)
 	(void)!write(dm->pool_fd, &one, sizeof(one));
 }
 
+static bool job_urgent(const struct table_job *e)
+{
+	enum job_kind k = table_job_kind(e);
+
+	return k == JOB_RENEW || k == JOB_RELEASE || k == JOB_ADOPT;
+}
+
+/* Under p->lock: the next job this worker may take (urgent first), NULL if none. */
+static struct table_job *job_take(struct pool *p, bool *ret_urgent)
+{
+	struct table_job *e = p->urgent;
+
+	if (e) {
+		p->urgent = e->next;
+		if (!p->urgent)
+			p->urgent_tail = &p->urgent;
+		*ret_urgent = true;
+		return e;
+	}
+	e = p->todo;
+	if (!e || p->todo_running >= p->todo_max)
+		return NULL;
+	p->todo = e->next;
+	if (!p->todo)
+		p->todo_tail = &p->todo;
+	p->todo_running++;
+	*ret_urgent = false;
+	return e;
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 	struct daemon *dm = w->dm;
 	struct pool *p = dm->pool;
-	struct table_job *e;
+	struct table_job *e = NULL;
+	bool urgent = false;
 
 	pthread_mutex_lock(&p->lock);
 	for (;;) {
-		while (!p->todo && !p->stop)
+		while (!p->stop && !(e = job_take(p, &urgent)))
 			pthread_cond_wait(&p->cond, &p->lock);
 		if (p->stop)
 			break;
-		e = p->todo;
-		p->todo = e->next;
-		if (!p->todo)
-			p->todo_tail = &p->todo;
 		w->cur = e;
 		w->since = mono_ms();
 		pthread_mutex_unlock(&p->lock);
@@ -74,6 +109,11 @@ static void *worker_main(void *arg)
 		table_job_run(e);
 
 		pthread_mutex_lock(&p->lock);
+		if (!urgent) {
+			p->todo_running--;
+			if (p->todo)
+				pthread_cond_signal(&p->cond); /* an acquire slot is free */
+		}
 		w->cur = NULL;
 		e->next = NULL;
 		*p->done_tail = e;
@@ -94,9 +134,11 @@ int pool_start(struct daemon *dm)
 		return -ENOMEM;
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->cond, NULL);
+	p->urgent_tail = &p->urgent;
 	p->todo_tail = &p->todo;
 	p->done_tail = &p->done;
 	p->n = dm->n_workers;
+	p->todo_max = p->n > 1 ? p->n - 1 : 1; /* one worker: it serves both lanes in order */
 	dm->pool = p;
 	dm->pool_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (dm->pool_fd < 0) {
@@ -153,9 +195,15 @@ void pool_submit(struct daemon *dm, struct table_job *e)
 
 	pthread_mutex_lock(&p->lock);
 	e->next = NULL;
-	*p->todo_tail = e;
-	p->todo_tail = &e->next;
-	pthread_cond_signal(&p->cond);
+	if (job_urgent(e)) {
+		*p->urgent_tail = e;
+		p->urgent_tail = &e->next;
+	} else {
+		*p->todo_tail = e;
+		p->todo_tail = &e->next;
+	}
+	/* all: a worker woken for an acquire may not be allowed to take it */
+	pthread_cond_broadcast(&p->cond);
 	pthread_mutex_unlock(&p->lock);
 }
 
@@ -218,6 +266,8 @@ void pool_check_stuck(struct daemon *dm)
 						off ? ", " : "", table_job_device(w->cur),
 						(double)(now - w->since) / 1000);
 	}
+	for (const struct table_job *e = p->urgent; e; e = e->next)
+		queued++;
 	for (const struct table_job *e = p->todo; e; e = e->next)
 		queued++;
 	pthread_mutex_unlock(&p->lock);

@@ -8,7 +8,7 @@
 struct table_request {
 	bool release; /* else acquire */
 	void *waiter;
-	unsigned uid;
+	struct table_cred cred; /* deferred: groups is a copy the request owns */
 	char *dev;
 	int type;
 	bool wait;
@@ -25,7 +25,8 @@ struct table_entry {
 	struct table_job job; /* first: the runner's link */
 	struct table *t;
 	uint64_t serial;
-	char *dev; /* as given by the client: the identity of the device */
+	char *dev;		 /* as given by the client: the identity of the device */
+	struct table_cred owner; /* groups: the entry's own copy */
 	int type;
 	enum entry_state state;
 	struct sgpr_dev *d;
@@ -49,7 +50,7 @@ struct table_entry {
 
 	void *waiter;	  /* the client answered when the job (or the wait) ends */
 	bool waiter_left; /* ... which left while the job ran */
-	unsigned req_uid;
+	uid_t req_uid;
 	bool acq_wait;
 	unsigned acq_wait_ms;
 	uint64_t wait_start, wait_deadline; /* deadline 0: no bound */
@@ -98,7 +99,10 @@ bool table_proc_alive(const struct table *t, const struct protected_proc *p);
 
 /* table.c */
 struct table_entry *entry_find(struct table *t, const char *dev);
-int entry_add(struct table *t, const char *dev, int type, struct table_entry **ret);
+int entry_add(struct table *t, const char *dev, int type, const struct table_cred *owner,
+	      struct table_entry **ret);
+gid_t *groups_dup(const struct table_cred *c);
+void request_free(struct table_request *q);
 void entry_remove(struct table_entry *e);
 void entry_submit(struct table_entry *e, enum job_kind kind);
 void entry_snap(struct table_entry *e);

@@ -92,16 +92,17 @@ void waiter_done(struct table_entry *e, int r, enum sgpr_lease_event ev)
  */
 static void defer(struct table_entry *e, const struct table_request *q)
 {
-	struct table_request **p = &e->deferred, *n = malloc(sizeof(*n));
+	struct table_request **p = &e->deferred, *n = calloc(1, sizeof(*n));
 
 	if (n) {
 		*n = *q;
 		n->next = NULL;
 		n->dev = strdup(q->dev);
+		n->cred.groups = groups_dup(&q->cred);
 	}
-	if (!n || !n->dev) {
+	if (!n || !n->dev || (q->cred.n_groups && q->cred.groups && !n->cred.groups)) {
 		if (n)
-			free(n);
+			request_free(n);
 		reply_error(e->t, q->waiter, q->dev, "error", "out of memory");
 		return;
 	}
@@ -129,9 +130,9 @@ void requests_run_ready(struct table *t)
 	/* a request run here answers or waits on a busy entry: it never comes back here */
 	while ((q = t->ready)) {
 		t->ready = q->next;
+		q->next = NULL;
 		request_run(t, q);
-		free(q->dev);
-		free(q);
+		request_free(q);
 	}
 }
 
@@ -142,8 +143,8 @@ static bool drop_request(struct table_request **list, void *waiter)
 			struct table_request *q = *p;
 
 			*p = q->next;
-			free(q->dev);
-			free(q);
+			q->next = NULL;
+			request_free(q);
 			return true;
 		}
 	return false;
@@ -175,10 +176,42 @@ void table_waiter_gone(struct table *t, void *waiter)
 }
 
 /* The client waits for e's job; e answers it when the job ends. */
-static void attach_waiter(struct table_entry *e, void *waiter, unsigned uid)
+static void attach_waiter(struct table_entry *e, void *waiter, uid_t uid)
 {
 	e->waiter = waiter;
 	e->req_uid = uid;
+}
+
+/* ---- owners -------------------------------------------------------------- */
+
+/* uid may act on e: root, or the uid whose acquire created it. */
+static bool owner_may(const struct table_entry *e, uid_t uid)
+{
+	return uid == 0 || e->owner.uid == uid;
+}
+
+static unsigned count_acquires(const struct table_request *q, uid_t uid)
+{
+	unsigned n = 0;
+
+	for (; q; q = q->next)
+		n += !q->release && q->cred.uid == uid;
+	return n;
+}
+
+/* The acquires of uid that are pending or running: entries acquiring or waiting, and queued. */
+static unsigned acquires_of(const struct table *t, uid_t uid)
+{
+	unsigned n = count_acquires(t->ready, uid);
+
+	for (size_t i = 0; i < t->n_entries; i++) {
+		const struct table_entry *e = t->entries[i];
+
+		n += count_acquires(e->deferred, uid);
+		n += (e->state == ENTRY_ACQUIRING || e->state == ENTRY_WAITING) &&
+		     e->owner.uid == uid;
+	}
+	return n;
 }
 
 /* ---- acquire ------------------------------------------------------------- */
@@ -188,6 +221,19 @@ static void acquire(struct table *t, const struct table_request *q)
 	struct table_entry *e = entry_find(t, q->dev);
 	int r;
 
+	if (e && !owner_may(e, q->cred.uid) && !(e->busy && e->kind == JOB_RELEASE)) {
+		/* another uid's lease (or acquire): neither its key nor its state are ours */
+		if (e->state != ENTRY_LOST || e->busy || e->deferred)
+			return reply_error(
+				t, q->waiter, q->dev, "denied",
+				"%s: %s by this host for uid %u; only uid %u or root may "
+				"use it",
+				q->dev,
+				e->state == ENTRY_HELD || e->state == ENTRY_ADOPTING
+					? "held"
+					: "being acquired",
+				(unsigned)e->owner.uid, (unsigned)e->owner.uid);
+	}
 	if (e) {
 		/* after a release that runs or waits: requests on one device keep their order */
 		if (e->busy && (e->kind == JOB_RELEASE || e->deferred))
@@ -217,13 +263,13 @@ static void acquire(struct table *t, const struct table_request *q)
 			break;
 		}
 	}
-	r = entry_add(t, q->dev, q->type, &e);
+	r = entry_add(t, q->dev, q->type, &q->cred, &e);
 	if (r < 0)
 		return reply_error(t, q->waiter, q->dev, "error", "%s: %s", q->dev, strerror(-r));
 	e->state = ENTRY_ACQUIRING;
 	e->acq_wait = q->wait;
 	e->acq_wait_ms = q->wait_ms;
-	attach_waiter(e, q->waiter, q->uid);
+	attach_waiter(e, q->waiter, q->cred.uid);
 	entry_submit(e, JOB_ACQUIRE);
 }
 
@@ -269,6 +315,11 @@ void acquire_done(struct table_entry *e)
 		reply_error(t, c, e->dev, "conflict",
 			    "%s: another process of this host (pid %d) holds a lease on this LUN",
 			    e->dev, (int)e->lock_owner);
+	else if (!opened && r == -EPERM && e->owner.uid && e->dev[0] == '/')
+		reply_error(t, c, e->dev, "denied",
+			    "%s: cannot open: uid %u may not read and write this device node "
+			    "itself",
+			    e->dev, (unsigned)e->owner.uid);
 	else if (!opened)
 		reply_error(t, c, e->dev, error_word(r), "%s: cannot open: %s", e->dev,
 			    open_error_words(e->dev, r));
@@ -278,16 +329,21 @@ void acquire_done(struct table_entry *e)
 	entry_remove(e);
 }
 
-void table_acquire(struct table *t, void *waiter, unsigned uid, const char *dev, int type,
-		   bool wait, unsigned wait_ms)
+void table_acquire(struct table *t, void *waiter, const struct table_cred *cred, const char *dev,
+		   int type, bool wait, unsigned wait_ms)
 {
 	struct table_request q = {.waiter = waiter,
-				  .uid = uid,
+				  .cred = *cred,
 				  .dev = (char *)dev,
 				  .type = type,
 				  .wait = wait,
 				  .wait_ms = wait_ms};
 
+	if (cred->uid != 0 && acquires_of(t, cred->uid) >= TABLE_ACQUIRES_PER_UID)
+		return reply_error(t, waiter, dev, "busy",
+				   "%s: uid %u has %u acquires pending, the limit for a non-root "
+				   "uid; retry when one has ended",
+				   dev, (unsigned)cred->uid, TABLE_ACQUIRES_PER_UID);
 	acquire(t, &q);
 }
 
@@ -301,11 +357,16 @@ static void release(struct table *t, const struct table_request *q)
 	if (!e)
 		return reply_error(t, q->waiter, q->dev, "not-held", "%s: not held by prlockd",
 				   q->dev);
+	if (!owner_may(e, q->cred.uid))
+		return reply_error(t, q->waiter, q->dev, "denied",
+				   "%s: the lease belongs to uid %u; only it or root may release "
+				   "it",
+				   q->dev, (unsigned)e->owner.uid);
 	if (e->busy)
 		return defer(e, q); /* after the renewal, observation or acquire that runs */
 	switch (e->state) {
 	case ENTRY_HELD:
-		attach_waiter(e, q->waiter, q->uid);
+		attach_waiter(e, q->waiter, q->cred.uid);
 		entry_submit(e, JOB_RELEASE);
 		return;
 	case ENTRY_WAITING:
@@ -315,7 +376,8 @@ static void release(struct table *t, const struct table_request *q)
 		what = "forgotten";
 		break;
 	}
-	tlog(t, LOG_INFO, "%s: lease %s (key none), for uid %u", q->dev, what, q->uid);
+	tlog(t, LOG_INFO, "%s: lease %s (key none), for uid %u", q->dev, what,
+	     (unsigned)q->cred.uid);
 	reply_released(t, q->waiter, q->dev, what, 0);
 	entry_remove(e);
 	table_state_save(t);
@@ -351,10 +413,10 @@ void release_done(struct table_entry *e)
 	table_state_save(t);
 }
 
-void table_release(struct table *t, void *waiter, unsigned uid, const char *dev)
+void table_release(struct table *t, void *waiter, uid_t uid, const char *dev)
 {
 	struct table_request q = {
-		.release = true, .waiter = waiter, .uid = uid, .dev = (char *)dev};
+		.release = true, .waiter = waiter, .cred.uid = uid, .dev = (char *)dev};
 
 	release(t, &q);
 }
@@ -369,18 +431,20 @@ static void request_run(struct table *t, const struct table_request *q)
 
 /* ---- protect ------------------------------------------------------------- */
 
-int table_protect(struct table *t, const char *dev, const struct protected_proc *p)
+int table_protect(struct table *t, const char *dev, uid_t uid, const struct protected_proc *p)
 {
 	struct table_entry *e = entry_find(t, dev);
 	int r;
 
 	if (!e || (e->state != ENTRY_HELD && e->state != ENTRY_ADOPTING))
 		return -ENOENT;
+	if (!owner_may(e, uid))
+		return -EPERM;
 	r = proc_add(e, p);
 	if (r <= 0)
 		return r;
 	table_state_save(t);
-	tlog(t, LOG_INFO, "%s: protecting process %d (stopped if the lease is lost)", dev,
-	     (int)p->pid);
+	tlog(t, LOG_INFO, "%s: protecting process %d (stopped if the lease is lost), for uid %u",
+	     dev, (int)p->pid, (unsigned)uid);
 	return 0;
 }

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The lease table's state file (STATE_DIR/leases): one device per line,
- * "DEV TYPE key=KEY confirmed=MS [PID:STARTTIME]...", for the devices this host holds (or
- * still has to re-adopt) and their protected processes. KEY is the key held, MS the table
+ * "DEV TYPE key=KEY confirmed=MS owner=UID [PID:STARTTIME]...", for the devices this host
+ * holds (or still has to re-adopt) and their protected processes. Lines have no length
+ * bound (a lease may protect thousands of processes). UID is the lease's owner (a file
+ * without it: root). KEY is the key held, MS the table
  * clock's time (CLOCK_BOOTTIME) its last renewal was confirmed: a restart adopts only that key
  * (or its later renewals), and a recorded lease whose key is gone is lost when MS is older
  * than the recovery window. Then one line "kill DEV DEADLINE PID:STARTTIME" per pending
@@ -37,8 +39,9 @@ int table_state_format(struct table *t, char **ret_buf, size_t *ret_len)
 			e->rec_key = e->key;
 			e->rec_confirmed_ms = e->last_renewal_ms;
 		}
-		fprintf(f, "%s %s key=0x%016llx confirmed=%llu", e->dev, sgpr_type_to_name(e->type),
-			(unsigned long long)e->rec_key, (unsigned long long)e->rec_confirmed_ms);
+		fprintf(f, "%s %s key=0x%016llx confirmed=%llu owner=%u", e->dev,
+			sgpr_type_to_name(e->type), (unsigned long long)e->rec_key,
+			(unsigned long long)e->rec_confirmed_ms, (unsigned)e->owner.uid);
 		for (size_t k = 0; k < e->n_procs; k++)
 			fprintf(f, " %d:%llu", (int)e->procs[k].pid, e->procs[k].start);
 		fputc('\n', f);
@@ -124,15 +127,21 @@ static int parse_state_line(struct table *t, char *line, const char *name, unsig
 	}
 	if (entry_find(t, dev))
 		return 0;
-	r = entry_add(t, dev, ty, &e);
+	r = entry_add(t, dev, ty, &(struct table_cred){}, &e);
 	if (r < 0)
 		return r;
 	e->state = ENTRY_ADOPTING;
 	while ((tok = strtok_r(NULL, " \t\n", &save))) {
 		struct protected_proc p;
 		unsigned long long v;
+		unsigned u;
 		int pid;
+		char c;
 
+		if (sscanf(tok, "owner=%u%c", &u, &c) == 1) {
+			e->owner.uid = u; /* its groups are looked up when the device is opened */
+			continue;
+		}
 		if (sscanf(tok, "key=%llx", &v) == 1) {
 			e->rec_key = v;
 			continue;

@@ -109,19 +109,35 @@ static void entry_free(struct table_entry *e)
 	if (e->lock >= 0 && t->ops.lun_unlock)
 		t->ops.lun_unlock(t->userdata, e->lock);
 	free(e->procs);
+	free((gid_t *)e->owner.groups);
 	free(e->dev);
 	free(e);
 }
 
-static void request_free(struct table_request *q)
+/* A request list (deferred requests own their dev and groups). */
+void request_free(struct table_request *q)
 {
 	while (q) {
 		struct table_request *n = q->next;
 
 		free(q->dev);
+		free((gid_t *)q->cred.groups);
 		free(q);
 		q = n;
 	}
+}
+
+/* A copy of c's groups (NULL for none; NULL with n_groups > 0: out of memory). */
+gid_t *groups_dup(const struct table_cred *c)
+{
+	gid_t *g;
+
+	if (!c->n_groups || !c->groups)
+		return NULL;
+	g = malloc(c->n_groups * sizeof(*g));
+	if (g)
+		memcpy(g, c->groups, c->n_groups * sizeof(*g));
+	return g;
 }
 
 struct table *table_free(struct table *t)
@@ -151,7 +167,8 @@ struct table_entry *entry_find(struct table *t, const char *dev)
 	return NULL;
 }
 
-int entry_add(struct table *t, const char *dev, int type, struct table_entry **ret)
+int entry_add(struct table *t, const char *dev, int type, const struct table_cred *owner,
+	      struct table_entry **ret)
 {
 	struct table_entry **n, *e;
 
@@ -163,10 +180,16 @@ int entry_add(struct table *t, const char *dev, int type, struct table_entry **r
 	if (!e)
 		return -ENOMEM;
 	e->dev = strdup(dev);
-	if (!e->dev) {
+	e->owner = *owner;
+	e->owner.groups = groups_dup(owner);
+	if (!e->dev || (owner->n_groups && owner->groups && !e->owner.groups)) {
+		free((gid_t *)e->owner.groups);
+		free(e->dev);
 		free(e);
 		return -ENOMEM;
 	}
+	if (!e->owner.groups)
+		e->owner.n_groups = 0;
 	e->t = t;
 	e->serial = ++t->serial;
 	e->type = type;
@@ -236,7 +259,7 @@ static int entry_open(struct table_entry *e)
 	int r;
 
 	if (!e->d) {
-		r = t->ops.dev_open(t->userdata, e->dev, &e->d);
+		r = t->ops.dev_open(t->userdata, e->dev, &e->owner, &e->d);
 		if (r < 0)
 			return r;
 	}
@@ -492,6 +515,11 @@ static struct table_entry *job_entry(const struct table_job *job)
 	return (struct table_entry *)((char *)job - offsetof(struct table_entry, job));
 }
 
+enum job_kind table_job_kind(const struct table_job *job)
+{
+	return job_entry(job)->kind;
+}
+
 const char *table_job_device(const struct table_job *job)
 {
 	return job_entry(job)->dev;
@@ -720,7 +748,13 @@ static void adopt_done(struct table_entry *e)
 		return;
 	}
 	if (r < 0) {
-		if (!e->unreachable)
+		if (!e->unreachable && r == -EPERM && !e->l && e->owner.uid && e->dev[0] == '/')
+			tlog(t, LOG_WARNING,
+			     "%s: cannot re-adopt the recorded lease: its owner uid %u may not "
+			     "read "
+			     "and write this device node (any more); retrying every period",
+			     e->dev, (unsigned)e->owner.uid);
+		else if (!e->unreachable)
 			tlog(t, LOG_WARNING,
 			     "%s: cannot re-adopt the recorded lease yet: %s; retrying every "
 			     "period",
@@ -832,6 +866,7 @@ void table_info(const struct table *t, size_t i, struct table_info *ret)
 	*ret = (struct table_info){
 		.dev = e->dev,
 		.serial = e->serial,
+		.owner = e->owner.uid,
 		.state = e->state,
 		.type = e->type,
 		.key = lost ? e->lost_key : e->key,

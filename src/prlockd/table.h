@@ -59,6 +59,22 @@ struct table_job {
 	struct table_job *next;
 };
 
+/*
+ * Who asks (SO_PEERCRED, SO_PEERGROUPS). A lease belongs to the uid whose acquire created it;
+ * re-adopted from a state file, only the uid is known (groups_known false: the daemon looks
+ * the groups up when it opens the device).
+ */
+struct table_cred {
+	uid_t uid;
+	gid_t gid;
+	const gid_t *groups;
+	size_t n_groups;
+	bool groups_known;
+};
+
+/* Pending or running acquires (acquiring, waiting, queued) of one non-root uid at most. */
+#define TABLE_ACQUIRES_PER_UID 8
+
 /* The answer to a request of a client (ops->reply). */
 enum table_reply_kind {
 	TABLE_REPLY_LEASE,    /* held: event, key, type, victim, waited_ms */
@@ -84,8 +100,13 @@ struct table_ops {
 	void (*submit)(void *userdata, struct table_job *job);
 	/* Answer the client waiter of a request (the token given to table_acquire/release). */
 	void (*reply)(void *userdata, void *waiter, const struct table_reply *rp);
-	/* Runner's thread: open dev (sgpr_dev_open()). */
-	int (*dev_open)(void *userdata, const char *dev, struct sgpr_dev **ret);
+	/*
+	 * Runner's thread: open dev (sgpr_dev_open()) for the lease's owner: a non-root owner
+	 * may only get a device it could open itself (-EPERM otherwise; -EACCES: prlockd
+	 * itself may not open it).
+	 */
+	int (*dev_open)(void *userdata, const char *dev, const struct table_cred *owner,
+			struct sgpr_dev **ret);
 	/* Close a device of dev_open. NULL: sgpr_dev_free(). */
 	void (*dev_close)(void *userdata, struct sgpr_dev *d);
 	/*
@@ -133,18 +154,24 @@ void table_adopt_all(struct table *t);
 
 /*
  * Requests of a client. waiter is its token for ops->reply, which is called exactly once
- * for it (perhaps from within the call), unless table_waiter_gone() comes first.
+ * for it (perhaps from within the call), unless table_waiter_gone() comes first. cred is
+ * copied. Only the lease's owner or root may release it (or cancel its acquire --wait).
  */
-void table_acquire(struct table *t, void *waiter, unsigned uid, const char *dev, int type,
-		   bool wait, unsigned wait_ms);
-void table_release(struct table *t, void *waiter, unsigned uid, const char *dev);
-/* Stop p on a loss of dev's lease. -ENOENT: dev is not held (or re-adopted). */
-int table_protect(struct table *t, const char *dev, const struct protected_proc *p);
+void table_acquire(struct table *t, void *waiter, const struct table_cred *cred, const char *dev,
+		   int type, bool wait, unsigned wait_ms);
+void table_release(struct table *t, void *waiter, uid_t uid, const char *dev);
+/*
+ * Stop p on a loss of dev's lease, asked by uid. -ENOENT: dev is not held (or re-adopted);
+ * -EPERM: uid is neither root nor the lease's owner.
+ */
+int table_protect(struct table *t, const char *dev, uid_t uid, const struct protected_proc *p);
 /* The client of waiter left: no reply; a pending acquire --wait is cancelled. */
 void table_waiter_gone(struct table *t, void *waiter);
 
 /* Runner's side: the library calls of the job (no other state, no log). */
 void table_job_run(struct table_job *job);
+/* What a job does (any thread: set before ops->submit). */
+enum job_kind table_job_kind(const struct table_job *job);
 /* The device a job works on (any thread, for the runner's messages). */
 const char *table_job_device(const struct table_job *job);
 /* What a job that ran did: its kind, the library's return value and event. */
@@ -164,6 +191,7 @@ uint64_t table_now(const struct table *t);
 struct table_info {
 	const char *dev;
 	uint64_t serial; /* unique for the table's life: an entry re-added is a new one */
+	uid_t owner;	 /* the uid whose acquire created it (0: root, or an old state file) */
 	enum entry_state state;
 	int type;
 	uint64_t key, holder; /* LOST: the key lost and the holder then */

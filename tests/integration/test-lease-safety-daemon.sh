@@ -67,7 +67,7 @@ pd P 1 protect "$URL" "$SLEEPER"
 expect_rc "protect pid $SLEEPER" 0
 pd_kill P TERM
 check "the state file records the key and its last confirmed renewal" \
-	grep -qE "^$URL [a-z-]+ key=0x[0-9a-f]{16} confirmed=[0-9]+ $SLEEPER:[0-9]+" "$WORK/P/state/leases"
+	grep -qE "^$URL [a-z-]+ key=0x[0-9a-f]{16} confirmed=[0-9]+ owner=0 $SLEEPER:[0-9]+" "$WORK/P/state/leases"
 status
 check "the lease stays on the storage while prlockd is down" eval '[ "$(holder_host)" = 1 ]'
 pl 2 "${LOPTS[@]}" preempt --if-dead "$URL"

@@ -36,7 +36,7 @@ IO_PID[sleeper]=$SLEEPER
 pd h1 1 protect "$URL" "$SLEEPER"
 expect_rc "protect a process on LUN 1" 0
 check "the state file names the 3 LUNs and the protected pid" \
-	eval '[ "$(wc -l <"$WORK/h1/state/leases")" -eq 3 ] && grep -Eq "^$URL write-exclusive-reg-only key=0x[0-9a-f]{16} confirmed=[0-9]+ $SLEEPER:" "$WORK/h1/state/leases"'
+	eval '[ "$(wc -l <"$WORK/h1/state/leases")" -eq 3 ] && grep -Eq "^$URL write-exclusive-reg-only key=0x[0-9a-f]{16} confirmed=[0-9]+ owner=0 $SLEEPER:" "$WORK/h1/state/leases"'
 
 echo "# SIGKILL prlockd while it holds 3 leases, start it again"
 before=$(holders)

@@ -97,7 +97,8 @@ static void op_reply(void *userdata, void *waiter, const struct table_reply *rp)
 		 rp->kind == TABLE_REPLY_ERROR ? rp->error : rp->event);
 }
 
-static int op_dev_open(void *userdata, const char *dev, struct sgpr_dev **ret)
+static int op_dev_open(void *userdata, const char *dev, const struct table_cred *owner,
+		       struct sgpr_dev **ret)
 {
 	struct pd_drv *d = userdata;
 
@@ -279,7 +280,7 @@ static void spawn(struct simh_host *h, struct pd_drv *d, uint64_t now)
 	};
 	k->cur = (int)i;
 	k->cl = PD_RUNNING;
-	r = table_protect(d->t, PD_DEV, &q->p);
+	r = table_protect(d->t, PD_DEV, 0, &q->p);
 	if (r < 0)
 		simh_fail(h->w, SIMH_ERR, "h%u: protect after an acquired lease: %d", h->idx + 1,
 			  r);
@@ -326,7 +327,8 @@ static void client_act(struct simh_host *h, struct pd_drv *d, uint64_t now)
 					   : 0;
 
 		k->cl = PD_ASKED;
-		table_acquire(d->t, k, 0, PD_DEV, SGPR_TYPE_WERO, wait, wait_ms);
+		table_acquire(d->t, k, &(struct table_cred){}, PD_DEV, SGPR_TYPE_WERO, wait,
+			      wait_ms);
 	} else if (k->cl == PD_RUNNING && (!q || !q->alive) && now >= k->client_at) {
 		k->cur = -1;
 		k->cl = PD_RELEASING;
