@@ -192,8 +192,6 @@ static int req_protect(struct daemon *dm, struct client *c, const char *dev, con
 	unsigned long long start = 0;
 	struct protected_proc p;
 	struct table_info e;
-	char path[64];
-	struct stat st;
 	unsigned v;
 	struct reply rp;
 	int r;
@@ -210,9 +208,21 @@ static int req_protect(struct daemon *dm, struct client *c, const char *dev, con
 		return reply_error(c, "error", "protect: cannot read /proc/%s/stat: %s", spid,
 				   strerror(-r));
 	p.start = start;
-	snprintf(path, sizeof(path), "/proc/%d", (int)p.pid);
-	if (c->cred.uid != 0 && (stat(path, &st) < 0 || st.st_uid != c->cred.uid))
-		return reply_error(c, "denied", "protect: process %s is not yours", spid);
+	/*
+	 * Only a process the peer may signal itself (not one that merely runs with its effective
+	 * uid, as a root daemon does while it serves that user): the pidfd's start time, checked
+	 * below, is that of the process read here.
+	 */
+	r = c->cred.uid ? proc_signallable_by(p.pid, c->cred.uid) : 1;
+	if (r == -ENOENT || r == -ESRCH)
+		return reply_error(c, "usage", "protect: no process %s", spid);
+	if (r < 0)
+		return reply_error(c, "error", "protect: cannot read /proc/%s/status: %s", spid,
+				   strerror(-r));
+	if (r == 0)
+		return reply_error(c, "denied",
+				   "protect: process %s is not yours (uid %u may not signal it)",
+				   spid, (unsigned)c->cred.uid);
 	/* the pidfd, checked against the start time read above: PID reuse is caught here */
 	r = procs_hold(dm->procs, &p);
 	if (r == -ESRCH)

@@ -67,6 +67,32 @@ int proc_starttime(pid_t pid, unsigned long long *ret)
 	return 0;
 }
 
+int proc_signallable_by(pid_t pid, uid_t uid)
+{
+	char path[64], buf[4096], *p;
+	unsigned long ruid, euid, suid;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	if (n < 0)
+		n = -errno;
+	close(fd);
+	if (n < 0)
+		return (int)n;
+	buf[n] = 0;
+	p = strstr(buf, "\nUid:");
+	if (!p)
+		return n == 0 ? -ESRCH : -EBADMSG;
+	if (sscanf(p + 5, "%lu %lu %lu", &ruid, &euid, &suid) != 3)
+		return -EBADMSG;
+	return ruid == uid || suid == uid;
+}
+
 enum proc_status proc_classify(int r, unsigned long long start, unsigned long long want)
 {
 	if (r == -ENOENT || r == -ESRCH)

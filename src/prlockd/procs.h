@@ -22,6 +22,11 @@ enum proc_status {
 int proc_starttime(pid_t pid, unsigned long long *ret);
 /* What proc_starttime's r (and start, when r is 0) says of a process recorded with want. */
 enum proc_status proc_classify(int r, unsigned long long start, unsigned long long want);
+/*
+ * Whether uid may signal PID itself (kill(2): its real or saved uid is uid), by the Uid line of
+ * /proc/PID/status: 1 yes, 0 no, -errno (-ESRCH for a zombie) if it cannot be read.
+ */
+int proc_signallable_by(pid_t pid, uid_t uid);
 
 struct procs;
 

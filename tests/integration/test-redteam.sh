@@ -1,0 +1,83 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Red team of prlockd's control socket (issue 10): a member of the control group tries to get
+# prlockd, which may signal any process, to stop processes that are not its own, or to hold an
+# unbounded number of pidfds through `protect`.
+. "$(dirname "$0")/lib.sh"
+start_target 2
+. "$(dirname "$0")/lib-prlockd.sh"
+
+GRP=sgr$TEST_PORT
+U1=${GRP}a
+red_teardown() {
+	userdel "$U1" 2>/dev/null
+	groupdel "$GRP" 2>/dev/null
+}
+trap 'teardown; red_teardown' EXIT # processes first: userdel refuses a user with processes
+red_teardown
+groupadd "$GRP" && useradd -M -s /usr/sbin/nologin -G "$GRP" "$U1" ||
+	{ echo "FATAL: cannot create the group $GRP and its member"; exit 1; }
+UID1=$(id -u "$U1")
+chmod 755 "$WORK"
+printf 'group = %s\n' "$GRP" >"$WORK/pd.conf"
+
+# as USER prlock-args...: prlock as host 1 run by USER (its groups), talking to prlockd h1
+as() {
+	local user=$1
+	shift
+	OUT=$(setpriv --reuid="$user" --regid="$(id -g "$user")" --init-groups "$PRLOCK" \
+		--config /dev/null --host-id 1 --control "$WORK/h1/control.sock" "$@" \
+		2>"$WORK/stderr")
+	RC=$?
+	ERR=$(cat "$WORK/stderr")
+}
+lease() {
+	python3 -c 'import json,sys
+for l in json.loads(sys.argv[1])["leases"]:
+    if l["device"] == sys.argv[2]: v = l.get(sys.argv[3]); print(len(v) if isinstance(v, list) else v)' \
+		"$OUT" "$URL" "$1"
+}
+
+pd_start h1 1 --config "$WORK/pd.conf"
+as "$U1" acquire "$URL"
+expect_rc "the member acquires LUN 1" 0 "acquired by prlockd"
+
+echo "# a root process that runs with the member's effective uid (as smbd does for its users)"
+# real and saved uid 0: the member may not signal it (kill(2)), yet /proc/PID is the member's
+perl -e '$> = $ARGV[0]; sleep 1000' "$UID1" &
+RP=$!
+IO_PID[rootproc]=$RP
+for _ in $(seq 50); do
+	[ "$(stat -c %u "/proc/$RP")" = "$UID1" ] && break
+	sleep 0.1
+done
+check "/proc/$RP belongs to the member (the old check's only criterion)" \
+	test "$(stat -c %u "/proc/$RP")" = "$UID1"
+check "its real uid is 0" test "$(awk '/^Uid:/ {print $2}' "/proc/$RP/status")" = 0
+setpriv --reuid="$U1" --regid="$(id -g "$U1")" --init-groups kill -0 "$RP" 2>/dev/null
+check "the member itself may not signal it" test $? -ne 0
+as "$U1" protect "$URL" "$RP"
+expect_rc "the member protects root's process" 1 "is not yours"
+check "one error line naming the process" eval 'err_one_line && err_has "$RP"'
+pd h1 1 --json leases
+check "nothing protected" test "$(lease protected)" = 0
+setpriv --reuid="$U1" --regid="$(id -g "$U1")" --init-groups sleep 1000 &
+P1=$!
+IO_PID[p1]=$P1
+as "$U1" protect "$URL" "$P1"
+expect_rc "the member protects its own process" 0 "protected"
+echo "# the member's own process that made itself undumpable (/proc/PID/* are then root's)"
+setpriv --reuid="$U1" --regid="$(id -g "$U1")" --init-groups \
+	perl -e 'syscall(157, 4, 0) == 0 or die "prctl: $!"; sleep 1000' &
+P2=$!
+IO_PID[p2]=$P2
+for _ in $(seq 50); do
+	[ "$(stat -c %u "/proc/$P2/status")" = 0 ] && break
+	sleep 0.1
+done
+check "/proc/$P2/status belongs to root" test "$(stat -c %u "/proc/$P2/status")" = 0
+as "$U1" protect "$URL" "$P2"
+expect_rc "the member protects it: it may signal it itself" 0 "protected"
+pd h1 1 --json leases
+check "two processes protected" test "$(lease protected)" = 2
+finish
