@@ -187,6 +187,24 @@ static bool find_entry(struct daemon *dm, const char *dev, struct table_info *re
 	return false;
 }
 
+static int reply_protect_refused(struct client *c, int r, const char *dev, uid_t owner)
+{
+	if (r == -ENOENT)
+		return reply_error(c, "not-held", "%s: not held by prlockd", dev);
+	if (r == -EPERM)
+		return reply_error(c, "denied",
+				   "%s: the lease belongs to uid %u; only it or root may protect "
+				   "processes under it",
+				   dev, (unsigned)owner);
+	if (r == -EDQUOT)
+		return reply_error(
+			c, "busy",
+			"%s: uid %u protects %u live processes, the limit for a non-root "
+			"uid",
+			dev, (unsigned)c->cred.uid, TABLE_PROCS_PER_UID);
+	return reply_error(c, "error", "out of memory");
+}
+
 static int req_protect(struct daemon *dm, struct client *c, const char *dev, const char *spid)
 {
 	unsigned long long start = 0;
@@ -201,6 +219,10 @@ static int req_protect(struct daemon *dm, struct client *c, const char *dev, con
 	if (parse_uint(spid, 2, 0x7fffffff, &v) < 0 || (pid_t)v == getpid())
 		return reply_error(c, "usage", "protect: '%s' is not a process id", spid);
 	p.pid = (pid_t)v;
+	/* before prlockd holds the process (a pidfd): a refused peer must not make it hold any */
+	r = table_may_protect(dm->table, dev, c->cred.uid);
+	if (r < 0)
+		return reply_protect_refused(c, r, dev, e.owner);
 	r = proc_starttime(p.pid, &start);
 	if (proc_classify(r, start, start) == PROC_GONE)
 		return reply_error(c, "usage", "protect: no process %s", spid);
@@ -231,15 +253,8 @@ static int req_protect(struct daemon *dm, struct client *c, const char *dev, con
 		return reply_error(c, "error", "protect: cannot hold process %s (pidfd): %s", spid,
 				   strerror(-r));
 	r = table_protect(dm->table, dev, c->cred.uid, &p);
-	if (r == -ENOENT)
-		return reply_error(c, "not-held", "%s: not held by prlockd", dev);
-	if (r == -EPERM)
-		return reply_error(c, "denied",
-				   "%s: the lease belongs to uid %u; only it or root may protect "
-				   "processes under it",
-				   dev, (unsigned)e.owner);
 	if (r < 0)
-		return reply_error(c, "error", "out of memory");
+		return reply_protect_refused(c, r, dev, e.owner);
 	if (reply_begin(&rp, true) < 0)
 		return 0;
 	reply_str(&rp, "device", dev);

@@ -108,6 +108,8 @@ void entry_submit(struct table_entry *e, enum job_kind kind);
 void entry_snap(struct table_entry *e);
 int kill_add(struct table *t, const char *dev, const struct protected_proc *p, uint64_t kill_at);
 int proc_add(struct table_entry *e, const struct protected_proc *p);
+/* Forget the protected processes of e that have ended. */
+void prune_procs(struct table_entry *e);
 int table_state_save(struct table *t);
 
 /* table-request.c */

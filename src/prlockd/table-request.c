@@ -431,15 +431,41 @@ static void request_run(struct table *t, const struct table_request *q)
 
 /* ---- protect ------------------------------------------------------------- */
 
-int table_protect(struct table *t, const char *dev, uid_t uid, const struct protected_proc *p)
+static size_t procs_of(const struct table *t, uid_t uid)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < t->n_entries; i++)
+		if (t->entries[i]->owner.uid == uid)
+			n += t->entries[i]->n_procs;
+	return n;
+}
+
+int table_may_protect(struct table *t, const char *dev, uid_t uid)
 {
 	struct table_entry *e = entry_find(t, dev);
-	int r;
 
 	if (!e || (e->state != ENTRY_HELD && e->state != ENTRY_ADOPTING))
 		return -ENOENT;
 	if (!owner_may(e, uid))
 		return -EPERM;
+	if (uid == 0 || procs_of(t, uid) < TABLE_PROCS_PER_UID)
+		return 0;
+	/* over the bound: the processes that have ended leave their places first */
+	for (size_t i = 0; i < t->n_entries; i++)
+		if (t->entries[i]->owner.uid == uid)
+			prune_procs(t->entries[i]);
+	return procs_of(t, uid) < TABLE_PROCS_PER_UID ? 0 : -EDQUOT;
+}
+
+int table_protect(struct table *t, const char *dev, uid_t uid, const struct protected_proc *p)
+{
+	struct table_entry *e = entry_find(t, dev);
+	int r;
+
+	r = table_may_protect(t, dev, uid);
+	if (r < 0)
+		return r;
 	r = proc_add(e, p);
 	if (r <= 0)
 		return r;

@@ -234,7 +234,7 @@ int proc_add(struct table_entry *e, const struct protected_proc *p)
 	return 1;
 }
 
-static void prune_procs(struct table_entry *e)
+void prune_procs(struct table_entry *e)
 {
 	size_t n = 0;
 

@@ -74,6 +74,8 @@ struct table_cred {
 
 /* Pending or running acquires (acquiring, waiting, queued) of one non-root uid at most. */
 #define TABLE_ACQUIRES_PER_UID 8
+/* Live protected processes (each a pidfd in prlockd) under the leases of one non-root uid. */
+#define TABLE_PROCS_PER_UID 1024
 
 /* The answer to a request of a client (ops->reply). */
 enum table_reply_kind {
@@ -165,6 +167,8 @@ void table_release(struct table *t, void *waiter, uid_t uid, const char *dev);
  * -EPERM: uid is neither root nor the lease's owner.
  */
 int table_protect(struct table *t, const char *dev, uid_t uid, const struct protected_proc *p);
+/* table_protect's checks, before prlockd holds the process: and -EDQUOT, over the bound. */
+int table_may_protect(struct table *t, const char *dev, uid_t uid);
 /* The client of waiter left: no reply; a pending acquire --wait is cancelled. */
 void table_waiter_gone(struct table *t, void *waiter);
 

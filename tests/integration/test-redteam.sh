@@ -13,12 +13,14 @@ red_teardown() {
 	userdel "$U1" 2>/dev/null
 	groupdel "$GRP" 2>/dev/null
 }
-trap 'teardown; red_teardown' EXIT # processes first: userdel refuses a user with processes
+# processes first (userdel refuses a user with processes), the flood's before $WORK goes
+trap '[ -s "$WORK/u1/flood.pids" ] && kill -9 $(cat "$WORK/u1/flood.pids") 2>/dev/null; teardown; red_teardown' EXIT
 red_teardown
 groupadd "$GRP" && useradd -M -s /usr/sbin/nologin -G "$GRP" "$U1" ||
 	{ echo "FATAL: cannot create the group $GRP and its member"; exit 1; }
 UID1=$(id -u "$U1")
 chmod 755 "$WORK"
+mkdir -m 777 "$WORK/u1" # the member's files
 printf 'group = %s\n' "$GRP" >"$WORK/pd.conf"
 
 # as USER prlock-args...: prlock as host 1 run by USER (its groups), talking to prlockd h1
@@ -68,11 +70,12 @@ as "$U1" protect "$URL" "$P1"
 expect_rc "the member protects its own process" 0 "protected"
 echo "# the member's own process that made itself undumpable (/proc/PID/* are then root's)"
 setpriv --reuid="$U1" --regid="$(id -g "$U1")" --init-groups \
-	perl -e 'syscall(157, 4, 0) == 0 or die "prctl: $!"; sleep 1000' &
+	perl -e 'syscall(157, 4, 0) == 0 or die "prctl: $!"; open(F, ">$ARGV[0]"); close(F);
+		sleep 1000' "$WORK/u1/undumpable" &
 P2=$!
 IO_PID[p2]=$P2
-for _ in $(seq 50); do
-	[ "$(stat -c %u "/proc/$P2/status")" = 0 ] && break
+for _ in $(seq 200); do
+	[ -e "$WORK/u1/undumpable" ] && break
 	sleep 0.1
 done
 check "/proc/$P2/status belongs to root" test "$(stat -c %u "/proc/$P2/status")" = 0
@@ -80,4 +83,54 @@ as "$U1" protect "$URL" "$P2"
 expect_rc "the member protects it: it may signal it itself" 0 "protected"
 pd h1 1 --json leases
 check "two processes protected" test "$(lease protected)" = 2
+
+echo "# protect flood: the member protects 1100 of its processes (one pidfd each in prlockd)"
+# protect REQUESTS...: each on its own connection, as the member; prints the replies' summary
+protect_as_member() {
+	python3 - "$WORK/h1/control.sock" "$UID1" "$(id -g "$U1")" "$URL" "$U1" "$@" <<'PY'
+import os, socket, sys
+path, uid, gid, dev, pids = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[6:]
+os.setgroups(os.getgrouplist(sys.argv[5], gid)); os.setresgid(gid, gid, gid); os.setresuid(uid, uid, uid)
+ok = bound = other = 0
+for pid in pids:
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(path)
+    s.sendall(f"protect {dev} {pid}\n".encode())
+    r = s.makefile().readline().replace(" ", "")
+    s.close()
+    if '"ok":true' in r: ok += 1
+    elif 'limit' in r: bound += 1
+    else: other += 1; print(r, file=sys.stderr)
+print(ok, bound, other)
+PY
+}
+setpriv --reuid="$U1" --regid="$(id -g "$U1")" --init-groups \
+	bash -c 'for i in $(seq 1100); do sleep 1000 >/dev/null 2>&1 & done; jobs -p >"$0"; wait' \
+	"$WORK/u1/flood.pids" &
+IO_PID[flood]=$!
+for _ in $(seq 100); do
+	[ "$(wc -l <"$WORK/u1/flood.pids" 2>/dev/null)" = 1100 ] && break
+	sleep 0.1
+done
+mapfile -t FP <"$WORK/u1/flood.pids"
+check "1100 processes of the member started" test "${#FP[@]}" = 1100
+fds0=$(ls "/proc/${IO_PID[pd-h1]}/fd" | wc -l)
+read -r ok bound other < <(protect_as_member "${FP[@]}")
+fds1=$(ls "/proc/${IO_PID[pd-h1]}/fd" | wc -l)
+echo "# PROTECT FLOOD: $ok protected, $bound refused by the bound, $other other; prlockd's fds $fds0 -> $fds1"
+check "the per-uid bound refused the protects past 1024 ($ok protected + 2 before)" \
+	test "$ok" -eq 1022 -a "$bound" -eq 78 -a "$other" -eq 0
+check "prlockd holds no pidfd for the refused ones ($fds0 -> $fds1)" test "$fds1" -le $((fds0 + 1022 + 2))
+pd h1 1 protect "$URL" "${FP[1099]}"
+expect_rc "root's protect is not bounded" 0 "protected"
+pd h1 1 --json leases
+check "1025 processes protected" test "$(lease protected)" = 1025
+
+echo "# the member's processes end: their places are free again"
+kill -9 "${IO_PID[flood]}" "${FP[@]}" 2>/dev/null
+wait "${IO_PID[flood]}" 2>/dev/null
+setpriv --reuid="$U1" --regid="$(id -g "$U1")" --init-groups sleep 1000 &
+IO_PID[p3]=$!
+read -r ok bound other < <(protect_as_member "$!")
+check "a new protect of the member passes (the dead ones pruned)" test "$ok" = 1
 finish
