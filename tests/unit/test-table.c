@@ -304,7 +304,9 @@ static void test_state_long_line(void **s)
 	assert_int_equal(i.n_procs, 2000);
 	assert_int_equal(i.procs[1999].pid, 101999);
 	assert_int_equal(i.procs[1999].start, 1234569889ULL);
-	assert_int_equal(table_protect(f->t, DEV, 1001, &(struct protected_proc){7, 7}), 0);
+	/* 2000 live processes of uid 1001: over its bound (TABLE_PROCS_PER_UID), not root's */
+	assert_int_equal(table_protect(f->t, DEV, 1001, &(struct protected_proc){7, 7}), -EDQUOT);
+	assert_int_equal(table_protect(f->t, DEV, 0, &(struct protected_proc){7, 7}), 0);
 	assert_non_null(f->state);
 	assert_non_null(strstr(f->state, " owner=1001 "));
 	assert_non_null(strstr(f->state, " 101999:1234569889 7:7\n"));
