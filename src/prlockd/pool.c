@@ -15,7 +15,9 @@
  * before clients' new acquires and the observations of acquire --wait (the acquire lane), and
  * acquire-lane jobs occupy at most workers - 1 threads, so that a storm of acquires of
  * unreachable devices (each holding a worker for its login timeout) never makes a held lease
- * late: one worker is always left to the urgent lane.
+ * late: one worker is always left to the urgent lane. Likewise the jobs of leases of non-root
+ * owners (both lanes) occupy at most workers - 1 threads: a member whose devices stop answering
+ * (a portal it runs itself) holds workers in renewals too, and root's leases keep one worker.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -42,6 +44,7 @@ struct pool {
 	struct table_job *urgent, **urgent_tail; /* renew, release, adopt */
 	struct table_job *todo, **todo_tail;	 /* acquire, observe */
 	unsigned todo_running, todo_max;
+	unsigned others_running, others_max; /* jobs of non-root owners' leases */
 	struct table_job *done, **done_tail;
 	bool stop;
 	bool stuck_logged; /* "all workers stuck" said, until they keep up for dead_after */
@@ -65,26 +68,34 @@ static bool job_urgent(const struct table_job *e)
 	return k == JOB_RENEW || k == JOB_RELEASE || k == JOB_ADOPT;
 }
 
+/* Under p->lock: the first job of list that may run now (root's reserve), unlinked. */
+static struct table_job *take(struct pool *p, struct table_job **list, struct table_job ***tail)
+{
+	for (struct table_job **q = list; *q; q = &(*q)->next) {
+		struct table_job *e = *q;
+
+		if (table_job_owner(e) != 0 && p->others_running >= p->others_max)
+			continue;
+		*q = e->next;
+		if (!*q)
+			*tail = q;
+		return e;
+	}
+	return NULL;
+}
+
 /* Under p->lock: the next job this worker may take (urgent first), NULL if none. */
 static struct table_job *job_take(struct pool *p, bool *ret_urgent)
 {
-	struct table_job *e = p->urgent;
+	struct table_job *e = take(p, &p->urgent, &p->urgent_tail);
 
-	if (e) {
-		p->urgent = e->next;
-		if (!p->urgent)
-			p->urgent_tail = &p->urgent;
-		*ret_urgent = true;
-		return e;
+	*ret_urgent = e != NULL;
+	if (!e && p->todo_running < p->todo_max) {
+		e = take(p, &p->todo, &p->todo_tail);
+		p->todo_running += e != NULL;
 	}
-	e = p->todo;
-	if (!e || p->todo_running >= p->todo_max)
-		return NULL;
-	p->todo = e->next;
-	if (!p->todo)
-		p->todo_tail = &p->todo;
-	p->todo_running++;
-	*ret_urgent = false;
+	if (e && table_job_owner(e) != 0)
+		p->others_running++;
 	return e;
 }
 
@@ -114,6 +125,11 @@ static void *worker_main(void *arg)
 			if (p->todo)
 				pthread_cond_signal(&p->cond); /* an acquire slot is free */
 		}
+		if (table_job_owner(e) != 0) {
+			p->others_running--;
+			if (p->urgent || p->todo)
+				pthread_cond_broadcast(&p->cond); /* a slot for others is free */
+		}
 		w->cur = NULL;
 		e->next = NULL;
 		*p->done_tail = e;
@@ -139,6 +155,7 @@ int pool_start(struct daemon *dm)
 	p->done_tail = &p->done;
 	p->n = dm->n_workers;
 	p->todo_max = p->n > 1 ? p->n - 1 : 1; /* one worker: it serves both lanes in order */
+	p->others_max = p->todo_max;
 	dm->pool = p;
 	dm->pool_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (dm->pool_fd < 0) {

@@ -520,6 +520,11 @@ enum job_kind table_job_kind(const struct table_job *job)
 	return job_entry(job)->kind;
 }
 
+uid_t table_job_owner(const struct table_job *job)
+{
+	return job_entry(job)->owner.uid;
+}
+
 const char *table_job_device(const struct table_job *job)
 {
 	return job_entry(job)->dev;

@@ -176,6 +176,8 @@ void table_waiter_gone(struct table *t, void *waiter);
 void table_job_run(struct table_job *job);
 /* What a job does (any thread: set before ops->submit). */
 enum job_kind table_job_kind(const struct table_job *job);
+/* The uid that owns the lease a job works on (any thread: set before ops->submit). */
+uid_t table_job_owner(const struct table_job *job);
 /* The device a job works on (any thread, for the runner's messages). */
 const char *table_job_device(const struct table_job *job);
 /* What a job that ran did: its kind, the library's return value and event. */

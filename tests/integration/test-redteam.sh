@@ -4,7 +4,7 @@
 # prlockd, which may signal any process, to stop processes that are not its own, or to hold an
 # unbounded number of pidfds through `protect`.
 . "$(dirname "$0")/lib.sh"
-start_target 2
+start_target 14
 . "$(dirname "$0")/lib-prlockd.sh"
 
 GRP=sgr$TEST_PORT
@@ -33,11 +33,12 @@ as() {
 	RC=$?
 	ERR=$(cat "$WORK/stderr")
 }
+# lease FIELD [DEV]: FIELD of DEV's entry (default LUN 1) in h1's status (OUT of pd h1 1 --json leases)
 lease() {
 	python3 -c 'import json,sys
 for l in json.loads(sys.argv[1])["leases"]:
     if l["device"] == sys.argv[2]: v = l.get(sys.argv[3]); print(len(v) if isinstance(v, list) else v)' \
-		"$OUT" "$URL" "$1"
+		"$OUT" "${2:-$URL}" "$1"
 }
 
 pd_start h1 1 --config "$WORK/pd.conf"
@@ -133,4 +134,57 @@ setpriv --reuid="$U1" --regid="$(id -g "$U1")" --init-groups sleep 1000 &
 IO_PID[p3]=$!
 read -r ok bound other < <(protect_as_member "$!")
 check "a new protect of the member passes (the dead ones pruned)" test "$ok" = 1
+
+echo "# the member's own portal stops answering: its renewals must not make root's lease late"
+# a TCP relay to the target that any local user could run; SIGUSR1: it forwards nothing more
+python3 - "$((TEST_PORT + 1))" "$TEST_PORT" <<'PY' &
+import asyncio, signal, sys
+frozen = False
+async def pipe(r, w):
+    while (d := await r.read(65536)):
+        while frozen: await asyncio.sleep(3600)
+        w.write(d); await w.drain()
+    w.close()
+async def conn(r, w):
+    if frozen: await asyncio.sleep(1e9)
+    ur, uw = await asyncio.open_connection("127.0.0.1", int(sys.argv[2]))
+    await asyncio.gather(pipe(r, uw), pipe(ur, w))
+def freeze():
+    global frozen
+    frozen = True
+async def main():
+    asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, freeze)
+    s = await asyncio.start_server(conn, "127.0.0.1", int(sys.argv[1]))
+    await s.serve_forever()
+asyncio.run(main())
+PY
+IO_PID[relay]=$!
+for _ in $(seq 100); do
+	(: <>"/dev/tcp/127.0.0.1/$((TEST_PORT + 1))") 2>/dev/null && break
+	sleep 0.1
+done
+pd h1 1 acquire "$URL2"
+expect_rc "root acquires LUN 2" 0
+RELAYED=${URL%/1}
+RELAYED=${RELAYED/:$TEST_PORT\//:$((TEST_PORT + 1))/}
+for k in $(seq 3 14); do
+	as "$U1" acquire "$RELAYED/$k"
+	expect_rc "the member acquires LUN $k through its relay" 0 "acquired by prlockd"
+done
+sleep 1
+kill -USR1 "${IO_PID[relay]}"
+max_late=0 max_ago=0
+for _ in $(seq 40); do
+	pd h1 1 --json leases
+	late=$(lease late_ms "$URL2") ago=$(lease last_renewal_ms_ago "$URL2")
+	[ "${late:-0}" -gt "$max_late" ] && max_late=$late
+	[ "$ago" != None ] && [ "${ago:-0}" -gt "$max_ago" ] && max_ago=$ago
+	sleep 0.2
+done
+echo "# FROZEN RELAY: root's lease max late_ms $max_late, max last_renewal_ms_ago $max_ago"
+check "root's lease was never late by a period ($max_late < 1000 ms)" test "$max_late" -lt 1000
+check "its renewals stayed confirmed (last_renewal_ms_ago $max_ago < dead_after 2000 ms)" \
+	test "$max_ago" -lt 2000
+pd h1 1 --json leases
+check "root's lease still held" test "$(lease state "$URL2")" = held
 finish
