@@ -73,11 +73,12 @@ void leases_gc(struct daemon *dm)
 
 /*
  * The hook's environment: prlockd's own, without any PRLOCKD_ variable, plus
- * PRLOCKD_PROTECTED_PIDS (the pids, space-separated), PRLOCKD_DEVICE, PRLOCKD_EVENT and
- * PRLOCKD_LOST_KEY (the arguments again). Built before the child starts, which runs nothing but
- * execve(): prlockd is threaded, and a forked child may not allocate or take a lock.
+ * PRLOCKD_PROTECTED_PIDS (the pids, space-separated), PRLOCKD_DEVICE, PRLOCKD_EVENT,
+ * PRLOCKD_LOST_KEY (the arguments again) and PRLOCKD_OWNER_UID (whose lease: a member may lose
+ * its own lease at will, and it named the device). Built before the child starts, which runs
+ * nothing but execve(): prlockd is threaded, and a forked child may not allocate or take a lock.
  */
-static char **hook_envp(const char *dev, const char *event, const char *key,
+static char **hook_envp(const char *dev, uid_t owner, const char *event, const char *key,
 			const struct protected_proc *procs, size_t n_procs)
 {
 	size_t n_env = 0, n = 0, off;
@@ -85,7 +86,7 @@ static char **hook_envp(const char *dev, const char *event, const char *key,
 
 	while (environ[n_env])
 		n_env++;
-	envp = calloc(n_env + 5, sizeof(*envp));
+	envp = calloc(n_env + 6, sizeof(*envp));
 	pids = malloc(n_procs * 12 + 32);
 	if (!envp || !pids) {
 		free(envp);
@@ -101,7 +102,8 @@ static char **hook_envp(const char *dev, const char *event, const char *key,
 	envp[n++] = pids;
 	if (asprintf(&envp[n++], "PRLOCKD_DEVICE=%s", dev) < 0 ||
 	    asprintf(&envp[n++], "PRLOCKD_EVENT=%s", event) < 0 ||
-	    asprintf(&envp[n++], "PRLOCKD_LOST_KEY=%s", key) < 0) {
+	    asprintf(&envp[n++], "PRLOCKD_LOST_KEY=%s", key) < 0 ||
+	    asprintf(&envp[n++], "PRLOCKD_OWNER_UID=%u", (unsigned)owner) < 0) {
 		envp[--n] = NULL;
 		while (n > 0 && strncmp(envp[n - 1], "PRLOCKD_", 8) == 0)
 			free(envp[--n]);
@@ -126,7 +128,7 @@ static void hook_envp_free(char **envp)
  * its return value) with every fd above 2 closed: libiscsi's sockets are not O_CLOEXEC. The
  * child starts with no blocked signal and SIGPIPE at its default.
  */
-static pid_t op_hook_start(void *userdata, const char *dev, enum sgpr_lease_event ev,
+static pid_t op_hook_start(void *userdata, const char *dev, uid_t owner, enum sgpr_lease_event ev,
 			   uint64_t lost_key, const struct protected_proc *procs, size_t n_procs)
 {
 	struct daemon *dm = userdata;
@@ -142,7 +144,7 @@ static pid_t op_hook_start(void *userdata, const char *dev, enum sgpr_lease_even
 
 	sgpr_key_format(lost_key, key);
 
-	envp = hook_envp(dev, event, key, procs, n_procs);
+	envp = hook_envp(dev, owner, event, key, procs, n_procs);
 	if (!envp)
 		return -ENOMEM;
 	sigemptyset(&none);

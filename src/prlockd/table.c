@@ -327,9 +327,10 @@ static void run_hook(struct table_entry *e)
 	struct table *t = e->t;
 	pid_t pid;
 
-	pid = t->ops.hook_start ? t->ops.hook_start(t->userdata, e->dev, e->lost_event, e->lost_key,
-						    e->procs, e->n_procs)
-				: -ENOSYS;
+	pid = t->ops.hook_start
+		      ? t->ops.hook_start(t->userdata, e->dev, e->owner.uid, e->lost_event,
+					  e->lost_key, e->procs, e->n_procs)
+		      : -ENOSYS;
 	if (pid < 0) {
 		tlog(t, LOG_ERR, "%s: cannot run the loss hook: %s", e->dev, strerror(-pid));
 		return;

@@ -121,9 +121,12 @@ struct table_ops {
 	bool (*proc_alive)(void *userdata, const struct protected_proc *p);
 	/* Send sig (SIGTERM, SIGKILL); -errno on failure. */
 	int (*proc_signal)(void *userdata, const struct protected_proc *p, int sig);
-	/* Start the loss hook for dev; its pid (> 0) or -errno. Its end: table_hook_exited(). */
-	pid_t (*hook_start)(void *userdata, const char *dev, enum sgpr_lease_event ev, uint64_t key,
-			    const struct protected_proc *procs, size_t n_procs);
+	/*
+	 * Start the loss hook for dev, the lease of uid owner; its pid (> 0) or -errno. Its end:
+	 * table_hook_exited().
+	 */
+	pid_t (*hook_start)(void *userdata, const char *dev, uid_t owner, enum sgpr_lease_event ev,
+			    uint64_t key, const struct protected_proc *procs, size_t n_procs);
 	void (*hook_kill)(void *userdata, pid_t pid);
 	/* Replace the state file with buf (the daemon: temporary file, fsync, rename). */
 	int (*state_write)(void *userdata, const char *buf, size_t len);

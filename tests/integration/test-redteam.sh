@@ -4,7 +4,7 @@
 # prlockd, which may signal any process, to stop processes that are not its own, or to hold an
 # unbounded number of pidfds through `protect`.
 . "$(dirname "$0")/lib.sh"
-start_target 14
+start_target 15
 . "$(dirname "$0")/lib-prlockd.sh"
 
 GRP=sgr$TEST_PORT
@@ -187,4 +187,24 @@ check "its renewals stayed confirmed (last_renewal_ms_ago $max_ago < dead_after 
 	test "$max_ago" -lt 2000
 pd h1 1 --json leases
 check "root's lease still held" test "$(lease state "$URL2")" = held
+
+echo "# the member runs root's loss hook at will: a loss of its own lease (it can preempt itself)"
+printf '#!/bin/sh\nenv >"%s.tmp" && mv "%s.tmp" "%s"\n' "$WORK/hook.env" "$WORK/hook.env" \
+	"$WORK/hook.env" >"$WORK/hook.sh"
+chmod 755 "$WORK/hook.sh"
+printf 'group = %s\nloss_action = hook:%s\n' "$GRP" "$WORK/hook.sh" >"$WORK/hook.conf"
+pd_start h2 2 --config "$WORK/hook.conf"
+URL15=${URL%/1}/15
+OUT=$(setpriv --reuid="$U1" --regid="$(id -g "$U1")" --init-groups "$PRLOCK" \
+	--config /dev/null --host-id 2 --control "$WORK/h2/control.sock" acquire "$URL15" 2>&1)
+check "the member acquires LUN 15 on host 2 (hook loss action)" test $? -eq 0
+pl 3 preempt --host 2 "$URL15"
+expect_rc "host 3 preempts host 2 (the member could do it from its own initiator)" 0
+for _ in $(seq 100); do
+	[ -s "$WORK/hook.env" ] && break
+	sleep 0.1
+done
+check "root's hook ran for the member's lease" test -s "$WORK/hook.env"
+check "the hook is told whose lease it was (PRLOCKD_OWNER_UID=$UID1)" \
+	grep -qx "PRLOCKD_OWNER_UID=$UID1" "$WORK/hook.env"
 finish
