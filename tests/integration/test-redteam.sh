@@ -1,8 +1,10 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # Red team of prlockd's control socket (issue 10): a member of the control group tries to get
-# prlockd, which may signal any process, to stop processes that are not its own, or to hold an
-# unbounded number of pidfds through `protect`.
+# prlockd, which may signal any process, to stop a root process that runs with the member's
+# effective uid; to hold an unbounded number of pidfds through `protect`; to make root's lease
+# late by freezing a portal of its own (a TCP relay on port + 1) behind 12 of its leases; and to
+# run root's loss hook on a loss of its own lease, which the hook must be able to tell.
 . "$(dirname "$0")/lib.sh"
 start_target 15
 . "$(dirname "$0")/lib-prlockd.sh"
