@@ -5,6 +5,9 @@
  * closed, protocol violations closing only their connection, CLEANUP, the read-only check, the
  * policy hook, timeouts of a hung device without blocking other clients, stop with a request in
  * flight, and commands reaching a sim device (single path and a two-path "multipath map").
+ * Hostile clients (issue 10): idle connections that never finish the handshake, half requests,
+ * per-uid and per-pid limits, the bound on threads abandoned on a hung device; and the device
+ * handles a connection keeps.
  * With PRH_CLIENT set (meson does), the prh-client tool is run against the server too.
  */
 #include <stdarg.h>
@@ -18,6 +21,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <time.h>
@@ -371,6 +375,7 @@ struct fx {
 	unsigned policy_calls;
 	char last_devnode[64];
 	bool last_fd_ok;
+	struct prh_server_opts limits; /* max_* and handshake_timeout_ms for fx_start */
 };
 
 static struct fx *F;
@@ -427,6 +432,11 @@ static void fx_start(struct fx *f, unsigned request_timeout_ms)
 		.log_fn = fx_log,
 		.open_fn = f->npaths ? fx_open : NULL,
 		.open_userdata = f,
+		.max_connections = f->limits.max_connections,
+		.max_per_uid = f->limits.max_per_uid,
+		.max_per_pid = f->limits.max_per_pid,
+		.max_abandoned = f->limits.max_abandoned,
+		.handshake_timeout_ms = f->limits.handshake_timeout_ms,
 	};
 	int lfd;
 
@@ -1060,6 +1070,295 @@ static void test_client_tool(void **state)
 	unlink(script);
 }
 
+static unsigned threads_now(void)
+{
+	char line[256];
+	unsigned n = 0;
+	FILE *f = fopen("/proc/self/status", "re");
+
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Threads: %u", &n) == 1)
+			break;
+	fclose(f);
+	return n;
+}
+
+/* EOF within ms (true), or still open (false); whatever the server sent is skipped. */
+static bool closed_within(int fd, int ms)
+{
+	uint64_t t0 = now_ms();
+	uint8_t buf[256];
+
+	for (;;) {
+		int left = ms - (int)(now_ms() - t0);
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+
+		if (left <= 0 || poll(&p, 1, left) <= 0)
+			return false;
+		if (read(fd, buf, sizeof(buf)) <= 0)
+			return true;
+	}
+}
+
+/*
+ * 256 connections that never finish the handshake: a well-behaved client is still served at
+ * once, and every one of them is closed after the handshake deadline, threads gone.
+ */
+static void test_server_idle_flood(void **state)
+{
+	struct fx *f = *state;
+	struct prh_reply *r = calloc(1, sizeof(*r));
+	int idle[256], sock, fd;
+	struct prh_server_stats st;
+	unsigned threads0;
+	uint64_t t0;
+
+	f->npaths = 1;
+	f->lun = sgpr_sim_lun_new(&(struct sgpr_sim_config){0});
+	f->limits = (struct prh_server_opts){.max_connections = 300,
+					     .max_per_uid = 300,
+					     .max_per_pid = 300,
+					     .handshake_timeout_ms = 2000};
+	threads0 = threads_now();
+	fx_start(f, 0);
+	fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	for (int i = 0; i < 256; i++)
+		idle[i] = connect_raw(f->path);
+	t0 = now_ms();
+	sock = client_connect(f->path);
+	send_frame(sock, register_frame, 40, &fd, 1);
+	assert_int_equal(recv_reply(sock, r), 0);
+	assert_int_equal(r->result, 0);
+	send_frame(sock, read_keys_frame, 16, &fd, 1);
+	assert_int_equal(recv_reply(sock, r), 16);
+	assert_true(now_ms() - t0 < 1000); /* served within a second, idle ones or not */
+	assert_int_equal(sgpr_sim_lun_registrations(f->lun), 1);
+
+	/* every idle one is closed after ~2 s (generous margin), the good one stays */
+	for (int i = 0; i < 256; i++) {
+		assert_true(closed_within(idle[i], 10000));
+		close(idle[i]);
+	}
+	assert_true(now_ms() - t0 >= 1900);
+	prh_server_get_stats(f->s, &st);
+	assert_int_equal(st.stalled, 256);
+	for (int i = 0; i < 500 && st.active != 1; i++) {
+		usleep(10000);
+		prh_server_get_stats(f->s, &st);
+	}
+	assert_int_equal(st.active, 1);
+	for (int i = 0; i < 500 && threads_now() > threads0 + 3; i++)
+		usleep(10000);
+	assert_true(threads_now() <= threads0 + 3); /* accept, watchdog, the good connection */
+	send_frame(sock, read_keys_frame, 16, &fd, 1);
+	assert_int_equal(recv_reply(sock, r), 16);
+	close(sock);
+	close(fd);
+	free(r);
+}
+
+/* Half a request, then silence: closed after the deadline; idle between requests is fine. */
+static void test_server_half_request(void **state)
+{
+	struct fx *f = *state;
+	struct prh_reply *r = calloc(1, sizeof(*r));
+	struct prh_server_stats st;
+	int a, b, idle, fd;
+	uint64_t t0;
+
+	f->npaths = 1;
+	f->lun = sgpr_sim_lun_new(&(struct sgpr_sim_config){0});
+	f->limits.handshake_timeout_ms = 1000;
+	fx_start(f, 0);
+	fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	idle = client_connect(f->path);
+	a = client_connect(f->path);
+	b = client_connect(f->path);
+	t0 = now_ms();
+	send_frame(a, read_keys_frame, 8, &fd, 1); /* half a CDB */
+	send_frame(b, register_frame, 30, &fd, 1); /* a PR OUT list cut short */
+	assert_true(closed_within(a, 10000));
+	assert_true(closed_within(b, 10000));
+	assert_true(now_ms() - t0 >= 900);
+	prh_server_get_stats(f->s, &st);
+	assert_int_equal(st.stalled, 2);
+	assert_int_equal(st.violations, 0);
+	assert_int_equal(sgpr_sim_lun_registrations(f->lun), 0); /* nothing half-sent ran */
+	/* idle between requests for longer than the deadline: still served */
+	send_frame(idle, read_keys_frame, 16, &fd, 1);
+	assert_int_equal(recv_reply(idle, r), 8);
+	assert_int_equal(r->result, 0);
+	close(a);
+	close(b);
+	close(idle);
+	close(fd);
+	free(r);
+}
+
+/* In a child: connect twice; 0 if the first is served a handshake and the second closed. */
+static int child_two_connections(const char *path)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	uint8_t feat[4];
+	int a, b;
+
+	strcpy(sa.sun_path, path);
+	a = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	b = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (connect(a, (struct sockaddr *)&sa, sizeof(sa)) < 0 || read(a, feat, 4) != 4)
+		return 1;
+	if (connect(b, (struct sockaddr *)&sa, sizeof(sa)) < 0 || read(b, feat, 4) != 0)
+		return 2;
+	return 0;
+}
+
+/* Per pid and per uid limits: the connection over a limit is closed at accept, unanswered. */
+static void test_server_peer_limits(void **state)
+{
+	struct fx *f = *state;
+	struct prh_server_stats st;
+	int c[4], status;
+	uint8_t feat[4];
+	pid_t pid;
+
+	f->limits = (struct prh_server_opts){.max_per_pid = 3, .max_per_uid = 4};
+	fx_start(f, 0);
+	for (int i = 0; i < 3; i++)
+		c[i] = client_connect(f->path);
+	c[3] = connect_raw(f->path);
+	assert_int_equal(read(c[3], feat, 4), 0); /* closed at once: no feature word */
+	close(c[3]);
+	/* another process of the same uid: one more fits the uid's 4, the next does not */
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(child_two_connections(f->path));
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	prh_server_get_stats(f->s, &st);
+	assert_int_equal(st.rejected, 2);
+	/* a closed connection frees its place */
+	close(c[0]);
+	for (int i = 0; i < 500 && st.active != 2; i++) {
+		usleep(10000);
+		prh_server_get_stats(f->s, &st);
+	}
+	c[0] = client_connect(f->path);
+	for (int i = 0; i < 3; i++)
+		close(c[i]);
+}
+
+/*
+ * A hung device: each timed-out request leaves a thread behind; at max_abandoned the next
+ * request is answered BUSY at once, without a device open; when the device answers again
+ * the threads end and requests are served.
+ */
+static void test_server_abandoned_bound(void **state)
+{
+	struct fx *f = *state;
+	struct prh_reply *r = calloc(1, sizeof(*r));
+	struct prh_server_stats st;
+	int a, b, c, fd;
+	unsigned opens;
+	uint64_t t0;
+
+	f->npaths = 1;
+	f->lun = sgpr_sim_lun_new(&(struct sgpr_sim_config){0});
+	f->limits.max_abandoned = 2;
+	fx_start(f, 300);
+	fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	a = client_connect(f->path);
+	b = client_connect(f->path);
+	c = client_connect(f->path);
+	set_hold(f, true);
+	send_frame(a, read_keys_frame, 16, &fd, 1);
+	send_frame(b, read_keys_frame, 16, &fd, 1);
+	assert_int_equal(recv_reply(a, r), 0);
+	assert_true(sense_is(r, 0x0b, 0x2e, 0x02));
+	assert_int_equal(recv_reply(b, r), 0);
+	assert_true(sense_is(r, 0x0b, 0x2e, 0x02));
+	prh_server_get_stats(f->s, &st);
+	assert_int_equal(st.abandoned, 2);
+	opens = __atomic_load_n(&f->opens, __ATOMIC_SEQ_CST);
+	t0 = now_ms();
+	send_frame(c, read_keys_frame, 16, &fd, 1);
+	assert_int_equal(recv_reply(c, r), 0);
+	assert_int_equal(r->result, SGPR_STATUS_BUSY);
+	assert_true(now_ms() - t0 < 250);	    /* at once, not after the timeout */
+	send_frame(a, read_keys_frame, 16, &fd, 1); /* a's new thread: BUSY too */
+	assert_int_equal(recv_reply(a, r), 0);
+	assert_int_equal(r->result, SGPR_STATUS_BUSY);
+	assert_int_equal(__atomic_load_n(&f->opens, __ATOMIC_SEQ_CST), opens);
+	prh_server_get_stats(f->s, &st);
+	assert_int_equal(st.busy, 2);
+	assert_int_equal(st.timeouts, 2);
+	set_hold(f, false);
+	for (int i = 0; i < 500 && st.abandoned; i++) {
+		usleep(10000);
+		prh_server_get_stats(f->s, &st);
+	}
+	assert_int_equal(st.abandoned, 0);
+	send_frame(c, read_keys_frame, 16, &fd, 1);
+	assert_int_equal(recv_reply(c, r), 8);
+	assert_int_equal(r->result, 0);
+	send_frame(b, read_keys_frame, 16, &fd, 1);
+	assert_int_equal(recv_reply(b, r), 8);
+	close(a);
+	close(b);
+	close(c);
+	close(fd);
+	free(r);
+}
+
+/* The device is opened once per connection and device; CLEANUP and PR OUT on a new fd mode. */
+static void test_server_handle_cache(void **state)
+{
+	struct fx *f = *state;
+	struct prh_reply *r = calloc(1, sizeof(*r));
+	int sock, sock2, fd, ro_fd;
+	uint8_t cleanup[16] = {0xff};
+
+	f->npaths = 1;
+	f->lun = sgpr_sim_lun_new(&(struct sgpr_sim_config){0});
+	fx_start(f, 0);
+	fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	ro_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	sock = client_connect(f->path);
+	for (int i = 0; i < 5; i++) {
+		send_frame(sock, read_keys_frame, 16, &ro_fd, 1);
+		assert_int_equal(recv_reply(sock, r), 8);
+	}
+	assert_int_equal(__atomic_load_n(&f->opens, __ATOMIC_SEQ_CST), 1);
+	/* PR OUT: the handle from a read-only fd is not used for it */
+	send_frame(sock, register_frame, 40, &fd, 1);
+	assert_int_equal(recv_reply(sock, r), 0);
+	assert_int_equal(r->result, 0);
+	assert_int_equal(__atomic_load_n(&f->opens, __ATOMIC_SEQ_CST), 2);
+	send_frame(sock, read_keys_frame, 16, &ro_fd, 1);
+	assert_int_equal(recv_reply(sock, r), 16);
+	send_frame(sock, register_frame, 40, &fd, 1); /* same key again: GOOD */
+	assert_int_equal(recv_reply(sock, r), 0);
+	assert_int_equal(__atomic_load_n(&f->opens, __ATOMIC_SEQ_CST), 2);
+	/* another connection has its own */
+	sock2 = client_connect(f->path);
+	send_frame(sock2, read_keys_frame, 16, &fd, 1);
+	assert_int_equal(recv_reply(sock2, r), 16);
+	assert_int_equal(__atomic_load_n(&f->opens, __ATOMIC_SEQ_CST), 3);
+	/* CLEANUP drops them */
+	send_frame(sock, cleanup, 16, &fd, 1);
+	assert_int_equal(recv_reply(sock, r), 0);
+	send_frame(sock, read_keys_frame, 16, &fd, 1);
+	assert_int_equal(recv_reply(sock, r), 16);
+	assert_int_equal(__atomic_load_n(&f->opens, __ATOMIC_SEQ_CST), 4);
+	close(sock);
+	close(sock2);
+	close(fd);
+	close(ro_fd);
+	free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1080,6 +1379,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_server_hung_device, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_server_stop_in_flight, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_client_tool, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_server_idle_flood, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_server_half_request, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_server_peer_limits, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_server_abandoned_bound, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_server_handle_cache, setup, teardown),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
