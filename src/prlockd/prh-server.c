@@ -88,8 +88,8 @@ struct prh_server {
 	struct conn *conns; /* the active ones */
 	struct prh_server_stats stats;
 	/* rate limits: the last line of each kind, and the lines not logged since */
-	struct timespec refusal_logged, busy_logged, violation_logged;
-	unsigned long refusals_unlogged, busy_unlogged, violations_unlogged;
+	struct timespec refusal_logged[3], busy_logged, violation_logged;
+	unsigned long refusals_unlogged[3], busy_unlogged, violations_unlogged;
 };
 
 struct cached_dev {
@@ -1031,25 +1031,24 @@ static void *conn_main(void *arg)
 	return NULL;
 }
 
-/* Why a peer may not have one more connection (s->lock held) and the limit, or NULL. */
-static const char *over_limit(struct prh_server *s, const struct ucred *cred, unsigned *ret_limit)
+enum limit { LIMIT_ALL, LIMIT_PID, LIMIT_UID, LIMIT_NONE };
+
+/* The limit a peer's next connection is over (s->lock held), or LIMIT_NONE. */
+static enum limit over_limit(struct prh_server *s, const struct ucred *cred)
 {
 	unsigned per_uid = 0, per_pid = 0;
 
-	*ret_limit = s->opts.max_connections;
 	if (s->stats.active >= s->opts.max_connections)
-		return "connections open in all";
+		return LIMIT_ALL;
 	for (struct conn *c = s->conns; c; c = c->next) {
 		per_uid += c->uid == cred->uid;
 		per_pid += c->pid == cred->pid;
 	}
-	*ret_limit = s->opts.max_per_pid;
 	if (per_pid >= s->opts.max_per_pid)
-		return "connections open by its process";
-	*ret_limit = s->opts.max_per_uid;
+		return LIMIT_PID;
 	if (per_uid >= s->opts.max_per_uid)
-		return "connections open by its user";
-	return NULL;
+		return LIMIT_UID;
+	return LIMIT_NONE;
 }
 
 static void accept_one(struct prh_server *s)
@@ -1059,9 +1058,8 @@ static void accept_one(struct prh_server *s)
 				.tv_usec = (s->opts.handshake_timeout_ms % 1000) * 1000};
 	socklen_t clen = sizeof(cred);
 	unsigned long suppressed = 0;
-	const char *why;
+	enum limit lim;
 	struct conn *c;
-	unsigned limit;
 	bool say;
 	int fd, r;
 
@@ -1086,17 +1084,22 @@ static void accept_one(struct prh_server *s)
 		close(fd);
 		return;
 	}
-	why = over_limit(s, &cred, &limit);
-	if (why) {
+	lim = over_limit(s, &cred);
+	if (lim != LIMIT_NONE) {
+		static const char *const why[] = {"in all", "by its process", "by its user"};
+		const unsigned limit[] = {s->opts.max_connections, s->opts.max_per_pid,
+					  s->opts.max_per_uid};
+
 		s->stats.rejected++;
-		say = ratelimit(&s->refusal_logged, &s->refusals_unlogged, &suppressed);
+		say = ratelimit(&s->refusal_logged[lim], &s->refusals_unlogged[lim], &suppressed);
 		pthread_mutex_unlock(&s->lock);
 		close(fd);
 		if (say)
 			slog(s, LOG_WARNING,
-			     "pr-helper: %u %s, closing the new one of pid %d uid %u (%lu more "
-			     "closed since the last such line)",
-			     limit, why, (int)cred.pid, (unsigned)cred.uid, suppressed);
+			     "pr-helper: %u connections open %s, closing the new one of pid %d uid "
+			     "%u "
+			     "(%lu more closed since the last such line)",
+			     limit[lim], why[lim], (int)cred.pid, (unsigned)cred.uid, suppressed);
 		return;
 	}
 	c = calloc(1, sizeof(*c));
