@@ -376,6 +376,7 @@ struct fx {
 	char last_devnode[64];
 	bool last_fd_ok;
 	struct prh_server_opts limits; /* max_* and handshake_timeout_ms for fx_start */
+	struct sgpr_sim_fault fault;   /* set on every handle fx_open opens */
 };
 
 static struct fx *F;
@@ -386,6 +387,7 @@ static int fx_open(void *userdata, int fd, const char *devnode, const struct sgp
 	static const char *const names[] = {"iqn.2024-01.test:vm,i,0x400000000001",
 					    "iqn.2024-01.test:vm,i,0x400000000011"};
 	struct fx *f = userdata;
+	int r;
 
 	pthread_mutex_lock(&f->lock);
 	__atomic_add_fetch(&f->opens, 1, __ATOMIC_SEQ_CST);
@@ -398,7 +400,10 @@ static int fx_open(void *userdata, int fd, const char *devnode, const struct sgp
 		return -ENOTTY;
 	if (f->npaths > 1)
 		return sgpr_sim_open_paths(f->lun, names, f->npaths, opts, ret);
-	return sgpr_sim_open(f->lun, names[0], opts, ret);
+	r = sgpr_sim_open(f->lun, names[0], opts, ret);
+	if (r == 0 && f->fault.kind != SGPR_SIM_FAULT_NONE)
+		sgpr_sim_set_fault(*ret, &f->fault);
+	return r;
 }
 
 static int fx_policy(void *userdata, const struct prh_request_info *info, struct prh_verdict *v)
@@ -1359,6 +1364,50 @@ static void test_server_handle_cache(void **state)
 	free(r);
 }
 
+/* A handle whose command got no answer is dropped and the device opened again; an answer keeps it.
+ */
+static void test_server_handle_dropped(void **state)
+{
+	struct fx *f = *state;
+	struct prh_reply *r = calloc(1, sizeof(*r));
+	int sock, fd;
+
+	f->npaths = 1;
+	f->lun = sgpr_sim_lun_new(&(struct sgpr_sim_config){0});
+	/* each handle: its second command answered CHECK CONDITION, its third lost (timeout) */
+	f->fault = (struct sgpr_sim_fault){.kind = SGPR_SIM_FAULT_STATUS,
+					   .skip = 1,
+					   .status = SGPR_STATUS_CHECK_CONDITION,
+					   .sense_key = 0x04,
+					   .asc = 0x44};
+	fx_start(f, 0);
+	fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	sock = client_connect(f->path);
+	send_frame(sock, read_keys_frame, 16, &fd, 1);
+	assert_int_equal(recv_reply(sock, r), 8);
+	send_frame(sock, read_keys_frame, 16, &fd, 1);
+	assert_int_equal(recv_reply(sock, r), 0);
+	assert_true(sense_is(r, 0x04, 0x44, 0x00)); /* the device's own answer */
+	send_frame(sock, read_keys_frame, 16, &fd, 1);
+	assert_int_equal(recv_reply(sock, r), 8);
+	assert_int_equal(__atomic_load_n(&f->opens, __ATOMIC_SEQ_CST), 1); /* kept */
+
+	f->fault = (struct sgpr_sim_fault){.kind = SGPR_SIM_FAULT_TIMEOUT, .count = UINT_MAX};
+	send_frame(sock, (uint8_t[16]){0xff}, 16, &fd, 1); /* CLEANUP: next open gets the fault */
+	assert_int_equal(recv_reply(sock, r), 0);
+	send_frame(sock, read_keys_frame, 16, &fd, 1);
+	assert_int_equal(recv_reply(sock, r), 0);
+	assert_true(sense_is(r, 0x0b, 0x2e, 0x02)); /* lost: COMMAND TIMEOUT */
+	assert_int_equal(__atomic_load_n(&f->opens, __ATOMIC_SEQ_CST), 2);
+	f->fault.kind = SGPR_SIM_FAULT_NONE;
+	send_frame(sock, read_keys_frame, 16, &fd, 1);
+	assert_int_equal(recv_reply(sock, r), 8);
+	assert_int_equal(__atomic_load_n(&f->opens, __ATOMIC_SEQ_CST), 3); /* opened again */
+	close(sock);
+	close(fd);
+	free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1384,6 +1433,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_server_peer_limits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_server_abandoned_bound, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_server_handle_cache, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_server_handle_dropped, setup, teardown),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
