@@ -990,7 +990,10 @@ static bool serve(struct conn *c)
 			     "pr-helper: reply to pid %d trimmed to what QEMU accepts",
 			     (int)c->pid);
 		n = prh_reply_encode(&c->reply, frame, sizeof(frame));
-		if (n < 0 || send_full(c->fd, frame, (size_t)n) < 0)
+		r = n < 0 ? n : send_full(c->fd, frame, (size_t)n);
+		if (r == -EAGAIN)
+			violation(c, true, "reply not read within %u ms", to);
+		if (r < 0)
 			return false;
 		pthread_mutex_lock(&c->s->lock);
 		c->s->stats.requests++;

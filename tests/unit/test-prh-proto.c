@@ -1408,6 +1408,62 @@ static void test_server_handle_dropped(void **state)
 	free(r);
 }
 
+/* A client that sends requests but never reads the replies: closed once a reply cannot go out. */
+static void test_server_unread_replies(void **state)
+{
+	struct fx *f = *state;
+	struct prh_server_stats st = {0};
+	int sock, fd, sent = 0;
+	uint64_t t0;
+
+	f->npaths = 1;
+	f->lun = sgpr_sim_lun_new(&(struct sgpr_sim_config){0});
+	f->limits.handshake_timeout_ms = 1000;
+	fx_start(f, 0);
+	fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	sock = client_connect(f->path);
+	assert_int_equal(fcntl(sock, F_SETFL, O_NONBLOCK), 0);
+	t0 = now_ms();
+	/* requests until both directions are full (the server blocked on a reply) */
+	while (now_ms() - t0 < 20000) {
+		union {
+			char buf[CMSG_SPACE(sizeof(int))];
+			struct cmsghdr align;
+		} control = {};
+		struct iovec iov = {.iov_base = (void *)read_keys_frame, .iov_len = 16};
+		struct msghdr msg = {.msg_iov = &iov,
+				     .msg_iovlen = 1,
+				     .msg_control = control.buf,
+				     .msg_controllen = sizeof(control.buf)};
+		struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &fd, sizeof(int));
+		if (sendmsg(sock, &msg, MSG_NOSIGNAL) == 16) {
+			sent++;
+			continue;
+		}
+		if (errno != EAGAIN)
+			break; /* closed by the server */
+		prh_server_get_stats(f->s, &st);
+		if (st.stalled)
+			break;
+		usleep(20000);
+	}
+	assert_true(sent > 10);
+	for (int i = 0; i < 1000 && (st.stalled == 0 || st.active); i++) {
+		usleep(10000);
+		prh_server_get_stats(f->s, &st);
+	}
+	assert_int_equal(st.stalled, 1);
+	assert_int_equal(st.active, 0);
+	assert_true(now_ms() - t0 < 20000);
+	close(sock);
+	close(fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1434,6 +1490,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_server_abandoned_bound, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_server_handle_cache, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_server_handle_dropped, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_server_unread_replies, setup, teardown),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
