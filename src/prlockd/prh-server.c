@@ -827,17 +827,15 @@ static int recv_full(struct conn *c, void *buf, size_t len, struct timespec *dea
 		unsigned n;
 		ssize_t k;
 
-		k = recvmsg(c->fd, &msg, MSG_CMSG_CLOEXEC | (timed ? MSG_DONTWAIT : 0));
+		/* blocks at most SO_RCVTIMEO (handshake_timeout_ms): no poll() per request */
+		k = recvmsg(c->fd, &msg, MSG_CMSG_CLOEXEC);
 		if (k < 0) {
 			if (errno == EINTR)
 				continue;
-			if (errno == EAGAIN && timed) {
-				struct pollfd p = {.fd = c->fd, .events = POLLIN};
-				int ms = ms_until(deadline);
-
-				if (ms == 0 || poll(&p, 1, ms) == 0)
+			if (errno == EAGAIN) {
+				if (timed && ms_until(deadline) <= 100) /* timer granularity */
 					return -ETIMEDOUT;
-				continue;
+				continue; /* idle between requests, as long as it likes */
 			}
 			return -errno;
 		}
@@ -856,6 +854,8 @@ static int recv_full(struct conn *c, void *buf, size_t len, struct timespec *dea
 		if (!timed)
 			*deadline = deadline_in(c->s->opts.handshake_timeout_ms);
 		got += (size_t)k;
+		if (got < len && ms_until(deadline) == 0)
+			return -ETIMEDOUT; /* trickled in too slowly */
 	}
 	return 0;
 }
@@ -1078,8 +1078,9 @@ static void accept_one(struct prh_server *s)
 		close(fd);
 		return;
 	}
-	/* a reply the client does not read in time closes the connection */
+	/* a reply not read in time closes the connection; reads wake up to check deadlines */
 	(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &sndto, sizeof(sndto));
+	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &sndto, sizeof(sndto));
 
 	pthread_mutex_lock(&s->lock);
 	if (s->stopping) {
