@@ -1324,6 +1324,7 @@ static void test_server_handle_cache(void **state)
 	struct prh_reply *r = calloc(1, sizeof(*r));
 	int sock, sock2, fd, ro_fd;
 	uint8_t cleanup[16] = {0xff};
+	unsigned cmds;
 
 	f->npaths = 1;
 	f->lun = sgpr_sim_lun_new(&(struct sgpr_sim_config){0});
@@ -1331,11 +1332,15 @@ static void test_server_handle_cache(void **state)
 	fd = open("/dev/null", O_RDWR | O_CLOEXEC);
 	ro_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	sock = client_connect(f->path);
-	for (int i = 0; i < 5; i++) {
+	send_frame(sock, read_keys_frame, 16, &ro_fd, 1);
+	assert_int_equal(recv_reply(sock, r), 8);
+	cmds = sgpr_sim_lun_commands(f->lun);
+	for (int i = 0; i < 4; i++) {
 		send_frame(sock, read_keys_frame, 16, &ro_fd, 1);
 		assert_int_equal(recv_reply(sock, r), 8);
 	}
 	assert_int_equal(__atomic_load_n(&f->opens, __ATOMIC_SEQ_CST), 1);
+	assert_int_equal(sgpr_sim_lun_commands(f->lun), cmds + 4); /* one command per request */
 	/* PR OUT: the handle from a read-only fd is not used for it */
 	send_frame(sock, register_frame, 40, &fd, 1);
 	assert_int_equal(recv_reply(sock, r), 0);
