@@ -72,7 +72,8 @@
 #define PR_CDB_LEN 10 /* PERSISTENT RESERVE IN/OUT, SPC-4 6.15, 6.16 */
 #define FDS_MAX 8     /* fds kept per request; more are closed at once (a violation anyway) */
 #define DEVNODE_MAX 128
-#define CACHE_MAX 4 /* device handles kept per connection */
+#define CACHE_MAX 4  /* device handles kept per connection */
+#define RLOG_BURST 5 /* lines about single requests a second, whatever the clients send */
 
 struct prh_server {
 	struct prh_server_opts opts;
@@ -90,6 +91,9 @@ struct prh_server {
 	/* rate limits: the last line of each kind, and the lines not logged since */
 	struct timespec refusal_logged[3], busy_logged, violation_logged;
 	unsigned long refusals_unlogged[3], busy_unlogged, violations_unlogged;
+	struct timespec request_window; /* request lines: RLOG_BURST a second */
+	unsigned request_lines;
+	unsigned long requests_unlogged;
 };
 
 struct cached_dev {
@@ -145,6 +149,50 @@ static void slog(struct prh_server *s, int prio, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	s->opts.log_fn(s->opts.log_userdata, prio, msg);
+}
+
+static void rlog(struct prh_server *s, int prio, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* slog() for a line about one request: at most RLOG_BURST a second, the rest counted. */
+static void rlog(struct prh_server *s, int prio, const char *fmt, ...)
+{
+	unsigned long suppressed = 0;
+	struct timespec now;
+	char msg[512];
+	size_t len;
+	va_list ap;
+	bool say;
+
+	if (!s->opts.log_fn)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	pthread_mutex_lock(&s->lock);
+	if ((long long)(now.tv_sec - s->request_window.tv_sec) * 1000000000LL +
+		    (now.tv_nsec - s->request_window.tv_nsec) >=
+	    1000000000LL) {
+		s->request_window = now;
+		s->request_lines = 0;
+	}
+	say = s->request_lines < RLOG_BURST;
+	if (say) {
+		s->request_lines++;
+		suppressed = s->requests_unlogged;
+		s->requests_unlogged = 0;
+	} else {
+		s->requests_unlogged++;
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (!say)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	len = strlen(msg);
+	if (suppressed)
+		snprintf(msg + len, sizeof(msg) - len, " (%lu such lines not logged before)",
+			 suppressed);
 	s->opts.log_fn(s->opts.log_userdata, prio, msg);
 }
 
@@ -664,7 +712,7 @@ static int check_policy(struct conn *c, const struct cached_dev *e, const char *
 	r = s->opts.policy(s->opts.policy_userdata, &info, &v);
 	if (r >= 0)
 		return 0;
-	slog(s, LOG_WARNING, "pr-helper: refused %s on %s from pid %d: %s", what, e->devnode,
+	rlog(s, LOG_WARNING, "pr-helper: refused %s on %s from pid %d: %s", what, e->devnode,
 	     (int)c->pid, v.reason[0] ? v.reason : strerror(-r));
 	if (v.status == SGPR_STATUS_CHECK_CONDITION)
 		prh_reply_check_condition(&c->reply, v.key, v.asc, v.ascq);
@@ -701,7 +749,7 @@ static bool handle_request(struct conn *c, int fd)
 	}
 	req_name(&c->req, what, sizeof(what));
 	if (fstat(dfd, &st) < 0 || !(S_ISBLK(st.st_mode) || S_ISCHR(st.st_mode))) {
-		slog(s, LOG_NOTICE, "pr-helper: %s from pid %d on an fd that is not a device", what,
+		rlog(s, LOG_NOTICE, "pr-helper: %s from pid %d on an fd that is not a device", what,
 		     (int)c->pid);
 		prh_reply_check_condition(rep, 0x05, 0x25, 0x00);
 		return false;
@@ -753,7 +801,7 @@ static bool handle_request(struct conn *c, int fd)
 		}
 		if (r < 0) {
 			e->dev = NULL;
-			slog(s, r == -ENOTTY || r == -ENOTBLK ? LOG_NOTICE : LOG_WARNING,
+			rlog(s, r == -ENOTTY || r == -ENOTBLK ? LOG_NOTICE : LOG_WARNING,
 			     "pr-helper: %s from pid %d: cannot use %s: %s", what, (int)c->pid,
 			     e->devnode, strerror(-r));
 			prh_reply_from_errno(rep, r, NULL);
@@ -781,7 +829,7 @@ static bool handle_request(struct conn *c, int fd)
 			return true;
 		}
 		if (x.log_prio)
-			slog(s, x.log_prio, "pr-helper: %s on %s from pid %d: %s", what, e->devnode,
+			rlog(s, x.log_prio, "pr-helper: %s on %s from pid %d: %s", what, e->devnode,
 			     (int)c->pid, x.note);
 		if (x.gone && e != &tmp)
 			e->dev = sgpr_dev_free(e->dev); /* opened again at the next request */
@@ -986,7 +1034,7 @@ static bool serve(struct conn *c)
 		if (handle_request(c, c->fds[0]))
 			return true;
 		if (prh_reply_sanitize(&c->reply, &c->req))
-			slog(c->s, LOG_WARNING,
+			rlog(c->s, LOG_WARNING,
 			     "pr-helper: reply to pid %d trimmed to what QEMU accepts",
 			     (int)c->pid);
 		n = prh_reply_encode(&c->reply, frame, sizeof(frame));

@@ -377,6 +377,8 @@ struct fx {
 	bool last_fd_ok;
 	struct prh_server_opts limits; /* max_* and handshake_timeout_ms for fx_start */
 	struct sgpr_sim_fault fault;   /* set on every handle fx_open opens */
+	unsigned log_lines;	       /* logged by the server, under lock */
+	char last_log[512];
 };
 
 static struct fx *F;
@@ -424,8 +426,14 @@ static int fx_policy(void *userdata, const struct prh_request_info *info, struct
 
 static void fx_log(void *userdata, int prio, const char *msg)
 {
+	struct fx *f = userdata;
+
 	if (getenv("PRH_TEST_VERBOSE"))
 		fprintf(stderr, "<%d>%s\n", prio, msg);
+	pthread_mutex_lock(&f->lock);
+	f->log_lines++;
+	snprintf(f->last_log, sizeof(f->last_log), "%s", msg);
+	pthread_mutex_unlock(&f->lock);
 }
 
 static void fx_start(struct fx *f, unsigned request_timeout_ms)
@@ -435,6 +443,7 @@ static void fx_start(struct fx *f, unsigned request_timeout_ms)
 		.policy = fx_policy,
 		.policy_userdata = f,
 		.log_fn = fx_log,
+		.log_userdata = f,
 		.open_fn = f->npaths ? fx_open : NULL,
 		.open_userdata = f,
 		.max_connections = f->limits.max_connections,
@@ -1469,6 +1478,42 @@ static void test_server_unread_replies(void **state)
 	close(fd);
 }
 
+/* A client sending bad requests in a loop: at most 5 lines a second, the rest counted. */
+static void test_server_log_limit(void **state)
+{
+	struct fx *f = *state;
+	struct prh_reply *r = calloc(1, sizeof(*r));
+	int sock, mem_fd;
+	unsigned lines;
+	uint64_t t0;
+
+	fx_start(f, 0);
+	mem_fd = memfd_create("prh", MFD_CLOEXEC);
+	sock = client_connect(f->path);
+	t0 = now_ms();
+	for (int i = 0; i < 50; i++) {
+		send_frame(sock, read_keys_frame, 16, &mem_fd, 1);
+		assert_int_equal(recv_reply(sock, r), 0);
+		assert_true(sense_is(r, 0x05, 0x25, 0x00)); /* every one answered */
+	}
+	pthread_mutex_lock(&f->lock);
+	lines = f->log_lines;
+	pthread_mutex_unlock(&f->lock);
+	assert_true(lines >= 5);
+	assert_true(lines <= 5 * ((now_ms() - t0) / 1000 + 2));
+	usleep(1100000);
+	send_frame(sock, read_keys_frame, 16, &mem_fd, 1);
+	assert_int_equal(recv_reply(sock, r), 0);
+	pthread_mutex_lock(&f->lock);
+	assert_int_equal(f->log_lines, lines + 1);
+	assert_non_null(strstr(f->last_log, "on an fd that is not a device ("));
+	assert_non_null(strstr(f->last_log, "such lines not logged before)"));
+	pthread_mutex_unlock(&f->lock);
+	close(sock);
+	close(mem_fd);
+	free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1496,6 +1541,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_server_handle_cache, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_server_handle_dropped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_server_unread_replies, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_server_log_limit, setup, teardown),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
