@@ -89,8 +89,8 @@ struct prh_server {
 	struct conn *conns; /* the active ones */
 	struct prh_server_stats stats;
 	/* rate limits: the last line of each kind, and the lines not logged since */
-	struct timespec refusal_logged[3], busy_logged, violation_logged;
-	unsigned long refusals_unlogged[3], busy_unlogged, violations_unlogged;
+	struct timespec refusal_logged[3], busy_logged, violation_logged, accept_logged;
+	unsigned long refusals_unlogged[3], busy_unlogged, violations_unlogged, accept_unlogged;
 	struct timespec request_window; /* request lines: RLOG_BURST a second */
 	unsigned request_lines;
 	unsigned long requests_unlogged;
@@ -1117,8 +1117,14 @@ static void accept_one(struct prh_server *s)
 	fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC);
 	if (fd < 0) {
 		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-			slog(s, LOG_ERR, "pr-helper: accept: %s", strerror(errno));
-			poll(NULL, 0, 100);
+			r = errno;
+			pthread_mutex_lock(&s->lock);
+			say = ratelimit(&s->accept_logged, &s->accept_unlogged, &suppressed);
+			pthread_mutex_unlock(&s->lock);
+			if (say)
+				slog(s, LOG_ERR, "pr-helper: accept: %s (%lu more not logged)",
+				     strerror(r), suppressed);
+			poll(NULL, 0, 100); /* the backlog waits; other connections go on */
 		}
 		return;
 	}
