@@ -52,6 +52,8 @@ enum {
 
 struct sgpr_sgio {
 	unsigned npaths;
+	/* per path, made at its first command and reused: no lock, fstat() or calloc() each time */
+	struct sg_pt_base *pts[SGPR_PATHS_MAX];
 	int fds[]; /* per path, -1 if its open failed; a path's tp points at its fd */
 };
 
@@ -126,6 +128,7 @@ static int sgio_execute(struct sgpr_dev *d, const struct sgpr_path *path,
 	unsigned timeout_s = (cmd->timeout_ms + 999) / 1000;
 	struct sg_pt_base *pt;
 	int fd, res, r = 0;
+	unsigned pi;
 
 	if (!sgio(d) || !path || !path->tp)
 		return -EINVAL;
@@ -134,9 +137,16 @@ static int sgio_execute(struct sgpr_dev *d, const struct sgpr_path *path,
 		return -ENODEV;
 	if (cmd->data_len > INT32_MAX)
 		return -EINVAL;
-	pt = pt_new(fd, &r);
-	if (!pt)
-		return r;
+	pi = (unsigned)((const int *)path->tp - sgio(d)->fds);
+	pt = sgio(d)->pts[pi];
+	if (pt) {
+		clear_scsi_pt_obj(pt); /* keeps the fd and its type */
+	} else {
+		pt = pt_new(fd, &r);
+		if (!pt)
+			return r;
+		sgio(d)->pts[pi] = pt;
+	}
 	set_scsi_pt_cdb(pt, cmd->cdb, (int)cmd->cdb_len);
 	set_scsi_pt_sense(pt, ret->sense, SGPR_SENSE_MAX);
 	if (cmd->dir == SGPR_DIR_IN)
@@ -183,7 +193,6 @@ static int sgio_execute(struct sgpr_dev *d, const struct sgpr_path *path,
 		}
 		}
 	}
-	destruct_scsi_pt_obj(pt);
 	return r;
 }
 
@@ -284,9 +293,12 @@ static void sgio_close(struct sgpr_dev *d)
 
 	if (!p)
 		return;
-	for (unsigned i = 0; i < p->npaths; i++)
+	for (unsigned i = 0; i < p->npaths; i++) {
+		if (p->pts[i])
+			destruct_scsi_pt_obj(p->pts[i]);
 		if (p->fds[i] >= 0)
 			close(p->fds[i]);
+	}
 	free(p);
 	d->priv = NULL;
 }

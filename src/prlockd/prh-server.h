@@ -3,32 +3,38 @@
  * The pr-manager-helper server: QEMU's "-object pr-manager-helper,path=SOCKET" talks to it as
  * to qemu-pr-helper (shared/refs/qemu-pr-helper-protocol.md; wire format in prh-proto.h).
  *
- * Threads: one accept thread; one thread per connection, which reads requests strictly one at a
- * time; one short-lived worker thread per request that opens the device and runs the command
- * with libsgpr. The connection thread waits for the worker at most request_timeout_ms and then
- * answers CHECK CONDITION ABORTED COMMAND / COMMAND TIMEOUT (0B/2E/02), so a hung device blocks
- * neither other connections nor the reply. Every thread blocks all signals: signals stay with
- * the caller, who calls prh_server_stop() on SIGTERM.
+ * Threads (details in prh-server.c): one accept thread, one watchdog, and one thread per
+ * connection that reads requests strictly one at a time and runs each on the device itself; no
+ * thread per request. When a device call outlives request_timeout_ms the watchdog answers CHECK
+ * CONDITION ABORTED COMMAND / COMMAND TIMEOUT (0B/2E/02), abandons the stuck thread and gives the
+ * connection to a new one, so a hung device blocks neither other connections nor the reply; at
+ * most max_abandoned threads are abandoned at once, then requests are answered BUSY. Every
+ * thread blocks all signals: signals stay with the caller, who calls prh_server_stop() on
+ * SIGTERM.
+ *
+ * Limits for hostile clients: connections in total, per uid and per pid (closed at accept); the
+ * handshake and the rest of a request begun within handshake_timeout_ms (else closed).
  *
  * Per request: the fd received with the CDB (SCM_RIGHTS, MSG_CMSG_CLOEXEC) is checked (block or
- * char device; PR OUT needs it opened for writing) and handed to the worker, which opens it with
- * sgpr_dev_open_fd(): the commands run on (a duplicate of) QEMU's fd, as in qemu-pr-helper, so
- * a single disk or sg device needs only CAP_SYS_RAWIO, no right to open /dev nodes. libsgpr
- * validates the device from its number through sysfs (non-SCSI devices, partitions and other
- * dm devices refused) and expands a dm-multipath map to its paths, which it opens by name
+ * char device; PR OUT needs it opened for writing). The first request on a device opens it with
+ * sgpr_dev_open_fd(), and the connection keeps that handle for the next requests on the same
+ * device number (dm-multipath maps excepted): the commands run on (a duplicate of) QEMU's fd, as in
+ * qemu-pr-helper, so a single disk or sg device needs only CAP_SYS_RAWIO, no right to open /dev
+ * nodes. libsgpr validates the device from its number through sysfs (non-SCSI devices, partitions
+ * and other dm devices refused) and expands a dm-multipath map to its paths, which it opens by name
  * (/dev/sdX of /sys/block/dm-N/slaves): multipath needs the right to open those nodes too
- * (uid 0 or the disk group), as qemu-pr-helper's libmpathpersist does. The fd and its
- * duplicate are closed when the request ends. The /dev name found through
- * /sys/dev/{block,char}/MAJ:MIN is only used in logs and for the policy hook. Multipath PR OUT
- * (docs in prh-server.c, "Multipath"): REGISTER and REGISTER AND IGNORE EXISTING KEY go to
- * every path; the rest to one path.
+ * (uid 0 or the disk group), as qemu-pr-helper's libmpathpersist does. The received fd is closed
+ * when the request ends, the handle's duplicate when the connection ends or the device fails. The
+ * /dev name found through /sys/dev/{block,char}/MAJ:MIN is only used in logs and for the policy
+ * hook. Multipath PR OUT (docs in prh-server.c, "Multipath"): REGISTER and REGISTER AND IGNORE
+ * EXISTING KEY go to every path; the rest to one path.
  *
  * Deliberate differences from qemu-pr-helper (ref sections 1-2):
  *   - The fd must be a block or char device of a SCSI disk, sg device or dm-multipath map;
  *     anything else gets CHECK CONDITION 05/25/00 LOGICAL UNIT NOT SUPPORTED (the helper sends
  *     SG_IO to whatever it got: ENOTTY, 0B/00/06). Partitions and non-multipath dm devices too.
  *   - libsgpr may send INQUIRY (VPD 0x83) when it opens the device (to name the LUN when udev
- *     has no WWN for it), before the guest's command.
+ *     has no WWN for it), before the first command of a connection on that device.
  *   - libsgpr retries UNIT ATTENTION (up to 8 times) and BUSY/TASK SET FULL/NOT READY with
  *     back-off; the helper passes them to the guest at once.
  *   - 10 CDB bytes go to the device (0x5E/0x5F are 10-byte CDBs), not the 16 QEMU pads to.
@@ -54,6 +60,10 @@
 #include "prh-proto.h"
 
 #define PRH_DEFAULT_MAX_CONNECTIONS 256u
+#define PRH_DEFAULT_MAX_PER_UID 128u
+#define PRH_DEFAULT_MAX_PER_PID 32u
+#define PRH_DEFAULT_MAX_ABANDONED 16u
+#define PRH_DEFAULT_HANDSHAKE_TIMEOUT_MS 5000u
 #define PRH_DEFAULT_REQUEST_TIMEOUT_MS 25000u
 #define PRH_DEFAULT_DEVICE_TIMEOUT_MS 10000u
 #define PRH_LISTEN_BACKLOG 16
@@ -98,7 +108,13 @@ typedef int (*prh_open_fn)(void *userdata, int fd, const char *devnode,
 			   const struct sgpr_dev_opts *opts, struct sgpr_dev **ret);
 
 struct prh_server_opts {
-	unsigned max_connections;    /* further connections are closed at once; 0: default */
+	unsigned max_connections; /* further connections are closed at once; 0: default */
+	unsigned max_per_uid;	  /* the same, per client uid (SO_PEERCRED); 0: default */
+	unsigned max_per_pid;	  /* per client pid; 0: default */
+	/* threads left on a hung device at once; then requests get BUSY; 0: default */
+	unsigned max_abandoned;
+	/* for the handshake, the rest of a request begun, and each reply; 0: default */
+	unsigned handshake_timeout_ms;
 	unsigned request_timeout_ms; /* answer COMMAND TIMEOUT after this; 0: default */
 	unsigned device_timeout_ms;  /* per CDB, handed to libsgpr; 0: default */
 	prh_policy_fn policy;	     /* NULL: everything allowed */
@@ -114,9 +130,12 @@ struct prh_server_stats {
 	unsigned active;	   /* connections open now */
 	unsigned long requests;	   /* answered */
 	unsigned long violations;  /* connections closed for a protocol violation */
+	unsigned long stalled;	   /* closed for a handshake or request not done in time */
+	unsigned long rejected;	   /* closed at accept: over a connection limit */
 	unsigned long timeouts;	   /* requests answered COMMAND TIMEOUT */
 	unsigned long refused;	   /* requests refused by the policy hook */
-	unsigned abandoned;	   /* workers still running after their timeout */
+	unsigned long busy;	   /* requests answered BUSY: max_abandoned reached */
+	unsigned abandoned;	   /* threads still in a device call after their timeout */
 };
 
 struct prh_server;
@@ -139,8 +158,8 @@ int prh_server_start(int listen_fd, const struct prh_server_opts *opts, struct p
 /*
  * Stop: close the listening socket, let every request in flight finish (each within its
  * request timeout) and get its reply, close every connection, join the threads. Idempotent.
- * Workers abandoned after a timeout keep running detached and clean up after themselves; they
- * never call back into the caller (hooks and logging run on the connection threads).
+ * Threads abandoned after a timeout keep running detached and clean up after themselves (the
+ * server's memory lives until the last of them ends); they never call back into the caller.
  */
 void prh_server_stop(struct prh_server *s);
 

@@ -5,6 +5,9 @@
  * closed, protocol violations closing only their connection, CLEANUP, the read-only check, the
  * policy hook, timeouts of a hung device without blocking other clients, stop with a request in
  * flight, and commands reaching a sim device (single path and a two-path "multipath map").
+ * Hostile clients (issue 10): idle connections that never finish the handshake, half requests,
+ * per-uid and per-pid limits, the bound on threads abandoned on a hung device; and the device
+ * handles a connection keeps.
  * With PRH_CLIENT set (meson does), the prh-client tool is run against the server too.
  */
 #include <stdarg.h>
@@ -18,6 +21,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <time.h>
@@ -371,6 +375,10 @@ struct fx {
 	unsigned policy_calls;
 	char last_devnode[64];
 	bool last_fd_ok;
+	struct prh_server_opts limits; /* max_* and handshake_timeout_ms for fx_start */
+	struct sgpr_sim_fault fault;   /* set on every handle fx_open opens */
+	unsigned log_lines;	       /* logged by the server, under lock */
+	char last_log[512];
 };
 
 static struct fx *F;
@@ -381,6 +389,7 @@ static int fx_open(void *userdata, int fd, const char *devnode, const struct sgp
 	static const char *const names[] = {"iqn.2024-01.test:vm,i,0x400000000001",
 					    "iqn.2024-01.test:vm,i,0x400000000011"};
 	struct fx *f = userdata;
+	int r;
 
 	pthread_mutex_lock(&f->lock);
 	__atomic_add_fetch(&f->opens, 1, __ATOMIC_SEQ_CST);
@@ -393,7 +402,10 @@ static int fx_open(void *userdata, int fd, const char *devnode, const struct sgp
 		return -ENOTTY;
 	if (f->npaths > 1)
 		return sgpr_sim_open_paths(f->lun, names, f->npaths, opts, ret);
-	return sgpr_sim_open(f->lun, names[0], opts, ret);
+	r = sgpr_sim_open(f->lun, names[0], opts, ret);
+	if (r == 0 && f->fault.kind != SGPR_SIM_FAULT_NONE)
+		sgpr_sim_set_fault(*ret, &f->fault);
+	return r;
 }
 
 static int fx_policy(void *userdata, const struct prh_request_info *info, struct prh_verdict *v)
@@ -414,8 +426,14 @@ static int fx_policy(void *userdata, const struct prh_request_info *info, struct
 
 static void fx_log(void *userdata, int prio, const char *msg)
 {
+	struct fx *f = userdata;
+
 	if (getenv("PRH_TEST_VERBOSE"))
 		fprintf(stderr, "<%d>%s\n", prio, msg);
+	pthread_mutex_lock(&f->lock);
+	f->log_lines++;
+	snprintf(f->last_log, sizeof(f->last_log), "%s", msg);
+	pthread_mutex_unlock(&f->lock);
 }
 
 static void fx_start(struct fx *f, unsigned request_timeout_ms)
@@ -425,8 +443,14 @@ static void fx_start(struct fx *f, unsigned request_timeout_ms)
 		.policy = fx_policy,
 		.policy_userdata = f,
 		.log_fn = fx_log,
+		.log_userdata = f,
 		.open_fn = f->npaths ? fx_open : NULL,
 		.open_userdata = f,
+		.max_connections = f->limits.max_connections,
+		.max_per_uid = f->limits.max_per_uid,
+		.max_per_pid = f->limits.max_per_pid,
+		.max_abandoned = f->limits.max_abandoned,
+		.handshake_timeout_ms = f->limits.handshake_timeout_ms,
 	};
 	int lfd;
 
@@ -1060,6 +1084,436 @@ static void test_client_tool(void **state)
 	unlink(script);
 }
 
+static unsigned threads_now(void)
+{
+	char line[256];
+	unsigned n = 0;
+	FILE *f = fopen("/proc/self/status", "re");
+
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Threads: %u", &n) == 1)
+			break;
+	fclose(f);
+	return n;
+}
+
+/* EOF within ms (true), or still open (false); whatever the server sent is skipped. */
+static bool closed_within(int fd, int ms)
+{
+	uint64_t t0 = now_ms();
+	uint8_t buf[256];
+
+	for (;;) {
+		int left = ms - (int)(now_ms() - t0);
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+
+		if (left <= 0 || poll(&p, 1, left) <= 0)
+			return false;
+		if (read(fd, buf, sizeof(buf)) <= 0)
+			return true;
+	}
+}
+
+/*
+ * 256 connections that never finish the handshake: a well-behaved client is still served at
+ * once, and every one of them is closed after the handshake deadline, threads gone.
+ */
+static void test_server_idle_flood(void **state)
+{
+	struct fx *f = *state;
+	struct prh_reply *r = calloc(1, sizeof(*r));
+	int idle[256], sock, fd;
+	struct prh_server_stats st;
+	unsigned threads0;
+	uint64_t t0;
+
+	f->npaths = 1;
+	f->lun = sgpr_sim_lun_new(&(struct sgpr_sim_config){0});
+	f->limits = (struct prh_server_opts){.max_connections = 300,
+					     .max_per_uid = 300,
+					     .max_per_pid = 300,
+					     .handshake_timeout_ms = 2000};
+	threads0 = threads_now();
+	fx_start(f, 0);
+	fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	for (int i = 0; i < 256; i++)
+		idle[i] = connect_raw(f->path);
+	t0 = now_ms();
+	sock = client_connect(f->path);
+	send_frame(sock, register_frame, 40, &fd, 1);
+	assert_int_equal(recv_reply(sock, r), 0);
+	assert_int_equal(r->result, 0);
+	send_frame(sock, read_keys_frame, 16, &fd, 1);
+	assert_int_equal(recv_reply(sock, r), 16);
+	assert_true(now_ms() - t0 < 1000); /* served within a second, idle ones or not */
+	assert_int_equal(sgpr_sim_lun_registrations(f->lun), 1);
+
+	/* every idle one is closed after ~2 s (generous margin), the good one stays */
+	for (int i = 0; i < 256; i++) {
+		assert_true(closed_within(idle[i], 10000));
+		close(idle[i]);
+	}
+	assert_true(now_ms() - t0 >= 1900);
+	prh_server_get_stats(f->s, &st);
+	assert_int_equal(st.stalled, 256);
+	for (int i = 0; i < 500 && st.active != 1; i++) {
+		usleep(10000);
+		prh_server_get_stats(f->s, &st);
+	}
+	assert_int_equal(st.active, 1);
+	for (int i = 0; i < 500 && threads_now() > threads0 + 3; i++)
+		usleep(10000);
+	assert_true(threads_now() <= threads0 + 3); /* accept, watchdog, the good connection */
+	send_frame(sock, read_keys_frame, 16, &fd, 1);
+	assert_int_equal(recv_reply(sock, r), 16);
+	close(sock);
+	close(fd);
+	free(r);
+}
+
+/* Half a request, then silence: closed after the deadline; idle between requests is fine. */
+static void test_server_half_request(void **state)
+{
+	struct fx *f = *state;
+	struct prh_reply *r = calloc(1, sizeof(*r));
+	struct prh_server_stats st;
+	int a, b, idle, fd;
+	uint64_t t0;
+
+	f->npaths = 1;
+	f->lun = sgpr_sim_lun_new(&(struct sgpr_sim_config){0});
+	f->limits.handshake_timeout_ms = 1000;
+	fx_start(f, 0);
+	fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	idle = client_connect(f->path);
+	a = client_connect(f->path);
+	b = client_connect(f->path);
+	t0 = now_ms();
+	send_frame(a, read_keys_frame, 8, &fd, 1); /* half a CDB */
+	send_frame(b, register_frame, 30, &fd, 1); /* a PR OUT list cut short */
+	assert_true(closed_within(a, 10000));
+	assert_true(closed_within(b, 10000));
+	assert_true(now_ms() - t0 >= 900);
+	prh_server_get_stats(f->s, &st);
+	assert_int_equal(st.stalled, 2);
+	assert_int_equal(st.violations, 0);
+	assert_int_equal(sgpr_sim_lun_registrations(f->lun), 0); /* nothing half-sent ran */
+	/* idle between requests for longer than the deadline: still served */
+	send_frame(idle, read_keys_frame, 16, &fd, 1);
+	assert_int_equal(recv_reply(idle, r), 8);
+	assert_int_equal(r->result, 0);
+	close(a);
+	close(b);
+	close(idle);
+	close(fd);
+	free(r);
+}
+
+/* In a child: connect twice; 0 if the first is served a handshake and the second closed. */
+static int child_two_connections(const char *path)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	uint8_t feat[4];
+	int a, b;
+
+	strcpy(sa.sun_path, path);
+	a = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	b = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (connect(a, (struct sockaddr *)&sa, sizeof(sa)) < 0 || read(a, feat, 4) != 4)
+		return 1;
+	if (connect(b, (struct sockaddr *)&sa, sizeof(sa)) < 0 || read(b, feat, 4) != 0)
+		return 2;
+	return 0;
+}
+
+/* Per pid and per uid limits: the connection over a limit is closed at accept, unanswered. */
+static void test_server_peer_limits(void **state)
+{
+	struct fx *f = *state;
+	struct prh_server_stats st;
+	int c[4], status;
+	uint8_t feat[4];
+	pid_t pid;
+
+	f->limits = (struct prh_server_opts){.max_per_pid = 3, .max_per_uid = 4};
+	fx_start(f, 0);
+	for (int i = 0; i < 3; i++)
+		c[i] = client_connect(f->path);
+	c[3] = connect_raw(f->path);
+	assert_int_equal(read(c[3], feat, 4), 0); /* closed at once: no feature word */
+	close(c[3]);
+	/* another process of the same uid: one more fits the uid's 4, the next does not */
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(child_two_connections(f->path));
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	prh_server_get_stats(f->s, &st);
+	assert_int_equal(st.rejected, 2);
+	/* a closed connection frees its place */
+	close(c[0]);
+	for (int i = 0; i < 500 && st.active != 2; i++) {
+		usleep(10000);
+		prh_server_get_stats(f->s, &st);
+	}
+	c[0] = client_connect(f->path);
+	for (int i = 0; i < 3; i++)
+		close(c[i]);
+}
+
+/*
+ * A hung device: each timed-out request leaves a thread behind; at max_abandoned the next
+ * request is answered BUSY at once, without a device open; when the device answers again
+ * the threads end and requests are served.
+ */
+static void test_server_abandoned_bound(void **state)
+{
+	struct fx *f = *state;
+	struct prh_reply *r = calloc(1, sizeof(*r));
+	struct prh_server_stats st;
+	int a, b, c, fd;
+	unsigned opens;
+	uint64_t t0;
+
+	f->npaths = 1;
+	f->lun = sgpr_sim_lun_new(&(struct sgpr_sim_config){0});
+	f->limits.max_abandoned = 2;
+	fx_start(f, 300);
+	fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	a = client_connect(f->path);
+	b = client_connect(f->path);
+	c = client_connect(f->path);
+	set_hold(f, true);
+	send_frame(a, read_keys_frame, 16, &fd, 1);
+	send_frame(b, read_keys_frame, 16, &fd, 1);
+	assert_int_equal(recv_reply(a, r), 0);
+	assert_true(sense_is(r, 0x0b, 0x2e, 0x02));
+	assert_int_equal(recv_reply(b, r), 0);
+	assert_true(sense_is(r, 0x0b, 0x2e, 0x02));
+	prh_server_get_stats(f->s, &st);
+	assert_int_equal(st.abandoned, 2);
+	opens = __atomic_load_n(&f->opens, __ATOMIC_SEQ_CST);
+	t0 = now_ms();
+	send_frame(c, read_keys_frame, 16, &fd, 1);
+	assert_int_equal(recv_reply(c, r), 0);
+	assert_int_equal(r->result, SGPR_STATUS_BUSY);
+	assert_true(now_ms() - t0 < 250);	    /* at once, not after the timeout */
+	send_frame(a, read_keys_frame, 16, &fd, 1); /* a's new thread: BUSY too */
+	assert_int_equal(recv_reply(a, r), 0);
+	assert_int_equal(r->result, SGPR_STATUS_BUSY);
+	assert_int_equal(__atomic_load_n(&f->opens, __ATOMIC_SEQ_CST), opens);
+	prh_server_get_stats(f->s, &st);
+	assert_int_equal(st.busy, 2);
+	assert_int_equal(st.timeouts, 2);
+	set_hold(f, false);
+	for (int i = 0; i < 500 && st.abandoned; i++) {
+		usleep(10000);
+		prh_server_get_stats(f->s, &st);
+	}
+	assert_int_equal(st.abandoned, 0);
+	send_frame(c, read_keys_frame, 16, &fd, 1);
+	assert_int_equal(recv_reply(c, r), 8);
+	assert_int_equal(r->result, 0);
+	send_frame(b, read_keys_frame, 16, &fd, 1);
+	assert_int_equal(recv_reply(b, r), 8);
+	close(a);
+	close(b);
+	close(c);
+	close(fd);
+	free(r);
+}
+
+/* The device is opened once per connection and device; CLEANUP and PR OUT on a new fd mode. */
+static void test_server_handle_cache(void **state)
+{
+	struct fx *f = *state;
+	struct prh_reply *r = calloc(1, sizeof(*r));
+	int sock, sock2, fd, ro_fd;
+	uint8_t cleanup[16] = {0xff};
+	unsigned cmds;
+
+	f->npaths = 1;
+	f->lun = sgpr_sim_lun_new(&(struct sgpr_sim_config){0});
+	fx_start(f, 0);
+	fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	ro_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	sock = client_connect(f->path);
+	send_frame(sock, read_keys_frame, 16, &ro_fd, 1);
+	assert_int_equal(recv_reply(sock, r), 8);
+	cmds = sgpr_sim_lun_commands(f->lun);
+	for (int i = 0; i < 4; i++) {
+		send_frame(sock, read_keys_frame, 16, &ro_fd, 1);
+		assert_int_equal(recv_reply(sock, r), 8);
+	}
+	assert_int_equal(__atomic_load_n(&f->opens, __ATOMIC_SEQ_CST), 1);
+	assert_int_equal(sgpr_sim_lun_commands(f->lun), cmds + 4); /* one command per request */
+	/* PR OUT: the handle from a read-only fd is not used for it */
+	send_frame(sock, register_frame, 40, &fd, 1);
+	assert_int_equal(recv_reply(sock, r), 0);
+	assert_int_equal(r->result, 0);
+	assert_int_equal(__atomic_load_n(&f->opens, __ATOMIC_SEQ_CST), 2);
+	send_frame(sock, read_keys_frame, 16, &ro_fd, 1);
+	assert_int_equal(recv_reply(sock, r), 16);
+	send_frame(sock, register_frame, 40, &fd, 1); /* same key again: GOOD */
+	assert_int_equal(recv_reply(sock, r), 0);
+	assert_int_equal(__atomic_load_n(&f->opens, __ATOMIC_SEQ_CST), 2);
+	/* another connection has its own */
+	sock2 = client_connect(f->path);
+	send_frame(sock2, read_keys_frame, 16, &fd, 1);
+	assert_int_equal(recv_reply(sock2, r), 16);
+	assert_int_equal(__atomic_load_n(&f->opens, __ATOMIC_SEQ_CST), 3);
+	/* CLEANUP drops them */
+	send_frame(sock, cleanup, 16, &fd, 1);
+	assert_int_equal(recv_reply(sock, r), 0);
+	send_frame(sock, read_keys_frame, 16, &fd, 1);
+	assert_int_equal(recv_reply(sock, r), 16);
+	assert_int_equal(__atomic_load_n(&f->opens, __ATOMIC_SEQ_CST), 4);
+	close(sock);
+	close(sock2);
+	close(fd);
+	close(ro_fd);
+	free(r);
+}
+
+/* A handle whose command got no answer is dropped and the device opened again; an answer keeps it.
+ */
+static void test_server_handle_dropped(void **state)
+{
+	struct fx *f = *state;
+	struct prh_reply *r = calloc(1, sizeof(*r));
+	int sock, fd;
+
+	f->npaths = 1;
+	f->lun = sgpr_sim_lun_new(&(struct sgpr_sim_config){0});
+	/* each handle: its second command answered CHECK CONDITION, its third lost (timeout) */
+	f->fault = (struct sgpr_sim_fault){.kind = SGPR_SIM_FAULT_STATUS,
+					   .skip = 1,
+					   .status = SGPR_STATUS_CHECK_CONDITION,
+					   .sense_key = 0x04,
+					   .asc = 0x44};
+	fx_start(f, 0);
+	fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	sock = client_connect(f->path);
+	send_frame(sock, read_keys_frame, 16, &fd, 1);
+	assert_int_equal(recv_reply(sock, r), 8);
+	send_frame(sock, read_keys_frame, 16, &fd, 1);
+	assert_int_equal(recv_reply(sock, r), 0);
+	assert_true(sense_is(r, 0x04, 0x44, 0x00)); /* the device's own answer */
+	send_frame(sock, read_keys_frame, 16, &fd, 1);
+	assert_int_equal(recv_reply(sock, r), 8);
+	assert_int_equal(__atomic_load_n(&f->opens, __ATOMIC_SEQ_CST), 1); /* kept */
+
+	f->fault = (struct sgpr_sim_fault){.kind = SGPR_SIM_FAULT_TIMEOUT, .count = UINT_MAX};
+	send_frame(sock, (uint8_t[16]){0xff}, 16, &fd, 1); /* CLEANUP: next open gets the fault */
+	assert_int_equal(recv_reply(sock, r), 0);
+	send_frame(sock, read_keys_frame, 16, &fd, 1);
+	assert_int_equal(recv_reply(sock, r), 0);
+	assert_true(sense_is(r, 0x0b, 0x2e, 0x02)); /* lost: COMMAND TIMEOUT */
+	assert_int_equal(__atomic_load_n(&f->opens, __ATOMIC_SEQ_CST), 2);
+	f->fault.kind = SGPR_SIM_FAULT_NONE;
+	send_frame(sock, read_keys_frame, 16, &fd, 1);
+	assert_int_equal(recv_reply(sock, r), 8);
+	assert_int_equal(__atomic_load_n(&f->opens, __ATOMIC_SEQ_CST), 3); /* opened again */
+	close(sock);
+	close(fd);
+	free(r);
+}
+
+/* A client that sends requests but never reads the replies: closed once a reply cannot go out. */
+static void test_server_unread_replies(void **state)
+{
+	struct fx *f = *state;
+	struct prh_server_stats st = {0};
+	int sock, fd, sent = 0;
+	uint64_t t0;
+
+	f->npaths = 1;
+	f->lun = sgpr_sim_lun_new(&(struct sgpr_sim_config){0});
+	f->limits.handshake_timeout_ms = 1000;
+	fx_start(f, 0);
+	fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	sock = client_connect(f->path);
+	assert_int_equal(fcntl(sock, F_SETFL, O_NONBLOCK), 0);
+	t0 = now_ms();
+	/* requests until both directions are full (the server blocked on a reply) */
+	while (now_ms() - t0 < 20000) {
+		union {
+			char buf[CMSG_SPACE(sizeof(int))];
+			struct cmsghdr align;
+		} control = {};
+		struct iovec iov = {.iov_base = (void *)read_keys_frame, .iov_len = 16};
+		struct msghdr msg = {.msg_iov = &iov,
+				     .msg_iovlen = 1,
+				     .msg_control = control.buf,
+				     .msg_controllen = sizeof(control.buf)};
+		struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &fd, sizeof(int));
+		if (sendmsg(sock, &msg, MSG_NOSIGNAL) == 16) {
+			sent++;
+			continue;
+		}
+		if (errno != EAGAIN)
+			break; /* closed by the server */
+		prh_server_get_stats(f->s, &st);
+		if (st.stalled)
+			break;
+		usleep(20000);
+	}
+	assert_true(sent > 10);
+	for (int i = 0; i < 1000 && (st.stalled == 0 || st.active); i++) {
+		usleep(10000);
+		prh_server_get_stats(f->s, &st);
+	}
+	assert_int_equal(st.stalled, 1);
+	assert_int_equal(st.active, 0);
+	assert_true(now_ms() - t0 < 20000);
+	close(sock);
+	close(fd);
+}
+
+/* A client sending bad requests in a loop: at most 5 lines a second, the rest counted. */
+static void test_server_log_limit(void **state)
+{
+	struct fx *f = *state;
+	struct prh_reply *r = calloc(1, sizeof(*r));
+	int sock, mem_fd;
+	unsigned lines;
+	uint64_t t0;
+
+	fx_start(f, 0);
+	mem_fd = memfd_create("prh", MFD_CLOEXEC);
+	sock = client_connect(f->path);
+	t0 = now_ms();
+	for (int i = 0; i < 50; i++) {
+		send_frame(sock, read_keys_frame, 16, &mem_fd, 1);
+		assert_int_equal(recv_reply(sock, r), 0);
+		assert_true(sense_is(r, 0x05, 0x25, 0x00)); /* every one answered */
+	}
+	pthread_mutex_lock(&f->lock);
+	lines = f->log_lines;
+	pthread_mutex_unlock(&f->lock);
+	assert_true(lines >= 5);
+	assert_true(lines <= 5 * ((now_ms() - t0) / 1000 + 2));
+	usleep(1100000);
+	send_frame(sock, read_keys_frame, 16, &mem_fd, 1);
+	assert_int_equal(recv_reply(sock, r), 0);
+	pthread_mutex_lock(&f->lock);
+	assert_int_equal(f->log_lines, lines + 1);
+	assert_non_null(strstr(f->last_log, "on an fd that is not a device ("));
+	assert_non_null(strstr(f->last_log, "such lines not logged before)"));
+	pthread_mutex_unlock(&f->lock);
+	close(sock);
+	close(mem_fd);
+	free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1080,6 +1534,14 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_server_hung_device, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_server_stop_in_flight, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_client_tool, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_server_idle_flood, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_server_half_request, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_server_peer_limits, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_server_abandoned_bound, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_server_handle_cache, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_server_handle_dropped, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_server_unread_replies, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_server_log_limit, setup, teardown),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
