@@ -125,8 +125,14 @@ static void idents_prune(struct daemon *dm)
 static void entry_identify(struct prh_ident *id, const struct table_info *e)
 {
 	id->seen = true;
+	/*
+	 * The device string is stat()ed as prlockd only for root's leases: a member's string may
+	 * be a link it swaps, which would put another LUN under the policy. A member's lease is
+	 * known by the device it opened (names from sysfs, below).
+	 */
 	if (!id->rdevs_done) {
-		rdev_add_path(&id->rdevs, &id->n_rdevs, e->dev);
+		if (e->owner == 0)
+			rdev_add_path(&id->rdevs, &id->n_rdevs, e->dev);
 		id->rdevs_done = true;
 	}
 	if (!e->d || id->lun_done) /* e->d is NULL while a job runs */
@@ -147,7 +153,8 @@ static bool held_same(const struct held_dev *a, size_t na, const struct held_dev
 		if (strcmp(a[i].dev, b[i].dev) != 0 || a[i].state != b[i].state ||
 		    a[i].n_rdevs != b[i].n_rdevs || !a[i].lun_id != !b[i].lun_id ||
 		    (a[i].lun_id && strcmp(a[i].lun_id, b[i].lun_id) != 0) ||
-		    memcmp(a[i].rdevs, b[i].rdevs, a[i].n_rdevs * sizeof(dev_t)) != 0)
+		    (a[i].n_rdevs &&
+		     memcmp(a[i].rdevs, b[i].rdevs, a[i].n_rdevs * sizeof(dev_t)) != 0))
 			return false;
 	}
 	return true;
