@@ -41,6 +41,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	assert(strlen(msg) < sizeof(msg) && !strchr(msg, '\n'));
 	if (r < 0) {
 		assert(msg[0]);
+		/* the cause named is the true one */
+		if (strstr(msg, ": line too long")) {
+			size_t longest = 0, cur = 0;
+
+			for (size_t i = 0; i < size; i++, cur++) {
+				if (data[i] == '\n')
+					cur = (size_t)-1;
+				else if (cur + 1 > longest)
+					longest = cur + 1;
+			}
+			assert(longest > 511);
+		}
+		if (strstr(msg, ": NUL byte in line"))
+			assert(memchr(data, 0, size));
 		return 0;
 	}
 	/* a host id is set (the machine id does not exist) and every value is in range */

@@ -15,7 +15,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int r;
 
 	r = sgpr_vpd83_lun_id(data, size, id, sizeof(id));
-	assert(r == -EBADMSG || r == -ENODATA || r == -ENOBUFS || r > 0);
+	/* SGPR_LUN_ID_MAX holds every name (the callers' buffers): never -ENOBUFS */
+	assert(r == -EBADMSG || r == -ENODATA || r > 0);
 	if (r > 0) {
 		assert((size_t)r == strlen(id) && (size_t)r < sizeof(id));
 		for (int i = 0; i < r; i++)
