@@ -23,6 +23,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct config_args a = {.machine_id = "/nonexistent/machine-id"};
 	struct sgpr_config cfg = {};
+	const char *cause;
 	char msg[1024];
 	uint16_t ns;
 	int r;
@@ -41,8 +42,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	assert(strlen(msg) < sizeof(msg) && !strchr(msg, '\n'));
 	if (r < 0) {
 		assert(msg[0]);
-		/* the cause named is the true one */
-		if (strstr(msg, ": line too long")) {
+		/* the cause named is the true one: "config PATH:LINE: CAUSE" */
+		cause = NULL;
+		if (strncmp(msg, "config ", 7) == 0 && strncmp(msg + 7, path, strlen(path)) == 0 &&
+		    msg[7 + strlen(path)] == ':') {
+			cause = msg + 8 + strlen(path);
+			cause += strspn(cause, "0123456789");
+			cause = strncmp(cause, ": ", 2) == 0 ? cause + 2 : NULL;
+		}
+		if (cause && strncmp(cause, "line too long", 13) == 0) {
 			size_t longest = 0, cur = 0;
 
 			for (size_t i = 0; i < size; i++, cur++) {
@@ -53,7 +61,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			}
 			assert(longest > 511);
 		}
-		if (strstr(msg, ": NUL byte in line"))
+		if (cause && strncmp(cause, "NUL byte in line", 16) == 0)
 			assert(memchr(data, 0, size));
 		return 0;
 	}
