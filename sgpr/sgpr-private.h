@@ -207,7 +207,7 @@ int sgpr_unregister_every_path(struct sgpr_dev *d, uint64_t key);
  * else a SCSI name string as is, else "t10.<vendor id>". Returns the length written,
  * -ENODATA if the page has no usable designator, -EBADMSG if malformed, -ENOBUFS.
  */
-#define SGPR_LUN_ID_MAX 512 /* "naa." + 2 x 255 hex digits, and more than any other form */
+#define SGPR_LUN_ID_MAX 516 /* "t10." + 2 x 255 hex digits + NUL: the longest form */
 int sgpr_vpd83_lun_id(const uint8_t *page, size_t len, char *buf, size_t buflen);
 #define SGPR_VPD_ALLOC_FIRST 252u /* page 0x83 is read with this first, */
 #define SGPR_VPD_ALLOC_MAX 4096u  /* and again with what it announces, up to this */

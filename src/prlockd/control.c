@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "control-parse.h"
 #include "json.h"
 #include "prlockd.h"
 #include "procs.h"
@@ -342,37 +343,12 @@ static int req_acquire(struct daemon *dm, struct client *c, const char *dev, int
 	return 0;
 }
 
-/* A token of a request: printable ASCII without spaces. */
-static int split(char *line, char **tok, int max)
-{
-	int n = 0;
-	char *p = line;
-
-	for (const char *s = line; *s; s++)
-		if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e)
-			return -EINVAL;
-	while (*p) {
-		if (*p == ' ')
-			return -EINVAL; /* empty token: exactly one space between tokens */
-		if (n == max)
-			return -E2BIG;
-		tok[n++] = p;
-		p = strchr(p, ' ');
-		if (!p)
-			break;
-		*p++ = 0;
-		if (!*p)
-			return -EINVAL; /* trailing space */
-	}
-	return n;
-}
-
 static int dispatch(struct daemon *dm, struct client *c, char **tok, int n);
 
 static int handle_request(struct daemon *dm, struct client *c, char *line)
 {
 	char *tok[6];
-	int n = split(line, tok, 6);
+	int n = control_split(line, tok, 6);
 
 	if (n <= 0)
 		return reply_error(c, "usage",
@@ -404,34 +380,13 @@ static int dispatch(struct daemon *dm, struct client *c, char **tok, int n)
 	if (strcmp(tok[0], "protect") == 0 && n == 3)
 		return req_protect(dm, c, tok[1], tok[2]);
 	if (strcmp(tok[0], "acquire") == 0 && n >= 2) {
-		int type = dm->cfg.type ?: SGPR_TYPE_WERO, i = 2;
-		unsigned wait_ms = 0;
-		bool wait = false;
+		int type = dm->cfg.type ?: SGPR_TYPE_WERO;
+		unsigned wait_ms;
+		char err[PRLOCKD_REQUEST_MAX + 96];
+		bool wait;
 
-		if (i < n && strcmp(tok[i], "--wait") != 0) {
-			type = sgpr_type_from_name(tok[i++]);
-			if (type < 0)
-				return reply_error(c, "usage", "acquire: unknown type '%s'",
-						   tok[i - 1]);
-		}
-		if (i < n && strcmp(tok[i], "--wait") == 0) {
-			if (i + 1 >= n)
-				return reply_error(c, "usage",
-						   "acquire: --wait needs SECONDS or 'forever'");
-			wait = true;
-			if (strcmp(tok[i + 1], "forever") != 0 &&
-			    parse_seconds(tok[i + 1], 0, 86400000, &wait_ms) < 0)
-				return reply_error(c, "usage",
-						   "acquire: --wait '%s': expected 0..86400 "
-						   "seconds or 'forever'",
-						   tok[i + 1]);
-			if (strcmp(tok[i + 1], "forever") != 0 && !wait_ms)
-				wait = false; /* --wait 0: do not wait */
-			i += 2;
-		}
-		if (i != n)
-			return reply_error(c, "usage",
-					   "usage: acquire DEV [TYPE] [--wait SECONDS|forever]");
+		if (control_parse_acquire(tok, n, &type, &wait, &wait_ms, err, sizeof(err)) < 0)
+			return reply_error(c, "usage", "%s", err);
 		return req_acquire(dm, c, tok[1], type, wait, wait_ms);
 	}
 	return reply_error(

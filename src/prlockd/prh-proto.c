@@ -119,10 +119,13 @@ unsigned prh_cmsg_fds(const struct msghdr *msg, int *fds, unsigned max)
 	unsigned n = 0;
 
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR((struct msghdr *)msg, c)) {
+		size_t off = (size_t)((const uint8_t *)c - (const uint8_t *)msg->msg_control);
 		size_t payload;
 
-		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
-		    c->cmsg_len < CMSG_LEN(0))
+		/* a length past the buffer (the kernel never sends one; fuzz-prh-cmsg did): stop */
+		if (c->cmsg_len < CMSG_LEN(0) || c->cmsg_len > msg->msg_controllen - off)
+			break;
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
 			continue;
 		payload = c->cmsg_len - CMSG_LEN(0);
 		for (size_t i = 0; i + sizeof(int) <= payload; i += sizeof(int)) {

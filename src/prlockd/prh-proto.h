@@ -97,8 +97,8 @@ int prh_request_encode(const uint8_t *cdb, size_t cdb_len, const uint8_t *params
 /*
  * The file descriptors of SCM_RIGHTS messages in msg: stores up to max of them in fds and
  * returns how many there were in total (the caller closes every one it got, including those
- * beyond max when it passes a large enough array). MSG_CTRUNC in msg->msg_flags is not looked
- * at here.
+ * beyond max when it passes a large enough array). A header whose length runs past
+ * msg_controllen ends the walk. MSG_CTRUNC in msg->msg_flags is not looked at here.
  */
 unsigned prh_cmsg_fds(const struct msghdr *msg, int *fds, unsigned max);
 /* A request carries exactly one fd: 0, or -EPROTO for none or several (close the connection). */

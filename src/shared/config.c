@@ -220,8 +220,10 @@ static int set_one(struct sgpr_config *cfg, const char *name, const char *value,
 int config_load(const char *path, struct sgpr_config *cfg, char *err, size_t errlen)
 {
 	_cleanup_fclose_ FILE *f = fopen(path, "re");
-	char line[512];
+	_cleanup_free_ char *line = NULL;
 	unsigned lineno = 0;
+	size_t cap = 0;
+	ssize_t len;
 
 	if (!f) {
 		int r = -errno;
@@ -229,13 +231,18 @@ int config_load(const char *path, struct sgpr_config *cfg, char *err, size_t err
 		snprintf(err, errlen, "%s: %s", path, strerror(-r));
 		return r;
 	}
-	while (fgets(line, sizeof(line), f)) {
+	while ((len = getline(&line, &cap, f)) > 0) {
 		const char *why = NULL;
 		char *name, *value, *eq;
 
 		lineno++;
-		if (!strchr(line, '\n') && !feof(f)) {
-			snprintf(err, errlen, "%s:%u: line too long", path, lineno);
+		if (strlen(line) != (size_t)len) {
+			snprintf(err, errlen, "%s:%u: NUL byte in line", path, lineno);
+			return -EINVAL;
+		}
+		if (len - (line[len - 1] == '\n') > 511) {
+			snprintf(err, errlen, "%s:%u: line too long (more than 511 bytes)", path,
+				 lineno);
 			return -EINVAL;
 		}
 		line[strcspn(line, "#\n")] = 0;

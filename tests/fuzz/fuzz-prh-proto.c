@@ -16,6 +16,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static struct prh_request req;
 static struct prh_reply rep, back;
 static uint8_t frame[PRH_REPLY_HDR_SIZE + PRH_DATA_MAX];
+static const uint8_t zero_sense[PRH_SENSE_SIZE];
 
 static void check_reply(const uint8_t *src, size_t len)
 {
@@ -32,8 +33,7 @@ static void check_reply(const uint8_t *src, size_t len)
 	assert(prh_reply_check(&req, &rep) == 0);
 	assert(!prh_reply_sanitize(&rep, &req)); /* idempotent */
 	if (rep.result != 0x02)
-		for (size_t i = 0; i < PRH_SENSE_SIZE; i++)
-			assert(rep.sense[i] == 0);
+		assert(memcmp(rep.sense, zero_sense, PRH_SENSE_SIZE) == 0);
 	n = prh_reply_encode(&rep, frame, sizeof(frame));
 	assert(n == (int)(PRH_REPLY_HDR_SIZE + rep.sz));
 	assert(prh_reply_decode_header(frame, &back) == (int)rep.sz);
