@@ -30,25 +30,37 @@ struct procs {
 	size_t n;
 };
 
-int proc_starttime(pid_t pid, unsigned long long *ret)
+/* /proc/PID/NAME into buf (NUL-terminated): its length, or -errno. */
+static ssize_t read_proc_file(pid_t pid, const char *name, char *buf, size_t size)
 {
-	char path[64], buf[1024], *p;
+	char path[64];
 	ssize_t n;
-	int fd, field;
+	int fd;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, name);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	n = read(fd, buf, sizeof(buf) - 1);
+	n = read(fd, buf, size - 1);
 	if (n < 0)
 		n = -errno;
 	close(fd);
+	if (n >= 0)
+		buf[n] = 0;
+	return n;
+}
+
+int proc_starttime(pid_t pid, unsigned long long *ret)
+{
+	char buf[1024], *p;
+	ssize_t n;
+	int field;
+
+	n = read_proc_file(pid, "stat", buf, sizeof(buf));
 	if (n < 0)
 		return (int)n;
 	if (n == 0)
 		return -ESRCH; /* exited between open and read */
-	buf[n] = 0;
 	/* "PID (comm) S ppid ...": comm may hold spaces and parentheses; field 22 is starttime */
 	p = strrchr(buf, ')');
 	if (!p || p[1] != ' ')
@@ -69,22 +81,13 @@ int proc_starttime(pid_t pid, unsigned long long *ret)
 
 int proc_signallable_by(pid_t pid, uid_t uid)
 {
-	char path[64], buf[4096], *p;
+	char buf[4096], *p;
 	unsigned long ruid, euid, suid;
 	ssize_t n;
-	int fd;
 
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, sizeof(buf) - 1);
-	if (n < 0)
-		n = -errno;
-	close(fd);
+	n = read_proc_file(pid, "status", buf, sizeof(buf));
 	if (n < 0)
 		return (int)n;
-	buf[n] = 0;
 	p = strstr(buf, "\nUid:");
 	if (!p)
 		return n == 0 ? -ESRCH : -EBADMSG;
