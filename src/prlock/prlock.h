@@ -133,6 +133,8 @@ void progress_init(struct progress *pr, const struct prlock *p, const char *dev)
 void progress_show(struct progress *pr, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Erase the line (before another message, and when the wait ends). */
 void progress_clear(struct progress *pr);
+/* Erase whatever line is shown: before a message of libsgpr's during a wait. */
+void progress_clear_any(void);
 /* Note the holder key seen at now_ms; a different nonzero key counts as a change. */
 void progress_holder(struct progress *pr, uint64_t holder, uint64_t now_ms);
 

@@ -12,6 +12,9 @@
 
 #include "prlock.h"
 
+/* The line on the terminal now, if any (the verbs that wait are single-threaded). */
+static struct progress *on_screen;
+
 void progress_init(struct progress *pr, const struct prlock *p, const char *dev)
 {
 	*pr = (struct progress){.on = !p->json && isatty(STDERR_FILENO), .dev = dev};
@@ -42,6 +45,7 @@ void progress_show(struct progress *pr, const char *fmt, ...)
 	fprintf(stderr, "\r\033[K%s", line);
 	fflush(stderr);
 	pr->shown = true;
+	on_screen = pr;
 }
 
 void progress_clear(struct progress *pr)
@@ -51,6 +55,13 @@ void progress_clear(struct progress *pr)
 	fputs("\r\033[K", stderr);
 	fflush(stderr);
 	pr->shown = false;
+	on_screen = NULL;
+}
+
+void progress_clear_any(void)
+{
+	if (on_screen)
+		progress_clear(on_screen);
 }
 
 void progress_holder(struct progress *pr, uint64_t holder, uint64_t now_ms)
