@@ -4,6 +4,7 @@
  * place with \r, erased when the wait ends. Only on a terminal and without --json: scripts and
  * logs see nothing of it.
  */
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -14,6 +15,26 @@
 
 /* The line on the terminal now, if any (the verbs that wait are single-threaded). */
 static struct progress *on_screen;
+static struct sigaction old_int, old_term;
+
+/* Ctrl-C during a wait: erase the line, then die of the signal as before. */
+static void on_signal(int sig)
+{
+	static const char erase[] = "\r\033[K";
+
+	(void)!write(STDERR_FILENO, erase, sizeof(erase) - 1);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+/* Only a signal that would kill us anyway: an ignored one stays ignored. */
+static void catch_signal(int sig, struct sigaction *old)
+{
+	struct sigaction sa = {.sa_handler = on_signal};
+
+	if (sigaction(sig, NULL, old) == 0 && old->sa_handler == SIG_DFL)
+		sigaction(sig, &sa, NULL);
+}
 
 void progress_init(struct progress *pr, const struct prlock *p, const char *dev)
 {
@@ -42,6 +63,10 @@ void progress_show(struct progress *pr, const char *fmt, ...)
 		if (strlen(line) > width)
 			line[width] = 0;
 	}
+	if (!on_screen) {
+		catch_signal(SIGINT, &old_int);
+		catch_signal(SIGTERM, &old_term);
+	}
 	fprintf(stderr, "\r\033[K%s", line);
 	fflush(stderr);
 	pr->shown = true;
@@ -55,6 +80,10 @@ void progress_clear(struct progress *pr)
 	fputs("\r\033[K", stderr);
 	fflush(stderr);
 	pr->shown = false;
+	if (on_screen) {
+		sigaction(SIGINT, &old_int, NULL);
+		sigaction(SIGTERM, &old_term, NULL);
+	}
 	on_screen = NULL;
 }
 

@@ -43,6 +43,12 @@ plain_stderr() { err_one_line && ! grep -q $'[\r\e]' "$1" && ! err_has "s left";
 no_progress() { rc_is "$1" && ! grep -q 's left\|holder host' "$2"; }
 one_key_still() { [ "$(keys "$1" | wc -l)" -eq 1 ] && grep -q ' 0 changes seen' "$1" &&
 	! grep -q ' [1-9][0-9]* changes\? seen' "$1"; }
+ends_erased() { # the program's output (between script's header and footer) ends with \r ESC[K
+	grep -q ' s left' "$1" && python3 -c 'import sys
+t = open(sys.argv[1], "rb").read()
+body = t[t.index(b"\n") + 1:t.rindex(b"Script done")].rstrip(b"\n")
+sys.exit(0 if body.endswith(b"\r\x1b[K") else 1)' "$1"
+}
 daemon_view() { [ "$(keys "$1" | wc -l)" -ge 3 ] && grep -q 'prlockd waits: holder host 1' "$1"; }
 dead_countdown() { tr '\r' '\n' <"$1" | grep -o 'takeover in [0-9.]* s' | awk '{print $3}' | decreasing; }
 
@@ -73,6 +79,11 @@ check "stdout: nothing" test ! -s "$WORK/plain.out"
 echo "# --json on a pty: no progress line"
 on_pty "$WORK/json.log" "${H2[@]}" --json preempt --if-dead --timeout 3 "$URL"
 check "exit 3 and no progress line with --json (rc=$RC)" no_progress 3 "$WORK/json.log"
+
+echo "# interrupted (SIGINT, as Ctrl-C) during the wait: the line is erased before it dies"
+on_pty "$WORK/int.log" timeout -s INT 3 "${H2[@]}" preempt --if-dead --timeout 20 "$URL"
+check "timeout's SIGINT ended it (rc=$RC: 124)" rc_is 124
+check "the progress line was shown, and erased last" ends_erased "$WORK/int.log"
 
 echo "# the holder stops renewing: the pty run shows the key standing still, then the takeover"
 kill -STOP "${IO_PID[h1]}"
