@@ -240,8 +240,10 @@ static void lib_log(void *userdata, int priority, const char *msg)
 {
 	const struct prlock *p = userdata;
 
-	if (priority <= (p->json ? LOG_ERR : LOG_WARNING))
+	if (priority <= (p->json ? LOG_ERR : LOG_WARNING)) {
+		progress_clear_any();
 		fprintf(stderr, "prlock: %s\n", msg);
+	}
 }
 
 /* Merge defaults, the config file and the command line into p. Returns 0 or an exit code. */

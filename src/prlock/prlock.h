@@ -121,6 +121,23 @@ int acquire_via_daemon(struct prlock *p, int ndev, char **devs);
 /* 0 released by prlockd, -1 prlockd does not hold dev (or does not run), else an exit code */
 int release_via_daemon(struct prlock *p, const char *dev);
 
+/* progress.c: one line rewritten on stderr during a wait; only on a terminal, never with --json */
+struct progress {
+	bool on, shown;
+	const char *dev;
+	uint64_t holder;     /* the holder key last seen (0: none yet) */
+	unsigned changes;    /* holder key changes seen */
+	uint64_t changed_ms; /* when holder was first seen (monotonic ms) */
+};
+void progress_init(struct progress *pr, const struct prlock *p, const char *dev);
+void progress_show(struct progress *pr, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Erase the line (before another message, and when the wait ends). */
+void progress_clear(struct progress *pr);
+/* Erase whatever line is shown: before a message of libsgpr's during a wait. */
+void progress_clear_any(void);
+/* Note the holder key seen at now_ms; a different nonzero key counts as a change. */
+void progress_holder(struct progress *pr, uint64_t holder, uint64_t now_ms);
+
 /* verb-run.c: lease options from the configuration and the command line */
 struct sgpr_lease_opts lease_opts(const struct prlock *p, bool static_lease);
 /* preempt --if-dead */

@@ -57,26 +57,30 @@ static bool not_running(int r)
 	return r == -ENOENT || r == -ECONNREFUSED || r == -ENOTDIR;
 }
 
+/* While call_ticking() waits for its reply: called every TICK_MS (progress display). */
+typedef void (*tick_fn)(void *userdata);
+#define TICK_MS 250
+
 /*
  * One request line, one reply line. timeout_ms < 0: no bound (acquire --wait without one).
  * Returns 0 with the parsed reply, or -errno (connect errors as they are).
  */
-static int call(const struct prlock *p, const char *request, int timeout_ms, struct jv *ret,
-		char **ret_line)
+static int call_ticking(const struct prlock *p, const char *request, int timeout_ms, struct jv *ret,
+			char **ret_line, tick_fn tick, void *userdata)
 {
 	_cleanup_close_ int fd = -1;
 	_cleanup_free_ char *buf = NULL;
 	size_t len = 0, cap = 0;
 	uint64_t deadline = timeout_ms >= 0 ? now_ms() + (uint64_t)timeout_ms : 0;
 	size_t n = strlen(request);
-	int r;
+	int r, send_r = 0;
 
 	r = connect_daemon(p, &fd);
 	if (r < 0)
 		return r;
 	if (send(fd, request, n, MSG_NOSIGNAL) != (ssize_t)n ||
 	    send(fd, "\n", 1, MSG_NOSIGNAL) != 1)
-		r = -errno;
+		send_r = -errno;
 	/* even when sending failed, the daemon may have answered (a refused peer): read it */
 	for (;;) {
 		struct pollfd pfd = {.fd = fd, .events = POLLIN};
@@ -90,10 +94,18 @@ static int call(const struct prlock *p, const char *request, int timeout_ms, str
 				return -ETIMEDOUT;
 			wait = (int)(deadline - now);
 		}
-		if (poll(&pfd, 1, wait) < 0) {
+		if (tick && (wait < 0 || wait > TICK_MS))
+			wait = TICK_MS;
+		r = poll(&pfd, 1, wait);
+		if (r < 0) {
 			if (errno == EINTR)
 				continue;
 			return -errno;
+		}
+		if (r == 0) {
+			if (tick)
+				tick(userdata);
+			continue;
 		}
 		if (len + 512 > cap) {
 			char *nb = realloc(buf, cap = cap ? cap * 2 : 4096);
@@ -108,7 +120,7 @@ static int call(const struct prlock *p, const char *request, int timeout_ms, str
 		if (got < 0)
 			return -errno;
 		if (got == 0)
-			return r < 0 ? r : -ECONNRESET; /* closed without a reply line */
+			return send_r < 0 ? send_r : -ECONNRESET; /* closed without a reply line */
 		len += (size_t)got;
 		buf[len] = 0;
 		if (memchr(buf, '\n', len))
@@ -123,6 +135,12 @@ static int call(const struct prlock *p, const char *request, int timeout_ms, str
 	if (ret_line)
 		*ret_line = TAKE_PTR(buf);
 	return 0;
+}
+
+static int call(const struct prlock *p, const char *request, int timeout_ms, struct jv *ret,
+		char **ret_line)
+{
+	return call_ticking(p, request, timeout_ms, ret, ret_line, NULL, NULL);
 }
 
 /* After a failed call(): print why and return the exit code. */
@@ -173,6 +191,61 @@ static uint64_t key_of(const struct jv *v, const char *name)
 
 static int release_via(struct prlock *p, const char *dev, bool quiet_not_held);
 
+/* acquire --wait on a terminal: prlockd's status of the waiting lease, polled twice a second. */
+struct wait_view {
+	struct prlock *p;
+	struct progress pr;
+	uint64_t deadline, next_status; /* 0: no bound */
+	unsigned dead_after_ms;
+	bool waiting; /* prlockd reported the lease as waiting */
+};
+
+static void wait_tick(void *userdata)
+{
+	struct wait_view *w = userdata;
+	char label[64], k[SGPR_KEY_STRLEN], left[48] = "no time bound";
+	uint64_t now = now_ms();
+
+	if (now >= w->next_status) {
+		const struct jv *leases;
+		struct jv v = {};
+
+		w->next_status = now + 500;
+		if (call(w->p, "status", 2000, &v, NULL) == 0) {
+			leases = jv_get(&v, "leases");
+			w->dead_after_ms = (unsigned)atol(jv_str(&v, "dead_after_ms") ?: "0");
+			for (size_t i = 0; leases && leases->t == JV_ARRAY && i < leases->n; i++) {
+				const struct jv *e = &leases->items[i];
+				const char *state = jv_str(e, "state");
+
+				if (strcmp(jv_str(e, "device") ?: "", w->pr.dev) ||
+				    strcmp(state ?: "", "waiting"))
+					continue;
+				w->waiting = true;
+				progress_holder(&w->pr, key_of(e, "holder"), now_ms());
+			}
+			jv_clear(&v);
+		}
+		now = now_ms();
+	}
+	if (w->deadline)
+		snprintf(left, sizeof(left), "%.1f s left",
+			 w->deadline > now ? (double)(w->deadline - now) / 1000 : 0.0);
+	if (w->waiting && w->pr.holder) {
+		uint64_t dead_at = w->pr.changed_ms + w->dead_after_ms;
+
+		progress_show(&w->pr,
+			      "prlockd waits: holder %s key %s, %u change%s seen; takeover in "
+			      "%.1f s if unchanged; %s",
+			      owner_label(w->p, w->pr.holder, label, sizeof(label)),
+			      sgpr_key_format(w->pr.holder, k), w->pr.changes,
+			      w->pr.changes == 1 ? "" : "s",
+			      dead_at > now ? (double)(dead_at - now) / 1000 : 0.0, left);
+	} else {
+		progress_show(&w->pr, "prlockd waits for the lease; %s", left);
+	}
+}
+
 int acquire_via_daemon(struct prlock *p, int ndev, char **devs)
 {
 	_cleanup_free_ bool *taken = calloc((size_t)ndev, sizeof(bool));
@@ -215,7 +288,15 @@ int acquire_via_daemon(struct prlock *p, int ndev, char **devs)
 			ret = usage_error("%s: device name too long", devs[i]);
 			break;
 		}
-		r = call(p, req, timeout, &v, NULL);
+		if (p->wait) {
+			struct wait_view w = {.p = p, .deadline = deadline};
+
+			progress_init(&w.pr, p, devs[i]);
+			r = call_ticking(p, req, timeout, &v, NULL, w.pr.on ? wait_tick : NULL, &w);
+			progress_clear(&w.pr);
+		} else {
+			r = call(p, req, timeout, &v, NULL);
+		}
 		if (r < 0) {
 			ret = call_failed(p, r);
 			break;

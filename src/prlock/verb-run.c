@@ -61,6 +61,40 @@ static void log_event(const char *dev, const struct sgpr_lease *l, enum sgpr_lea
 
 /* ---- preempt --if-dead ------------------------------------------------- */
 
+/*
+ * One lease period between two observations; on a terminal the progress line is redrawn every
+ * quarter second: the holder's key, the changes seen, when it would be dead if its key stays
+ * as it is, and the time left of --timeout.
+ */
+static void if_dead_sleep(struct prlock *p, struct sgpr_lease *l, struct progress *pr,
+			  uint64_t period, uint64_t deadline)
+{
+	uint64_t end = mono_ms() + period, now;
+	char label[64], k[SGPR_KEY_STRLEN];
+
+	if (!pr->on) {
+		usleep((useconds_t)period * 1000);
+		return;
+	}
+	while ((now = mono_ms()) < end) {
+		uint64_t dead_at = pr->changed_ms + sgpr_lease_dead_after_ms(l);
+
+		if (pr->holder)
+			progress_show(pr,
+				      "holder %s key %s, %u change%s seen; takeover in %.1f s if "
+				      "unchanged; %.1f s left",
+				      owner_label(p, pr->holder, label, sizeof(label)),
+				      sgpr_key_format(pr->holder, k), pr->changes,
+				      pr->changes == 1 ? "" : "s",
+				      dead_at > now ? (double)(dead_at - now) / 1000 : 0.0,
+				      deadline > now ? (double)(deadline - now) / 1000 : 0.0);
+		else
+			progress_show(pr, "watching for a holder; %.1f s left",
+				      deadline > now ? (double)(deadline - now) / 1000 : 0.0);
+		usleep((useconds_t)(end - now < 250 ? end - now : 250) * 1000);
+	}
+}
+
 int preempt_if_dead(struct prlock *p, const char *dev)
 {
 	_cleanup_(sgpr_dev_freep) struct sgpr_dev *d = NULL;
@@ -70,9 +104,11 @@ int preempt_if_dead(struct prlock *p, const char *dev)
 	uint64_t start, deadline, period;
 	char label[64], k[SGPR_KEY_STRLEN];
 	bool alive_seen = false, mismatch_told = false;
+	struct progress pr;
 	unsigned own_dead;
 	int r;
 
+	progress_init(&pr, p, dev);
 	r = open_dev(p, dev, &d);
 	if (r)
 		return r;
@@ -95,9 +131,11 @@ int preempt_if_dead(struct prlock *p, const char *dev)
 		    ev == SGPR_LEASE_ADOPTED)
 			break;
 		alive_seen |= ev == SGPR_LEASE_HOLDER_ALIVE;
+		progress_holder(&pr, sgpr_lease_last_holder(l), mono_ms());
 		if (!mismatch_told && sgpr_lease_dead_after_ms(l) > own_dead) {
 			/* the holder's key announces a longer period than ours (docs/FENCE.md) */
 			mismatch_told = true;
+			progress_clear(&pr);
 			fprintf(stderr,
 				"prlock: %s: the holder's key announces a lease period of %.1f s; "
 				"waiting %.1f s for it to die, not dead_after %.1f s\n",
@@ -109,8 +147,9 @@ int preempt_if_dead(struct prlock *p, const char *dev)
 		}
 		if (mono_ms() + period > deadline)
 			break;
-		usleep((useconds_t)period * 1000);
+		if_dead_sleep(p, l, &pr, period, deadline);
 	}
+	progress_clear(&pr);
 	if (r < 0) {
 		sgpr_lease_free(l);
 		return fail(r, dev,
