@@ -19,7 +19,8 @@
  *
  * A struct sgpr_dev belongs to one thread at a time.
  */
-#pragma once
+#ifndef SGPR_H
+#define SGPR_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -29,7 +30,12 @@
 extern "C" {
 #endif
 
+/* Marks the exported functions; plain declarations for other compilers. */
+#if defined(__GNUC__)
 #define SGPR_PUBLIC __attribute__((visibility("default")))
+#else
+#define SGPR_PUBLIC
+#endif
 
 /* PERSISTENT RESERVE OUT service actions, SPC-4 6.16.2 table 218 */
 enum sgpr_prout_sa {
@@ -124,7 +130,7 @@ SGPR_PUBLIC bool sgpr_key_in_ns(uint64_t key, uint16_t ns);
 SGPR_PUBLIC int sgpr_key_parse(const char *s, uint64_t *ret);
 /* Writes "0x%016llx" (19 bytes incl. NUL). */
 #define SGPR_KEY_STRLEN 19
-SGPR_PUBLIC char *sgpr_key_format(uint64_t key, char buf[static SGPR_KEY_STRLEN]);
+SGPR_PUBLIC char *sgpr_key_format(uint64_t key, char *buf);
 
 #define SGPR_EPOCH_PERIOD_UNIT_MS 100u
 #define SGPR_LEASE_PERIOD_MAX_MS (255u * SGPR_EPOCH_PERIOD_UNIT_MS)
@@ -186,13 +192,11 @@ struct sgpr_prout_params {
  * (24 for the basic list, SPC-4 6.16.3; 24 + n for SPEC_I_PT and REGISTER AND
  * MOVE, SPC-4 6.16.4) or -EINVAL for an inconsistent request or -ENOBUFS.
  */
-SGPR_PUBLIC int sgpr_prout_encode(const struct sgpr_prout_params *p,
-				  uint8_t cdb[static SGPR_PROUT_CDB_LEN], uint8_t *param,
+SGPR_PUBLIC int sgpr_prout_encode(const struct sgpr_prout_params *p, uint8_t *cdb, uint8_t *param,
 				  size_t param_len);
 
 #define SGPR_PRIN_CDB_LEN 10
-SGPR_PUBLIC void sgpr_prin_encode(enum sgpr_prin_sa sa, uint16_t alloc_len,
-				  uint8_t cdb[static SGPR_PRIN_CDB_LEN]);
+SGPR_PUBLIC void sgpr_prin_encode(enum sgpr_prin_sa sa, uint16_t alloc_len, uint8_t *cdb);
 
 /* ---- PR IN decoding, SPC-4 6.15 --------------------------------------- */
 
@@ -606,3 +610,5 @@ SGPR_PUBLIC const char *sgpr_lease_event_name(enum sgpr_lease_event ev);
 #ifdef __cplusplus
 }
 #endif
+
+#endif /* SGPR_H */
