@@ -93,6 +93,8 @@ struct sgpr_status {
 	unsigned attempts; /* times the command was sent */
 };
 
+SGPR_PUBLIC const char *sgpr_version(void);
+
 /* ---- pure helpers: names, keys ---------------------------------------- */
 
 /* blkpr names: "write-exclusive", ..., "exclusive-access-all-regs". */
