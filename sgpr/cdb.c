@@ -60,6 +60,8 @@ static int check_params(const struct sgpr_prout_params *p)
 
 	if ((unsigned)p->sa >= _SGPR_PROUT_SA_MAX)
 		return -EINVAL;
+	if (sgpr_check_zero(p->reserved, sizeof(p->reserved)) < 0)
+		return -EINVAL; /* a field of a newer header this library does not know */
 	if (sa_uses_type(p->sa) && !type_valid(p->type))
 		return -EINVAL;
 	if (sa_needs_key(p->sa) && p->key == 0)

@@ -185,6 +185,7 @@ struct sgpr_prout_params {
 	uint16_t rel_tgt_port; /* REGISTER AND MOVE */
 	const uint8_t *tids; /* encoded TransportIDs: SPEC_I_PT list or the REGISTER AND MOVE one */
 	size_t tids_len;
+	uint64_t reserved[4]; /* for new fields: must be zero (-EINVAL) */
 };
 
 #define SGPR_PROUT_CDB_LEN 10
@@ -317,10 +318,17 @@ struct sgpr_clock {
 	void (*sleep_ms)(void *userdata, unsigned ms);
 	void *userdata;
 	uint32_t (*random_u32)(void *userdata); /* key counters; NULL: getrandom() */
+	void *reserved[4];			/* for new hooks: must be NULL (-EINVAL) */
 };
 
-/* Options of a handle. New fields are only ever appended (ABI: zeroed is the old behaviour). */
+/*
+ * Options of a handle. Zero the struct and set size to sizeof(struct sgpr_dev_opts): a zero
+ * field is its default. New fields are only ever appended; the library reads size bytes and
+ * takes the fields past them as zero, and refuses a larger size than it knows with -E2BIG
+ * unless the bytes it does not know are zero (docs/LIBSGPR.md "ABI").
+ */
 struct sgpr_dev_opts {
+	size_t size;			/* sizeof(struct sgpr_dev_opts); 0 is -EINVAL */
 	const char *initiator;		/* iSCSI initiator IQN (iscsi:// targets) */
 	uint16_t host_id;		/* selects the fixed ISID */
 	unsigned timeout_ms;		/* per command, default 10000 */
@@ -513,7 +521,9 @@ struct sgpr_lease;
 /* dead_after of a lease period L: 3.5 L (3 renewals missed, plus half a period of margin) */
 #define SGPR_LEASE_DEAD_AFTER_MS_DEFAULT(period_ms) (3u * (period_ms) + (period_ms) / 2u)
 
+/* Zero it and set size to sizeof(struct sgpr_lease_opts), as struct sgpr_dev_opts. */
 struct sgpr_lease_opts {
+	size_t size;		      /* sizeof(struct sgpr_lease_opts); 0 is -EINVAL */
 	uint16_t ns;		      /* sgpr_ns_from_cluster() */
 	uint16_t host_id;	      /* 1..65535 */
 	int type;		      /* default SGPR_TYPE_WERO */

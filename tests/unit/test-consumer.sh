@@ -1,0 +1,87 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# libsgpr as others use it: install the build into a scratch DESTDIR (meson install
+# --destdir), then build a small C and a small C++ program with only what pkg-config says
+# about the installed libsgpr.pc, and run them against the installed libsgpr.so.
+#   BUILD_DIR (the meson build tree), SOURCE_DIR; CC, CXX name the compilers.
+set -eu
+: "${BUILD_DIR:?}" "${SOURCE_DIR:?}"
+cc=${CC:-cc}
+cxx=${CXX:-c++}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+root=$tmp/root
+
+fail() {
+	echo "test-consumer: $*" >&2
+	exit 1
+}
+
+meson install -C "$BUILD_DIR" --destdir "$root" --no-rebuild --quiet >"$tmp/install.log" 2>&1 ||
+	{ cat "$tmp/install.log" >&2; fail "meson install --destdir failed"; }
+pc=$(find "$root" -name libsgpr.pc -print -quit)
+[ -n "$pc" ] || fail "libsgpr.pc is not installed"
+# pkg-config prefixes -I and -L with the sysroot: the paths of the DESTDIR tree
+export PKG_CONFIG_PATH=${pc%/*} PKG_CONFIG_SYSROOT_DIR=$root
+version=$(pkg-config --modversion libsgpr) || fail "pkg-config does not know libsgpr"
+want=$(sed -n "s/^ *version: '\([^']*\)',.*/\1/p" "$SOURCE_DIR/meson.build" | head -1)
+[ "$version" = "$want" ] || fail "libsgpr.pc version '$version', meson.build says '$want'"
+read -r -a cflags <<<"$(pkg-config --cflags libsgpr)"
+read -r -a libs <<<"$(pkg-config --libs libsgpr)"
+libdir=$(pkg-config --variable=libdir libsgpr)
+# pkgconf prefixes variables with the sysroot too, pkg-config 0.29 does not
+[ "${libdir#"$root"}" != "$libdir" ] || libdir=$root$libdir
+[ -e "$libdir/libsgpr.so" ] || fail "no libsgpr.so in $libdir"
+[ -e "${cflags[0]#-I}/sgpr.h" ] || fail "pkg-config --cflags (${cflags[*]}) does not name sgpr.h's directory"
+# the simulator and the test helpers stay out of the shipped library
+if nm "$libdir/libsgpr.so" | grep -E 'sgpr_sim_|sgpr_test' >&2; then
+	fail "installed libsgpr.so contains test code"
+fi
+
+cat >"$tmp/consumer.c" <<'EOC'
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sgpr.h>
+
+int main(void)
+{
+	char buf[SGPR_KEY_STRLEN];
+	struct sgpr_dev_opts opts;
+	struct sgpr_dev *d = NULL;
+	int r;
+
+	memset(&opts, 0, sizeof(opts));
+	opts.size = sizeof(opts);
+	printf("version %s\n", sgpr_version());
+	printf("key %s\n", sgpr_key_format(sgpr_key_make(0x1234, 7, 42), buf));
+	printf("type %d\n", sgpr_type_from_name("wero"));
+	printf("conflict %d\n", (int)sgpr_err_kind(-EBADE));
+	/* a malformed target is refused before any I/O */
+	r = sgpr_dev_open("iscsi://", &opts, &d);
+	printf("open %s\n", r == -EINVAL && !d ? "EINVAL" : "unexpected");
+	return 0;
+}
+EOC
+cp "$tmp/consumer.c" "$tmp/consumer.cc"
+expect="version $want
+key 0x123400070000002a
+type 5
+conflict 3
+open EINVAL"
+"$cc" -std=c11 -Wall -Wextra -Werror -o "$tmp/consumer" "$tmp/consumer.c" "${cflags[@]}" \
+	"${libs[@]}" || fail "the C consumer does not build against the installed tree"
+"$cxx" -std=c++11 -Wall -Wextra -Werror -o "$tmp/consumer++" "$tmp/consumer.cc" "${cflags[@]}" \
+	"${libs[@]}" || fail "the C++ consumer does not build against the installed tree"
+for exe in consumer consumer++; do
+	# the installed library, not the build tree's: check what the loader picks
+	so=$(LD_LIBRARY_PATH=$libdir ldd "$tmp/$exe" | sed -n 's/^\tlibsgpr\.so[^ ]* => \([^ ]*\) .*/\1/p')
+	[ "$(realpath "$so")" = "$(realpath "$libdir/libsgpr.so.0")" ] ||
+		fail "$exe loads '$so', not the installed library"
+	out=$(LD_LIBRARY_PATH=$libdir "$tmp/$exe") || fail "$exe failed"
+	[ "$out" = "$expect" ] || fail "$exe printed:
+$out
+expected:
+$expect"
+done
+echo "test-consumer: C and C++ consumers built with pkg-config against $version in DESTDIR: ok"
