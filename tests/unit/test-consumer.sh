@@ -3,11 +3,17 @@
 # libsgpr as others use it: install the build into a scratch DESTDIR (meson install
 # --destdir), then build a small C and a small C++ program with only what pkg-config says
 # about the installed libsgpr.pc, and run them against the installed libsgpr.so.
-#   BUILD_DIR (the meson build tree), SOURCE_DIR; CC, CXX name the compilers.
+#   BUILD_DIR (the meson build tree), SOURCE_DIR; CC, CXX name the compilers; SANITIZE is
+#   meson's b_sanitize (an instrumented libsgpr.so needs instrumented programs).
 set -eu
 : "${BUILD_DIR:?}" "${SOURCE_DIR:?}"
 cc=${CC:-cc}
 cxx=${CXX:-c++}
+san=()
+case ${SANITIZE:-none} in
+none | '') ;;
+*) san=(-fsanitize="$SANITIZE") ;;
+esac
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 root=$tmp/root
@@ -69,10 +75,15 @@ key 0x123400070000002a
 type 5
 conflict 3
 open EINVAL"
-"$cc" -std=c11 -Wall -Wextra -Werror -o "$tmp/consumer" "$tmp/consumer.c" "${cflags[@]}" \
+"$cc" "${san[@]}" -std=c11 -Wall -Wextra -Werror -o "$tmp/consumer" "$tmp/consumer.c" "${cflags[@]}" \
 	"${libs[@]}" || fail "the C consumer does not build against the installed tree"
-"$cxx" -std=c++11 -Wall -Wextra -Werror -o "$tmp/consumer++" "$tmp/consumer.cc" "${cflags[@]}" \
+"$cxx" "${san[@]}" -std=c++11 -Wall -Wextra -Werror -o "$tmp/consumer++" "$tmp/consumer.cc" "${cflags[@]}" \
 	"${libs[@]}" || fail "the C++ consumer does not build against the installed tree"
+# the example of libsgpr(3) builds too (scdoc source: "\\" is one backslash)
+awk '/^```$/ { n++; next } n == 1' "$SOURCE_DIR/man/libsgpr.3.scd" | sed 's/\\\\/\\/g' >"$tmp/example.c"
+grep -q 'sgpr_dev_open' "$tmp/example.c" || fail "no example in man/libsgpr.3.scd"
+"$cc" "${san[@]}" -std=c11 -Wall -Wextra -Werror -o "$tmp/example" "$tmp/example.c" \
+	"${cflags[@]}" "${libs[@]}" || fail "the example of man/libsgpr.3.scd does not build"
 for exe in consumer consumer++; do
 	# the installed library, not the build tree's: check what the loader picks
 	so=$(LD_LIBRARY_PATH=$libdir ldd "$tmp/$exe" | sed -n 's/^\tlibsgpr\.so[^ ]* => \([^ ]*\) .*/\1/p')
