@@ -39,6 +39,12 @@ libdir=$(pkg-config --variable=libdir libsgpr)
 [ "${libdir#"$root"}" != "$libdir" ] || libdir=$root$libdir
 [ -e "$libdir/libsgpr.so" ] || fail "no libsgpr.so in $libdir"
 [ -e "${cflags[0]#-I}/sgpr.h" ] || fail "pkg-config --cflags (${cflags[*]}) does not name sgpr.h's directory"
+# every library libsgpr.so needs is in the static link line (Requires.private, Libs.private)
+static_libs=" $(pkg-config --static --libs libsgpr) "
+for needed in $(readelf -d "$libdir/libsgpr.so" | sed -n 's/.*(NEEDED).*\[lib\(iscsi\|udev\|sgutils2\)\.so.*/\1/p'); do
+	[[ $static_libs == *" -l$needed "* ]] ||
+		fail "libsgpr.so needs lib$needed, pkg-config --static --libs libsgpr lacks -l$needed"
+done
 # the simulator and the test helpers stay out of the shipped library
 if nm "$libdir/libsgpr.so" | grep -E 'sgpr_sim_|sgpr_test' >&2; then
 	fail "installed libsgpr.so contains test code"
