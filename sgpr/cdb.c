@@ -60,6 +60,8 @@ static int check_params(const struct sgpr_prout_params *p)
 
 	if ((unsigned)p->sa >= _SGPR_PROUT_SA_MAX)
 		return -EINVAL;
+	if (sgpr_check_zero(p->reserved, sizeof(p->reserved)) < 0)
+		return -EINVAL; /* a field of a newer header this library does not know */
 	if (sa_uses_type(p->sa) && !type_valid(p->type))
 		return -EINVAL;
 	if (sa_needs_key(p->sa) && p->key == 0)
@@ -102,8 +104,8 @@ static int check_params(const struct sgpr_prout_params *p)
  * inconsistent request or a list longer than SGPR_PROUT_PARAM_MAX, -ENOBUFS if
  * @param is too small.
  */
-int sgpr_prout_encode(const struct sgpr_prout_params *p, uint8_t cdb[static SGPR_PROUT_CDB_LEN],
-		      uint8_t *param, size_t param_len)
+int sgpr_prout_encode(const struct sgpr_prout_params *p, uint8_t *cdb, uint8_t *param,
+		      size_t param_len)
 {
 	bool move;
 	size_t n;
@@ -162,9 +164,10 @@ int sgpr_prout_encode(const struct sgpr_prout_params *p, uint8_t cdb[static SGPR
  * @alloc_len: ALLOCATION LENGTH
  * @cdb: receives the 10-byte CDB
  */
-void sgpr_prin_encode(enum sgpr_prin_sa sa, uint16_t alloc_len,
-		      uint8_t cdb[static SGPR_PRIN_CDB_LEN])
+void sgpr_prin_encode(enum sgpr_prin_sa sa, uint16_t alloc_len, uint8_t *cdb)
 {
+	if (!cdb)
+		return;
 	memset(cdb, 0, SGPR_PRIN_CDB_LEN);
 	cdb[0] = PRIN_OPCODE;
 	cdb[1] = sa & 0x1f;

@@ -62,13 +62,19 @@ static int dev_new(const struct sgpr_transport_ops *ops, const char *target,
 		   const struct sgpr_dev_opts *opts, struct sgpr_dev **ret)
 {
 	struct sgpr_dev *d;
+	int r;
 
 	d = calloc(1, sizeof(*d));
 	if (!d)
 		return -ENOMEM;
 	d->ops = ops;
-	if (opts)
-		d->opts = *opts;
+	r = sgpr_opts_copy(&d->opts, sizeof(d->opts), opts);
+	if (r == 0 && d->opts.clock)
+		r = sgpr_check_zero(d->opts.clock->reserved, sizeof(d->opts.clock->reserved));
+	if (r < 0) {
+		free(d);
+		return r;
+	}
 	d->target = strdup(target ? target : "");
 	d->initiator = d->opts.initiator ? strdup(d->opts.initiator) : NULL;
 	if (!d->target || (d->opts.initiator && !d->initiator)) {

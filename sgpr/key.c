@@ -117,7 +117,7 @@ int sgpr_key_parse(const char *s, uint64_t *ret)
  *
  * Return: @buf.
  */
-char *sgpr_key_format(uint64_t key, char buf[static SGPR_KEY_STRLEN])
+char *sgpr_key_format(uint64_t key, char *buf)
 {
 	snprintf(buf, SGPR_KEY_STRLEN, "0x%016" PRIx64, key);
 	return buf;

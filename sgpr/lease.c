@@ -164,19 +164,26 @@ const char *sgpr_lease_event_name(enum sgpr_lease_event ev)
 
 int sgpr_lease_new(struct sgpr_dev *d, const struct sgpr_lease_opts *opts, struct sgpr_lease **ret)
 {
+	struct sgpr_lease_opts o;
 	struct sgpr_lease *l;
+	int r;
 
-	if (!d || !opts || !ret || !opts->host_id || !opts->ns)
+	if (!d || !opts || !ret)
 		return -EINVAL;
-	if (opts->type && !sgpr_type_to_name(opts->type))
+	r = sgpr_opts_copy(&o, sizeof(o), opts);
+	if (r < 0)
+		return r;
+	if (!o.host_id || !o.ns)
 		return -EINVAL;
-	if (opts->period_ms > SGPR_LEASE_PERIOD_MAX_MS)
+	if (o.type && !sgpr_type_to_name(o.type))
+		return -EINVAL;
+	if (o.period_ms > SGPR_LEASE_PERIOD_MAX_MS)
 		return -ERANGE; /* the key's period code cannot announce it */
 	l = calloc(1, sizeof(*l));
 	if (!l)
 		return -ENOMEM;
 	l->d = d;
-	l->o = *opts;
+	l->o = o;
 	if (!l->o.type)
 		l->o.type = SGPR_TYPE_WERO;
 	if (!l->o.period_ms)

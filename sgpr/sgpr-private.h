@@ -131,6 +131,18 @@ void sgpr_log(struct sgpr_dev *d, int priority, const char *fmt, ...)
 
 /* dev.c: the device layer, below the PR commands and above the transports. */
 const struct sgpr_clock *sgpr_clock_default(void);
+
+/*
+ * opts.c: copy a caller's options struct that starts with "size_t size" into dst (dst_size
+ * bytes, this library's sizeof). A smaller (older) size leaves the fields it lacks zero, their
+ * defaults; a larger (newer) one is taken only when the bytes past dst_size are zero. NULL src:
+ * all zero. dst->size becomes dst_size. -EINVAL for a size below sizeof(size_t), -E2BIG for a
+ * nonzero unknown tail or a size above SGPR_OPTS_SIZE_MAX.
+ */
+#define SGPR_OPTS_SIZE_MAX 4096u
+int sgpr_opts_copy(void *dst, size_t dst_size, const void *src);
+/* 0 if every byte of buf is zero, else -EINVAL (reserved fields) */
+int sgpr_check_zero(const void *buf, size_t len);
 /*
  * Make a handle on ops and open it: ops->open(arg) reports the paths, dev.c takes them, names
  * the LUN (with ops' name_lun) and starts on the first working path. sgpr_dev_open() and the

@@ -19,7 +19,8 @@
  *
  * A struct sgpr_dev belongs to one thread at a time.
  */
-#pragma once
+#ifndef SGPR_H
+#define SGPR_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -29,7 +30,12 @@
 extern "C" {
 #endif
 
+/* Marks the exported functions; plain declarations for other compilers. */
+#if defined(__GNUC__)
 #define SGPR_PUBLIC __attribute__((visibility("default")))
+#else
+#define SGPR_PUBLIC
+#endif
 
 /* PERSISTENT RESERVE OUT service actions, SPC-4 6.16.2 table 218 */
 enum sgpr_prout_sa {
@@ -87,16 +93,60 @@ struct sgpr_status {
 	unsigned attempts; /* times the command was sent */
 };
 
+/**
+ * sgpr_version() - the release of the running library
+ *
+ * Return: a static string such as "0.1.0" (meson's project version when it was built).
+ */
+SGPR_PUBLIC const char *sgpr_version(void);
+
 /* ---- pure helpers: names, keys ---------------------------------------- */
 
-/* blkpr names: "write-exclusive", ..., "exclusive-access-all-regs". */
+/**
+ * sgpr_type_to_name() - blkpr name of a reservation type
+ * @type: SGPR_TYPE_* code
+ *
+ * Return: a static string ("write-exclusive", ..., "exclusive-access-all-regs"), or NULL for
+ * a code that is not a type of SPC-4 6.15.3.4 table 198 (SGPR_TYPE_NONE included).
+ */
 SGPR_PUBLIC const char *sgpr_type_to_name(int type);
-/* Returns the type code (1..8) or -EINVAL. Also accepts short forms "we", "wero", ... */
+/**
+ * sgpr_type_from_name() - reservation type from text
+ * @name: a blkpr name ("write-exclusive-reg-only"), a short form ("wero"), both
+ *        case-insensitive, or the decimal SPC-4 code ("5")
+ *
+ * Return: the type code (1, 3, 5, 6, 7 or 8), or -EINVAL (NULL or unknown).
+ */
 SGPR_PUBLIC int sgpr_type_from_name(const char *name);
+/**
+ * sgpr_type_is_all_registrants() - is it an "all registrants" type
+ * @type: SGPR_TYPE_* code
+ *
+ * Return: true for SGPR_TYPE_WEAR and SGPR_TYPE_EAAR (every registrant holds the
+ * reservation, SPC-4 5.12.10), false otherwise.
+ */
 SGPR_PUBLIC bool sgpr_type_is_all_registrants(int type);
+/**
+ * sgpr_type_is_registrants_only() - is it a "registrants only" type
+ * @type: SGPR_TYPE_* code
+ *
+ * Return: true for SGPR_TYPE_WERO and SGPR_TYPE_EARO, false otherwise.
+ */
 SGPR_PUBLIC bool sgpr_type_is_registrants_only(int type);
 
+/**
+ * sgpr_prout_sa_to_name() - name of a PERSISTENT RESERVE OUT service action
+ * @sa: enum sgpr_prout_sa value
+ *
+ * Return: a static string ("REGISTER", "PREEMPT AND ABORT", ...), or NULL when out of range.
+ */
 SGPR_PUBLIC const char *sgpr_prout_sa_to_name(int sa);
+/**
+ * sgpr_prin_sa_to_name() - name of a PERSISTENT RESERVE IN service action
+ * @sa: enum sgpr_prin_sa value
+ *
+ * Return: a static string ("READ KEYS", ...), or NULL when out of range.
+ */
 SGPR_PUBLIC const char *sgpr_prin_sa_to_name(int sa);
 
 /*
@@ -114,28 +164,100 @@ struct sgpr_key_parts {
 	uint16_t host_id;
 	uint32_t epoch;
 };
+/**
+ * sgpr_key_make() - compose a reservation key
+ * @ns: namespace (sgpr_ns_from_cluster())
+ * @host_id: host id, 1..65535 for a host's key
+ * @epoch: 0 for a static key, else a lease epoch (sgpr_key_make_lease())
+ *
+ * Return: ns << 48 | host_id << 32 | epoch.
+ */
 SGPR_PUBLIC uint64_t sgpr_key_make(uint16_t ns, uint16_t host_id, uint32_t epoch);
+/**
+ * sgpr_key_split() - the parts of a reservation key
+ * @key: a reservation key
+ *
+ * Return: its namespace, host id and epoch (the inverse of sgpr_key_make()).
+ */
 SGPR_PUBLIC struct sgpr_key_parts sgpr_key_split(uint64_t key);
-/* Namespace of a cluster name: a stable 16-bit hash, never 0. */
+/**
+ * sgpr_ns_from_cluster() - namespace of a cluster name
+ * @cluster: the configured cluster name; NULL is treated as ""
+ *
+ * A stable 16-bit hash (FNV-1a 32-bit folded to 16 bits, see key.c). It is part of the
+ * on-storage format and never changes.
+ *
+ * Return: the namespace, never 0.
+ */
 SGPR_PUBLIC uint16_t sgpr_ns_from_cluster(const char *cluster);
-/* True if key is of namespace ns and carries a valid host id. */
+/**
+ * sgpr_key_in_ns() - is a key one of a namespace's host keys
+ * @key: a reservation key
+ * @ns: the namespace; 0 matches nothing
+ *
+ * Return: true if the key's namespace is @ns and its host id is not 0.
+ */
 SGPR_PUBLIC bool sgpr_key_in_ns(uint64_t key, uint16_t ns);
-/* "0x1a2b" or decimal; rejects 0, junk and overflow with -EINVAL/-ERANGE. */
+/**
+ * sgpr_key_parse() - parse a reservation key
+ * @s: "0x" or "0X" and hex digits, or decimal digits; nothing else (no sign, spaces, suffix)
+ * @ret: the key, written only on success
+ *
+ * Return: 0, -EINVAL for malformed text or the value 0 (never a registered key, SPC-4
+ * 5.12.7), -ERANGE if the value does not fit in 64 bits.
+ */
 SGPR_PUBLIC int sgpr_key_parse(const char *s, uint64_t *ret);
 /* Writes "0x%016llx" (19 bytes incl. NUL). */
 #define SGPR_KEY_STRLEN 19
-SGPR_PUBLIC char *sgpr_key_format(uint64_t key, char buf[static SGPR_KEY_STRLEN]);
+/**
+ * sgpr_key_format() - a key as "0x%016llx"
+ * @key: the key
+ * @buf: at least SGPR_KEY_STRLEN (19) bytes, written with the text and its NUL
+ *
+ * Return: @buf.
+ */
+SGPR_PUBLIC char *sgpr_key_format(uint64_t key, char *buf);
 
 #define SGPR_EPOCH_PERIOD_UNIT_MS 100u
 #define SGPR_LEASE_PERIOD_MAX_MS (255u * SGPR_EPOCH_PERIOD_UNIT_MS)
 #define SGPR_EPOCH_COUNTER_MASK 0x00ffffffu
 #define SGPR_EPOCH_PARKING 0x7061726bu /* "park" */
-/* The renewal period a lease key announces (ms); 0 for static or foreign keys. */
+/**
+ * sgpr_key_period_ms() - the renewal period a lease key announces
+ * @key: a reservation key
+ * @ns: the namespace the key is read in
+ *
+ * Return: the period in ms, or 0 for static keys, the parking key and keys of other
+ * namespaces (their holders announce nothing this library can read).
+ */
 SGPR_PUBLIC unsigned sgpr_key_period_ms(uint64_t key, uint16_t ns);
-/* Lease key with the period code of period_ms and the given counter (0 -> 1). */
+/**
+ * sgpr_key_make_lease() - a lease key that announces its holder's period
+ * @ns: namespace
+ * @host_id: host id
+ * @period_ms: the holder's renewal period, rounded up to SGPR_EPOCH_PERIOD_UNIT_MS (an
+ *             observer never waits less than the holder needs); at most SGPR_LEASE_PERIOD_MAX_MS
+ * @counter: the low 24 bits are used; 0 becomes 1 (epoch 0 is static)
+ *
+ * Return: the key.
+ */
 SGPR_PUBLIC uint64_t sgpr_key_make_lease(uint16_t ns, uint16_t host_id, unsigned period_ms,
 					 uint32_t counter);
+/**
+ * sgpr_key_parking() - the parking key of a namespace
+ * @ns: namespace
+ *
+ * Return: the key with host id 0 and epoch SGPR_EPOCH_PARKING, which a release leaves
+ * holding the reservation (sgpr_lease_release()).
+ */
 SGPR_PUBLIC uint64_t sgpr_key_parking(uint16_t ns);
+/**
+ * sgpr_key_is_parking() - is a key the parking key of a namespace
+ * @key: a reservation key
+ * @ns: namespace; 0 matches nothing
+ *
+ * Return: true if @key is sgpr_key_parking(@ns).
+ */
 SGPR_PUBLIC bool sgpr_key_is_parking(uint64_t key, uint16_t ns);
 
 /* ---- TransportIDs, SPC-4 7.6.4 ---------------------------------------- */
@@ -156,11 +278,36 @@ struct sgpr_transport_id {
 	uint8_t isid[6];
 };
 
-/* Encode one TransportID into buf; returns the length written (multiple of 4) or -errno. */
+/**
+ * sgpr_tid_encode() - encode one TransportID (SPC-4 7.6.4)
+ * @tid: FC, SAS or iSCSI (format 00b, or 01b when has_isid)
+ * @buf: destination
+ * @len: size of @buf
+ *
+ * Return: bytes written (a multiple of 4), -EINVAL for an unknown protocol or an empty,
+ * unterminated or invalid iSCSI name, -ENOBUFS if @buf is too small.
+ */
 SGPR_PUBLIC int sgpr_tid_encode(const struct sgpr_transport_id *tid, uint8_t *buf, size_t len);
-/* Decode one TransportID; returns the bytes consumed or -EBADMSG. */
+/**
+ * sgpr_tid_decode() - decode one TransportID from untrusted bytes
+ * @buf: the bytes
+ * @len: bytes available; nothing past @len is read
+ * @ret: the TransportID, written only on success
+ *
+ * Return: bytes consumed, -EBADMSG for malformed or truncated data, -EPROTONOSUPPORT for a
+ * well-formed TransportID of another protocol.
+ */
 SGPR_PUBLIC int sgpr_tid_decode(const uint8_t *buf, size_t len, struct sgpr_transport_id *ret);
-/* "iqn.x,i,0x400001020304" / "fc:0x..." / "sas:0x..." */
+/**
+ * sgpr_tid_format() - human form of a TransportID
+ * @tid: the TransportID
+ * @buf: destination
+ * @len: size of @buf
+ *
+ * "iqn.x" or "iqn.x,i,0x400001020304", "fc:0x<16 hex>", "sas:0x<16 hex>", "proto:0x<id>".
+ *
+ * Return: @buf, or NULL if an argument is invalid or the text does not fit.
+ */
 SGPR_PUBLIC char *sgpr_tid_format(const struct sgpr_transport_id *tid, char *buf, size_t len);
 
 /* ---- PR OUT encoding, SPC-4 6.16 -------------------------------------- */
@@ -177,22 +324,33 @@ struct sgpr_prout_params {
 	uint16_t rel_tgt_port; /* REGISTER AND MOVE */
 	const uint8_t *tids; /* encoded TransportIDs: SPEC_I_PT list or the REGISTER AND MOVE one */
 	size_t tids_len;
+	uint64_t reserved[4]; /* for new fields: must be zero (-EINVAL) */
 };
 
 #define SGPR_PROUT_CDB_LEN 10
 #define SGPR_PROUT_PARAM_MAX 8192
-/*
- * Encode the PR OUT CDB and parameter list. Returns the parameter list length
- * (24 for the basic list, SPC-4 6.16.3; 24 + n for SPEC_I_PT and REGISTER AND
- * MOVE, SPC-4 6.16.4) or -EINVAL for an inconsistent request or -ENOBUFS.
+/**
+ * sgpr_prout_encode() - build a PERSISTENT RESERVE OUT CDB and parameter list
+ * @p: the request; its reserved space must be zero
+ * @cdb: receives the CDB: SGPR_PROUT_CDB_LEN (10) bytes (SPC-4 6.16.1 table 217)
+ * @param: receives the parameter list (SPC-4 6.16.3, 6.16.4)
+ * @param_len: size of @param; SGPR_PROUT_PARAM_MAX is always enough
+ *
+ * Return: the parameter list length (24 for the basic list, 24 + n with TransportIDs),
+ * -EINVAL for an inconsistent request, NULL @p or @cdb, nonzero reserved space or a list
+ * longer than SGPR_PROUT_PARAM_MAX, -ENOBUFS if @param is too small.
  */
-SGPR_PUBLIC int sgpr_prout_encode(const struct sgpr_prout_params *p,
-				  uint8_t cdb[static SGPR_PROUT_CDB_LEN], uint8_t *param,
+SGPR_PUBLIC int sgpr_prout_encode(const struct sgpr_prout_params *p, uint8_t *cdb, uint8_t *param,
 				  size_t param_len);
 
 #define SGPR_PRIN_CDB_LEN 10
-SGPR_PUBLIC void sgpr_prin_encode(enum sgpr_prin_sa sa, uint16_t alloc_len,
-				  uint8_t cdb[static SGPR_PRIN_CDB_LEN]);
+/**
+ * sgpr_prin_encode() - build a PERSISTENT RESERVE IN CDB (SPC-4 6.15.1 table 192)
+ * @sa: service action
+ * @alloc_len: ALLOCATION LENGTH
+ * @cdb: receives the CDB: SGPR_PRIN_CDB_LEN (10) bytes; NULL does nothing
+ */
+SGPR_PUBLIC void sgpr_prin_encode(enum sgpr_prin_sa sa, uint16_t alloc_len, uint8_t *cdb);
 
 /* ---- PR IN decoding, SPC-4 6.15 --------------------------------------- */
 
@@ -223,6 +381,14 @@ struct sgpr_caps {
 #define SGPR_TYPE_MASK_EARO (1u << 14)
 #define SGPR_TYPE_MASK_WEAR (1u << 15)
 #define SGPR_TYPE_MASK_EAAR (1u << 0)
+/**
+ * sgpr_caps_type_supported() - is a reservation type in the type mask
+ * @caps: parsed capabilities (sgpr_report_caps())
+ * @type: SGPR_TYPE_* code
+ *
+ * Return: false for an invalid type; true when TMV is 0 (the mask carries no information,
+ * SPC-4 6.15.4, so the device has to answer for itself); else the bit of table 203.
+ */
 SGPR_PUBLIC bool sgpr_caps_type_supported(const struct sgpr_caps *caps, int type);
 
 struct sgpr_fs_entry {
@@ -240,18 +406,48 @@ struct sgpr_full_status {
 	struct sgpr_fs_entry entries[];
 };
 
-/*
- * Parsers. buf/len are the bytes actually received. If the target announced
- * more data than was received, they return -ENOBUFS and, when ret_needed is
- * not NULL, store the total length the target wants to send. Malformed data
- * (lengths that do not add up) gives -EBADMSG. On success the caller frees
- * *ret with free().
+/**
+ * sgpr_parse_read_keys() - parse READ KEYS data (SPC-4 6.15.2 table 194)
+ * @buf: received bytes
+ * @len: number of received bytes
+ * @ret: on success a malloc()ed list, which the caller frees with free()
+ * @ret_needed: optional; on -ENOBUFS the total length the target wants to send
+ *
+ * Return: 0, -EBADMSG (fewer than 8 bytes, ADDITIONAL LENGTH not a multiple of 8), -ENOBUFS
+ * (truncated), -ENOMEM.
  */
 SGPR_PUBLIC int sgpr_parse_read_keys(const uint8_t *buf, size_t len, struct sgpr_keys **ret,
 				     size_t *ret_needed);
+/**
+ * sgpr_parse_read_reservation() - parse READ RESERVATION data (SPC-4 6.15.3)
+ * @buf: received bytes
+ * @len: number of received bytes
+ * @ret: the reservation; held is false when ADDITIONAL LENGTH is 0 (table 195)
+ *
+ * Return: 0, -EBADMSG (fewer than 8 bytes, ADDITIONAL LENGTH neither 0 nor 10h), -ENOBUFS
+ * (the descriptor was announced but not received).
+ */
 SGPR_PUBLIC int sgpr_parse_read_reservation(const uint8_t *buf, size_t len,
 					    struct sgpr_reservation *ret);
+/**
+ * sgpr_parse_report_caps() - parse REPORT CAPABILITIES data (SPC-4 6.15.4 table 201)
+ * @buf: received bytes
+ * @len: number of received bytes
+ * @ret: the capabilities
+ *
+ * Return: 0, or -EBADMSG for fewer than 8 bytes or a LENGTH below 8.
+ */
 SGPR_PUBLIC int sgpr_parse_report_caps(const uint8_t *buf, size_t len, struct sgpr_caps *ret);
+/**
+ * sgpr_parse_full_status() - parse READ FULL STATUS data (SPC-4 6.15.5)
+ * @buf: received bytes
+ * @len: number of received bytes
+ * @ret: on success a malloc()ed list, which the caller frees with free()
+ * @ret_needed: optional; on -ENOBUFS the total length the target wants to send
+ *
+ * Return: 0, -EBADMSG (short header, a descriptor crossing the end of the list, a malformed
+ * TransportID), -ENOBUFS (truncated), -ENOMEM.
+ */
 SGPR_PUBLIC int sgpr_parse_full_status(const uint8_t *buf, size_t len,
 				       struct sgpr_full_status **ret, size_t *ret_needed);
 
@@ -263,12 +459,40 @@ struct sgpr_sense {
 	uint8_t asc, ascq;
 	bool deferred;
 };
-/* Returns 0, or -EBADMSG if buf holds no decodable sense data. */
+/**
+ * sgpr_sense_parse() - decode response code, sense key, ASC and ASCQ (SPC-4 4.5)
+ * @buf: sense bytes
+ * @len: number of sense bytes
+ * @ret: the result, written only on success
+ *
+ * Return: 0, or -EBADMSG for another response code than 70h-73h or too few bytes.
+ */
 SGPR_PUBLIC int sgpr_sense_parse(const uint8_t *buf, size_t len, struct sgpr_sense *ret);
+/**
+ * sgpr_sense_key_name() - name of a sense key (SPC-4 4.5.6 table 47)
+ * @key: sense key
+ *
+ * Return: a static string, never NULL.
+ */
 SGPR_PUBLIC const char *sgpr_sense_key_name(uint8_t key);
-/* "ILLEGAL REQUEST: INVALID FIELD IN CDB (24/00)", "RESERVATION CONFLICT", ... */
+/**
+ * sgpr_status_describe() - one line of text for an outcome
+ * @st: outcome
+ * @buf: destination
+ * @len: size of @buf; the text is truncated to fit
+ *
+ * "RESERVATION CONFLICT", "ILLEGAL REQUEST: INVALID FIELD IN CDB (24/00)", "no status
+ * (command did not complete)", ...
+ *
+ * Return: @buf, or NULL if @st or @buf is NULL or @len is 0.
+ */
 SGPR_PUBLIC char *sgpr_status_describe(const struct sgpr_status *st, char *buf, size_t len);
-/* Map a final status to 0 or the errno of the table at the top of this file. */
+/**
+ * sgpr_status_to_errno() - errno of a final outcome
+ * @st: outcome of the last attempt
+ *
+ * Return: 0 for GOOD, else the negative errno of the table at the top of this file.
+ */
 SGPR_PUBLIC int sgpr_status_to_errno(const struct sgpr_status *st);
 
 /* ---- error classes ----------------------------------------------------- */
@@ -311,10 +535,17 @@ struct sgpr_clock {
 	void (*sleep_ms)(void *userdata, unsigned ms);
 	void *userdata;
 	uint32_t (*random_u32)(void *userdata); /* key counters; NULL: getrandom() */
+	void *reserved[4];			/* for new hooks: must be NULL (-EINVAL) */
 };
 
-/* Options of a handle. New fields are only ever appended (ABI: zeroed is the old behaviour). */
+/*
+ * Options of a handle. Zero the struct and set size to sizeof(struct sgpr_dev_opts): a zero
+ * field is its default. New fields are only ever appended; the library reads size bytes and
+ * takes the fields past them as zero, and refuses a larger size than it knows with -E2BIG
+ * unless the bytes it does not know are zero (docs/LIBSGPR.md "ABI").
+ */
 struct sgpr_dev_opts {
+	size_t size;			/* sizeof(struct sgpr_dev_opts); 0 is -EINVAL */
 	const char *initiator;		/* iSCSI initiator IQN (iscsi:// targets) */
 	uint16_t host_id;		/* selects the fixed ISID */
 	unsigned timeout_ms;		/* per command, default 10000 */
@@ -333,23 +564,28 @@ struct sgpr_dev_opts {
 	bool observer_isid;
 };
 
-/*
- * Open a LUN: "iscsi://portal[:port]/target-iqn/lun" or a /dev path.
- * Errors: -EINVAL malformed target, -ENOENT/-ENODEV no such device,
- * -ECONNREFUSED/-ETIMEDOUT/-EHOSTUNREACH/-ECONNRESET portal unreachable, -ENXIO no
- * such target or LUN, -EACCES login refused, -ECOMM login failed on the target's side,
- * -EPROTONOSUPPORT transport not built in (all of them sgpr_err_kind() UNREACHABLE).
- * /dev paths (SCSI disks /dev/sdX, sg devices /dev/sgN, their /dev/disk/by-* links,
- * dm-multipath maps /dev/dm-N and /dev/mapper/NAME, whose paths all become paths of
- * the handle) also give:
- *   -ENOENT    no such file
- *   -ENODEV    the device node has no device behind it (removed), or a map has no paths
+/**
+ * sgpr_dev_open() - open a logical unit
+ * @target: "iscsi://portal[:port]/target-iqn/lun" or a /dev path: a SCSI disk /dev/sdX, an sg
+ *          device /dev/sgN, a /dev/disk/by-* link, a dm-multipath map /dev/dm-N or
+ *          /dev/mapper/NAME (whose paths all become paths of the handle)
+ * @opts: options (size set to sizeof(struct sgpr_dev_opts)), or NULL for the defaults
+ * @ret: the new handle, freed with sgpr_dev_free(); written only on success
+ *
+ * Return: 0, or
+ *   -EINVAL    malformed target, NULL @target or @ret, @opts with size 0 or a nonzero
+ *              sgpr_clock.reserved
+ *   -E2BIG     @opts of a newer header with fields this library does not know set
+ *   -ENOENT/-ENODEV no such device, or the node has no device behind it, or a map has no paths
+ *   -ECONNREFUSED/-ETIMEDOUT/-EHOSTUNREACH/-ECONNRESET portal unreachable
+ *   -ENXIO     no such iSCSI target or LUN; -EACCES login refused or node not openable
+ *   -ECOMM     login failed on the target's side, or no path answers INQUIRY
  *   -ENOTBLK   a partition (or a partition map of a multipath map): give the whole disk
- *   -ENOTTY    not a SCSI device: a regular file, another character device, a loop,
- *              NVMe or virtio disk, a dm device that is not a multipath map
- *   -EACCES    the device node cannot be opened (permissions)
+ *   -ENOTTY    not a SCSI device (regular file, other character device, loop, NVMe or
+ *              virtio disk, a dm device that is not a multipath map)
  *   -EXDEV     the paths of a multipath map name different LUNs (VPD page 0x83)
- *   -ECOMM and the other errors of the commands above when no path answers INQUIRY
+ *   -EPROTONOSUPPORT the transport is not built in
+ * The device errors are all sgpr_err_kind() SGPR_ERR_UNREACHABLE.
  */
 SGPR_PUBLIC int sgpr_dev_open(const char *target, const struct sgpr_dev_opts *opts,
 			      struct sgpr_dev **ret);
@@ -373,7 +609,8 @@ SGPR_PUBLIC int sgpr_dev_open(const char *target, const struct sgpr_dev_opts *op
  *
  * Return: 0, or
  *   -EBADF     @fd is not an open descriptor, or an O_PATH one
- *   -EINVAL    @ret is NULL
+ *   -EINVAL    @ret is NULL, @opts with size 0 or a nonzero sgpr_clock.reserved
+ *   -E2BIG     @opts of a newer header with fields this library does not know set
  *   -ENOTTY    not a SCSI device: a regular file, a pipe or socket, another character
  *              device (/dev/null), a loop, NVMe or virtio disk, a dm device that is not a
  *              multipath map
@@ -384,8 +621,29 @@ SGPR_PUBLIC int sgpr_dev_open(const char *target, const struct sgpr_dev_opts *op
  *   (-EACCES) and for INQUIRY.
  */
 SGPR_PUBLIC int sgpr_dev_open_fd(int fd, const struct sgpr_dev_opts *opts, struct sgpr_dev **ret);
+/**
+ * sgpr_dev_free() - close a handle
+ * @d: the handle, or NULL
+ *
+ * Registrations and reservations on the device stay as they are.
+ *
+ * Return: NULL, for "d = sgpr_dev_free(d);".
+ */
 SGPR_PUBLIC struct sgpr_dev *sgpr_dev_free(struct sgpr_dev *d);
+/**
+ * sgpr_dev_transport_name() - the transport of a handle
+ * @d: the handle
+ *
+ * Return: "iscsi", "sg" (or "sim" in tests), static; NULL if @d is NULL.
+ */
 SGPR_PUBLIC const char *sgpr_dev_transport_name(const struct sgpr_dev *d);
+/**
+ * sgpr_dev_target() - the target a handle was opened with
+ * @d: the handle
+ *
+ * Return: the target string (sgpr_dev_open_fd(): the /dev name or "fd:N"), valid while @d is
+ * open; NULL if @d is NULL.
+ */
 SGPR_PUBLIC const char *sgpr_dev_target(const struct sgpr_dev *d);
 
 /*
@@ -396,17 +654,51 @@ SGPR_PUBLIC const char *sgpr_dev_target(const struct sgpr_dev *d);
  * A failed path is reported here and skipped while another path works; sgpr_adopt_key()
  * tries every path again and registers those that answer.
  */
-/* Number of paths, at least 1; -EINVAL if d is NULL. */
+/**
+ * sgpr_dev_path_count() - number of paths (I_T nexuses) of a handle
+ * @d: the handle
+ *
+ * One for an iSCSI URL or a single disk, one per /dev/sdX of a dm-multipath map. REGISTER
+ * and REGISTER AND IGNORE EXISTING KEY go to every working path (a registration belongs to
+ * one I_T nexus); other commands go to one working path and move to the next when a path
+ * fails at the transport level. sgpr_adopt_key() tries failed paths again.
+ *
+ * Return: the count, at least 1; -EINVAL if @d is NULL.
+ */
 SGPR_PUBLIC int sgpr_dev_path_count(const struct sgpr_dev *d);
-/* "/dev/sdc" (the target for single-path handles); NULL if i is out of range. */
+/**
+ * sgpr_dev_path_name() - name of one path
+ * @d: the handle
+ * @i: path index, below sgpr_dev_path_count()
+ *
+ * Return: "/dev/sdc" (the target for single-path handles), valid while @d is open; NULL if
+ * @d is NULL or @i out of range.
+ */
 SGPR_PUBLIC const char *sgpr_dev_path_name(const struct sgpr_dev *d, unsigned i);
+/**
+ * sgpr_dev_path_failed() - is one path failed
+ * @d: the handle
+ * @i: path index
+ *
+ * Return: true if path @i failed at the transport level and is skipped while another works.
+ */
 SGPR_PUBLIC bool sgpr_dev_path_failed(const struct sgpr_dev *d, unsigned i);
-/* The -errno that failed path i (-ENOTCONN, -ENODEV, -ECOMM, -ETIMEDOUT, ...), 0 if working. */
+/**
+ * sgpr_dev_path_error() - why one path failed
+ * @d: the handle
+ * @i: path index
+ *
+ * Return: the -errno that failed path @i (-ENOTCONN, -ENODEV, -ECOMM, -ETIMEDOUT, ...), 0 if
+ * it works or @d is NULL or @i out of range.
+ */
 SGPR_PUBLIC int sgpr_dev_path_error(const struct sgpr_dev *d, unsigned i);
-/*
- * The LUN's name, the same on every path: "naa.<hex>" (VPD page 0x83 NAA designator or
- * udev ID_WWN), "eui.<hex>", a SCSI name string, "t10.<vendor id>" or "serial.<ID_SERIAL>".
- * NULL if unknown (iSCSI and sim handles do not read it). Valid while d is open.
+/**
+ * sgpr_dev_lun_id() - the LUN's name, the same on every path
+ * @d: the handle
+ *
+ * Return: "naa.<hex>" (VPD page 0x83 NAA designator or udev ID_WWN), "eui.<hex>", a SCSI
+ * name string, "t10.<vendor id>" or "serial.<ID_SERIAL>", valid while @d is open; NULL if
+ * unknown (iSCSI and sim handles do not read it).
  */
 SGPR_PUBLIC const char *sgpr_dev_lun_id(const struct sgpr_dev *d);
 
@@ -417,6 +709,11 @@ struct sgpr_dev_stats {
 	unsigned unit_attentions; /* UAs absorbed by retries */
 	uint8_t last_ua_asc, last_ua_ascq;
 };
+/**
+ * sgpr_dev_get_stats() - counters of a handle
+ * @d: the handle
+ * @ret: receives the counters; untouched if @d or @ret is NULL
+ */
 SGPR_PUBLIC void sgpr_dev_get_stats(const struct sgpr_dev *d, struct sgpr_dev_stats *ret);
 
 /* Data direction of a raw command. */
@@ -426,9 +723,19 @@ enum sgpr_dir {
 	SGPR_DIR_OUT,
 };
 
-/*
- * Send one CDB, with the bounded UNIT ATTENTION and BUSY retries and the
- * reconnect handling of the device. Returns 0 on GOOD, else -errno (table above).
+/**
+ * sgpr_dev_execute() - send one CDB
+ * @d: the handle
+ * @cdb: the CDB
+ * @cdb_len: its length (6..16)
+ * @dir: data direction
+ * @data: data-in or data-out buffer, NULL for SGPR_DIR_NONE
+ * @data_len: size of @data
+ * @reterr: optional; the status and sense of the last attempt
+ *
+ * With the bounded UNIT ATTENTION and BUSY retries and the reconnect handling of the device.
+ *
+ * Return: 0 on GOOD, else the -errno of the table at the top of this file.
  */
 SGPR_PUBLIC int sgpr_dev_execute(struct sgpr_dev *d, const uint8_t *cdb, size_t cdb_len,
 				 enum sgpr_dir dir, void *data, size_t data_len,
@@ -436,62 +743,170 @@ SGPR_PUBLIC int sgpr_dev_execute(struct sgpr_dev *d, const uint8_t *cdb, size_t 
 
 /* ---- PR operations on a device --------------------------------------- */
 
+/**
+ * sgpr_prout() - send one PERSISTENT RESERVE OUT command
+ * @d: the handle
+ * @p: the request (as for sgpr_prout_encode())
+ * @reterr: optional; the status and sense of the last attempt
+ *
+ * REGISTER and REGISTER AND IGNORE EXISTING KEY go to every working path.
+ *
+ * Return: 0, -EINVAL for an inconsistent request, else the errno table at the top.
+ */
 SGPR_PUBLIC int sgpr_prout(struct sgpr_dev *d, const struct sgpr_prout_params *p,
 			   struct sgpr_status *reterr);
 
-/* Re-read with a larger allocation length when the list was truncated. */
+/**
+ * sgpr_read_keys() - READ KEYS (SPC-4 6.15.2)
+ * @d: the handle
+ * @ret: on success a malloc()ed list, which the caller frees with free()
+ * @reterr: optional; the status and sense of the last attempt
+ *
+ * Re-reads with a larger allocation length when the list was truncated.
+ *
+ * Return: 0, -ENOMEM, -EBADMSG for malformed data, else the errno table at the top.
+ */
 SGPR_PUBLIC int sgpr_read_keys(struct sgpr_dev *d, struct sgpr_keys **ret,
 			       struct sgpr_status *reterr);
+/**
+ * sgpr_read_reservation() - READ RESERVATION (SPC-4 6.15.3)
+ * @d: the handle
+ * @ret: the reservation
+ * @reterr: optional; the status and sense of the last attempt
+ *
+ * Return: 0, -EBADMSG for malformed data, else the errno table at the top.
+ */
 SGPR_PUBLIC int sgpr_read_reservation(struct sgpr_dev *d, struct sgpr_reservation *ret,
 				      struct sgpr_status *reterr);
+/**
+ * sgpr_report_caps() - REPORT CAPABILITIES (SPC-4 6.15.4)
+ * @d: the handle
+ * @ret: the capabilities
+ * @reterr: optional; the status and sense of the last attempt
+ *
+ * Return: 0, -EOPNOTSUPP if the device lacks it, -EBADMSG for malformed data, else the
+ * errno table at the top.
+ */
 SGPR_PUBLIC int sgpr_report_caps(struct sgpr_dev *d, struct sgpr_caps *ret,
 				 struct sgpr_status *reterr);
+/**
+ * sgpr_read_full_status() - READ FULL STATUS (SPC-4 6.15.5)
+ * @d: the handle
+ * @ret: on success a malloc()ed list, which the caller frees with free()
+ * @reterr: optional; the status and sense of the last attempt
+ *
+ * Return: 0, -EOPNOTSUPP if the device lacks it, -ENOMEM, -EBADMSG, else the errno table.
+ */
 SGPR_PUBLIC int sgpr_read_full_status(struct sgpr_dev *d, struct sgpr_full_status **ret,
 				      struct sgpr_status *reterr);
 
-/*
- * REGISTER (old_key -> new_key), or REGISTER AND IGNORE EXISTING KEY when ignore. new_key 0
- * unregisters. Sent on every working path; a SCSI error on any of them is the result.
+/**
+ * sgpr_register() - REGISTER or REGISTER AND IGNORE EXISTING KEY
+ * @d: the handle
+ * @old_key: the key this nexus is registered with (0: none); ignored when @ignore
+ * @new_key: the new key; 0 unregisters
+ * @ignore: send REGISTER AND IGNORE EXISTING KEY (SPC-4 5.12.7)
+ * @reterr: optional; the status and sense of the last attempt
+ *
+ * Sent on every working path; a SCSI error on any of them is the result.
+ *
+ * Return: 0, -EBADE if @old_key is not this nexus's key, else the errno table at the top.
  */
 SGPR_PUBLIC int sgpr_register(struct sgpr_dev *d, uint64_t old_key, uint64_t new_key, bool ignore,
 			      struct sgpr_status *reterr);
+/**
+ * sgpr_reserve() - RESERVE (SPC-4 5.12.9)
+ * @d: the handle
+ * @key: this nexus's registered key
+ * @type: SGPR_TYPE_* code
+ * @reterr: optional; the status and sense of the last attempt
+ *
+ * Return: 0 (also when @key already holds it with @type), -EBADE if another key holds it or
+ * @key is not registered, -EINVAL for an invalid type, else the errno table at the top.
+ */
 SGPR_PUBLIC int sgpr_reserve(struct sgpr_dev *d, uint64_t key, int type,
 			     struct sgpr_status *reterr);
+/**
+ * sgpr_release() - RELEASE (SPC-4 5.12.11.2)
+ * @d: the handle
+ * @key: this nexus's registered key
+ * @type: the type of the reservation held
+ * @reterr: optional; the status and sense of the last attempt
+ *
+ * Return: 0 (also when nothing is held), -EBADE if @key is not registered, -EINVAL for a
+ * type mismatch, else the errno table at the top.
+ */
 SGPR_PUBLIC int sgpr_release(struct sgpr_dev *d, uint64_t key, int type,
 			     struct sgpr_status *reterr);
+/**
+ * sgpr_clear() - CLEAR: remove every registration and the reservation (SPC-4 5.12.11.6)
+ * @d: the handle
+ * @key: this nexus's registered key
+ * @reterr: optional; the status and sense of the last attempt
+ *
+ * Return: 0, -EBADE if @key is not registered, else the errno table at the top.
+ */
 SGPR_PUBLIC int sgpr_clear(struct sgpr_dev *d, uint64_t key, struct sgpr_status *reterr);
-/*
- * PREEMPT AND ABORT (abort=true) or PREEMPT. When the device does not support
- * PREEMPT AND ABORT, falls back to PREEMPT and sets *ret_aborted = false.
+/**
+ * sgpr_preempt() - PREEMPT AND ABORT or PREEMPT (SPC-4 5.12.11.4)
+ * @d: the handle
+ * @key: this nexus's registered key
+ * @victim: the key to remove (and whose reservation to take)
+ * @type: the type of the new reservation
+ * @abort: send PREEMPT AND ABORT; it falls back to PREEMPT when the device lacks it
+ * @ret_aborted: optional; whether PREEMPT AND ABORT was carried out
+ * @reterr: optional; the status and sense of the last attempt
+ *
+ * Return: 0, -EBADE if @key is not registered, else the errno table at the top.
  */
 SGPR_PUBLIC int sgpr_preempt(struct sgpr_dev *d, uint64_t key, uint64_t victim, int type,
 			     bool abort, bool *ret_aborted, struct sgpr_status *reterr);
 
-/*
- * Make this nexus the live registration of key, which READ KEYS lists (left by
- * an earlier session of this host: tgt ties registrations to a session, so a
- * re-login leaves an orphan). REGISTER AND IGNORE with key, then, if key holds
- * the reservation, PREEMPT of key by key with the same type (SPC-4 5.12.11.4.3)
- * so the reservation moves to this nexus and orphans of key are removed.
- * Verified with READ KEYS / READ RESERVATION: -EIO if they do not confirm it.
- * -ENOKEY if key is not registered.
- * With several paths every path is registered, failed ones included (those that
- * answer work again), and the check is one registration of key per working path.
+/**
+ * sgpr_adopt_key() - make this nexus the live registration of a key
+ * @d: the handle
+ * @key: a key READ KEYS lists, left by an earlier session of this host (tgt ties
+ *       registrations to a session, so a re-login leaves an orphan)
+ * @reterr: optional; the status and sense of the last attempt
+ *
+ * REGISTER AND IGNORE EXISTING KEY with @key, then, if @key holds the reservation, PREEMPT
+ * of @key by @key with the same type (SPC-4 5.12.11.4.3) so that the reservation moves to
+ * this nexus and the orphans of @key go. With several paths every path is registered,
+ * failed ones included, and the check is one registration of @key per working path.
+ *
+ * Return: 0, -ENOKEY if @key is not registered, -EIO if READ KEYS / READ RESERVATION do not
+ * confirm it, else the errno table at the top.
  */
 SGPR_PUBLIC int sgpr_adopt_key(struct sgpr_dev *d, uint64_t key, struct sgpr_status *reterr);
 
-/*
- * Learn which optional service actions the device lacks without changing any
- * state: READ FULL STATUS is read, and PREEMPT AND ABORT is sent with a
- * RESERVATION KEY this nexus is not registered with, so a device that
- * implements it answers RESERVATION CONFLICT (SPC-4 5.12.11.1, 5.12.11.4) and
- * one that does not answers ILLEGAL REQUEST. Results through
- * sgpr_dev_prout_unsupported()/sgpr_dev_prin_unsupported().
+/**
+ * sgpr_dev_probe() - learn which optional service actions the device lacks
+ * @d: the handle
+ *
+ * Changes no state: READ FULL STATUS is read, and PREEMPT AND ABORT is sent with a
+ * RESERVATION KEY this nexus is not registered with, so a device that implements it answers
+ * RESERVATION CONFLICT (SPC-4 5.12.11.1) and one that does not ILLEGAL REQUEST.
+ *
+ * Return: 0 (results through sgpr_dev_prout_unsupported() / sgpr_dev_prin_unsupported()),
+ * or the errno table at the top when the device did not answer.
  */
 SGPR_PUBLIC int sgpr_dev_probe(struct sgpr_dev *d);
 
-/* Service actions this device answered as unsupported (-EOPNOTSUPP), remembered per handle. */
+/**
+ * sgpr_dev_prout_unsupported() - did the device refuse a PR OUT service action
+ * @d: the handle
+ * @sa: the service action
+ *
+ * Return: true if @sa was answered as unsupported (-EOPNOTSUPP) on this handle.
+ */
 SGPR_PUBLIC bool sgpr_dev_prout_unsupported(const struct sgpr_dev *d, enum sgpr_prout_sa sa);
+/**
+ * sgpr_dev_prin_unsupported() - did the device refuse a PR IN service action
+ * @d: the handle
+ * @sa: the service action
+ *
+ * Return: true if @sa was answered as unsupported (-EOPNOTSUPP) on this handle.
+ */
 SGPR_PUBLIC bool sgpr_dev_prin_unsupported(const struct sgpr_dev *d, enum sgpr_prin_sa sa);
 
 /* ---- leases (DESIGN.md "Keys and leases") ------------------------------ */
@@ -507,7 +922,9 @@ struct sgpr_lease;
 /* dead_after of a lease period L: 3.5 L (3 renewals missed, plus half a period of margin) */
 #define SGPR_LEASE_DEAD_AFTER_MS_DEFAULT(period_ms) (3u * (period_ms) + (period_ms) / 2u)
 
+/* Zero it and set size to sizeof(struct sgpr_lease_opts), as struct sgpr_dev_opts. */
 struct sgpr_lease_opts {
+	size_t size;		      /* sizeof(struct sgpr_lease_opts); 0 is -EINVAL */
 	uint16_t ns;		      /* sgpr_ns_from_cluster() */
 	uint16_t host_id;	      /* 1..65535 */
 	int type;		      /* default SGPR_TYPE_WERO */
@@ -558,51 +975,141 @@ enum sgpr_lease_event {
 	SGPR_LEASE_PARKED, /* released: the parking key keeps fencing unregistered nexuses */
 };
 
-/* A lease on one device; d is borrowed and must outlive the lease. */
+/**
+ * sgpr_lease_new() - a lease on one device
+ * @d: the handle, borrowed: it must outlive the lease
+ * @opts: the options, size set to sizeof(struct sgpr_lease_opts); copied
+ * @ret: the new lease, freed with sgpr_lease_free(); written only on success
+ *
+ * Return: 0, -EINVAL (NULL argument, size 0, host id or namespace 0, invalid type,
+ * dead_after_ms not above period_ms), -E2BIG (unknown fields of a newer header set),
+ * -ERANGE (period_ms above SGPR_LEASE_PERIOD_MAX_MS), -ENOMEM.
+ */
 SGPR_PUBLIC int sgpr_lease_new(struct sgpr_dev *d, const struct sgpr_lease_opts *opts,
 			       struct sgpr_lease **ret);
-/* Frees the state only: the reservation is left as it is (see sgpr_lease_release). */
+/**
+ * sgpr_lease_free() - free a lease's state
+ * @l: the lease, or NULL
+ *
+ * The reservation is left as it is (see sgpr_lease_release()).
+ *
+ * Return: NULL.
+ */
 SGPR_PUBLIC struct sgpr_lease *sgpr_lease_free(struct sgpr_lease *l);
-/*
- * Free LUN: register and reserve (ACQUIRED). Held by our own key: adopt it
- * (ADOPTED). Held by another key: -EBADE (see sgpr_lease_observe).
+/**
+ * sgpr_lease_acquire() - take a free LUN, or keep our own
+ * @l: the lease
+ * @ret_event: SGPR_LEASE_ACQUIRED (register and reserve) or SGPR_LEASE_ADOPTED (our own key
+ *             already held it), written on success
+ *
+ * Return: 0, -EBADE if another key holds it (see sgpr_lease_observe()), else the errno
+ * table at the top.
  */
 SGPR_PUBLIC int sgpr_lease_acquire(struct sgpr_lease *l, enum sgpr_lease_event *ret_event);
-/*
- * Once per lease period while held: REGISTER old key -> next epoch, confirm the
- * reservation, remove peers lingering past dead_after. Returns 0 with an event;
- * a LOST_* event leaves the lease in SGPR_LEASE_LOST. -ENOLCK if not held.
+/**
+ * sgpr_lease_renew() - renew a held lease, once per lease period
+ * @l: the lease
+ * @ret_event: what happened (RENEWED, RECOVERED, UNREACHABLE, PEER_REMOVED or a LOST_* event,
+ *             which leaves the lease in SGPR_LEASE_LOST)
+ *
+ * REGISTER old key -> next epoch, confirm the reservation, remove peers lingering past
+ * dead_after.
+ *
+ * Return: 0 with an event, -ENOLCK if not held, -EINVAL for NULL.
  */
 SGPR_PUBLIC int sgpr_lease_renew(struct sgpr_lease *l, enum sgpr_lease_event *ret_event);
-/*
- * Once per lease period while not held: watch the holder's key; when it has
- * not changed for dead_after, take over with PREEMPT AND ABORT (fallback
- * PREEMPT) of that exact key (TAKEN_OVER), or learn that the holder is alive
- * (HOLDER_ALIVE). A free LUN is acquired. -EBADE: never takeable (all
- * registrants type).
+/**
+ * sgpr_lease_observe() - watch the holder, once per lease period while not held
+ * @l: the lease
+ * @ret_event: NONE, ACQUIRED (the LUN was free), TAKEN_OVER or HOLDER_ALIVE
+ *
+ * When the holder's key has not changed for dead_after, take over with PREEMPT AND ABORT
+ * (fallback PREEMPT) of that exact key; the target refuses it if the holder renewed.
+ *
+ * Return: 0 with an event, -EBADE when never takeable (an all registrants type), else the
+ * errno table at the top.
  */
 SGPR_PUBLIC int sgpr_lease_observe(struct sgpr_lease *l, enum sgpr_lease_event *ret_event);
-/*
- * Release: our key becomes the namespace's parking key (REGISTER on every path), so the LUN
- * stays reserved and every unregistered nexus (a preempted host included) stays refused;
- * the next acquirer preempts the parking key. The lease becomes IDLE.
+/**
+ * sgpr_lease_release() - release a lease and park the reservation
+ * @l: the lease
+ *
+ * Our key becomes the namespace's parking key (REGISTER on every path), so the LUN stays
+ * reserved and every unregistered nexus (a preempted host included) stays refused; the next
+ * acquirer preempts the parking key. The lease becomes IDLE.
+ *
+ * Return: 0, else the errno table at the top.
  */
 SGPR_PUBLIC int sgpr_lease_release(struct sgpr_lease *l);
-/* Park the reservation key holds on d (as sgpr_lease_release), confirmed by PR IN. */
+/**
+ * sgpr_park() - park the reservation a key holds, as sgpr_lease_release()
+ * @d: the handle
+ * @ns: namespace (not 0)
+ * @key: the key this nexus holds the reservation with (not 0)
+ *
+ * Return: 0 once PR IN confirms the parking key holds it, -EINVAL for a 0 argument, else
+ * the errno table at the top.
+ */
 SGPR_PUBLIC int sgpr_park(struct sgpr_dev *d, uint16_t ns, uint64_t key);
+/**
+ * sgpr_lease_get_state() - the state of a lease
+ * @l: the lease
+ *
+ * Return: IDLE, HELD or LOST; IDLE for NULL.
+ */
 SGPR_PUBLIC enum sgpr_lease_state sgpr_lease_get_state(const struct sgpr_lease *l);
-/* The key held (or, in SGPR_LEASE_LOST, the key that was lost); 0 when idle. */
+/**
+ * sgpr_lease_key() - the key of a lease
+ * @l: the lease
+ *
+ * Return: the key held (in SGPR_LEASE_LOST: the key that was lost); 0 when idle.
+ */
 SGPR_PUBLIC uint64_t sgpr_lease_key(const struct sgpr_lease *l);
-/* The holder key last seen (after TAKEN_OVER: the key that was taken over). */
+/**
+ * sgpr_lease_last_holder() - the holder key last seen
+ * @l: the lease
+ *
+ * Return: the key (after TAKEN_OVER: the key that was taken over), 0 if none.
+ */
 SGPR_PUBLIC uint64_t sgpr_lease_last_holder(const struct sgpr_lease *l);
-/* After TAKEN_OVER: true when the target carried out PREEMPT AND ABORT, false for PREEMPT. */
+/**
+ * sgpr_lease_takeover_aborted() - how the last takeover preempted
+ * @l: the lease
+ *
+ * Return: true when the target carried out PREEMPT AND ABORT, false for PREEMPT.
+ */
 SGPR_PUBLIC bool sgpr_lease_takeover_aborted(const struct sgpr_lease *l);
+/**
+ * sgpr_lease_last_renewal_ms() - when the target last confirmed our key
+ * @l: the lease
+ *
+ * Return: the time on the device's clock (sgpr_clock, CLOCK_BOOTTIME), 0 if never.
+ */
 SGPR_PUBLIC uint64_t sgpr_lease_last_renewal_ms(const struct sgpr_lease *l);
-/* Observer: the period the watched holder's key announces (0: none), and the wait applied. */
+/**
+ * sgpr_lease_holder_period_ms() - the period the watched holder's key announces
+ * @l: the lease
+ *
+ * Return: the period in ms, 0 for none (static or foreign key).
+ */
 SGPR_PUBLIC unsigned sgpr_lease_holder_period_ms(const struct sgpr_lease *l);
+/**
+ * sgpr_lease_dead_after_ms() - the wait an observer applies to the current holder
+ * @l: the lease
+ *
+ * Return: dead_after_ms, raised to SGPR_LEASE_DEAD_FLOOR_MS() of the holder's period.
+ */
 SGPR_PUBLIC unsigned sgpr_lease_dead_after_ms(const struct sgpr_lease *l);
+/**
+ * sgpr_lease_event_name() - name of a lease event
+ * @ev: the event
+ *
+ * Return: a static string ("taken-over", ...), NULL when out of range.
+ */
 SGPR_PUBLIC const char *sgpr_lease_event_name(enum sgpr_lease_event ev);
 
 #ifdef __cplusplus
 }
 #endif
+
+#endif /* SGPR_H */

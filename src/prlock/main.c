@@ -273,6 +273,7 @@ static int resolve_identity(struct prlock *p, const struct cmdline *c)
 	if (c->victim && c->victim_host)
 		return usage_error("--victim and --host exclude each other");
 	p->dev_opts = (struct sgpr_dev_opts){
+		.size = sizeof(struct sgpr_dev_opts),
 		.initiator = p->cfg.initiator,
 		.host_id = p->cfg.host_id,
 		.timeout_ms = p->cfg.timeout_ms,

@@ -39,6 +39,7 @@ static uint64_t mono_ms(void)
 struct sgpr_lease_opts lease_opts(const struct prlock *p, bool static_lease)
 {
 	return (struct sgpr_lease_opts){
+		.size = sizeof(struct sgpr_lease_opts),
 		.ns = p->ns,
 		.host_id = p->cfg.host_id,
 		.type = effective_type(p),

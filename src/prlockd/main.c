@@ -339,6 +339,7 @@ static int parse_argv(int argc, char **argv, struct daemon *dm)
 	 * (at least 1 s), which dead_after (3.5 L) absorbs.
 	 */
 	dm->dev_opts = (struct sgpr_dev_opts){
+		.size = sizeof(struct sgpr_dev_opts),
 		.initiator = dm->cfg.initiator,
 		.host_id = dm->cfg.host_id,
 		.timeout_ms = dm->cfg.timeout_ms ?: (dm->period_ms > 1000 ? dm->period_ms : 1000),

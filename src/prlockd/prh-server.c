@@ -675,7 +675,7 @@ static void *watchdog_main(void *arg)
 static int open_dev(struct conn *c, int fd, struct cached_dev *e)
 {
 	struct prh_server *s = c->s;
-	struct sgpr_dev_opts o = {.timeout_ms = s->opts.device_timeout_ms};
+	struct sgpr_dev_opts o = {.size = sizeof(o), .timeout_ms = s->opts.device_timeout_ms};
 
 	/* on the client's fd, as qemu-pr-helper: the handle keeps a duplicate of it */
 	if (s->opts.open_fn)

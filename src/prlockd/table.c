@@ -249,6 +249,7 @@ static int entry_open(struct table_entry *e)
 {
 	const struct table *t = e->t;
 	struct sgpr_lease_opts o = {
+		.size = sizeof(o),
 		.ns = t->cfg.ns,
 		.host_id = t->cfg.host_id,
 		.type = e->type,

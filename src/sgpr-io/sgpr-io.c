@@ -354,7 +354,8 @@ int main(int argc, char **argv)
 		initiator = iqn;
 	}
 	r = sgpr_dev_open(argv[optind],
-			  &(struct sgpr_dev_opts){.initiator = initiator,
+			  &(struct sgpr_dev_opts){.size = sizeof(struct sgpr_dev_opts),
+						  .initiator = initiator,
 						  .host_id = host_id,
 						  .timeout_ms = timeout_ms,
 						  .connect_timeout_ms = timeout_ms,
@@ -372,6 +373,7 @@ int main(int argc, char **argv)
 	io->type = type;
 	io->key = sgpr_key_make(sgpr_ns_from_cluster(cluster), host_id, 0);
 	io->lease_opts = (struct sgpr_lease_opts){
+		.size = sizeof(struct sgpr_lease_opts),
 		.ns = sgpr_ns_from_cluster(cluster),
 		.host_id = host_id,
 		.type = type,

@@ -25,6 +25,7 @@ struct fx {
 static inline struct sgpr_lease_opts lease_opts(const struct fx *f, uint16_t host)
 {
 	return (struct sgpr_lease_opts){
+		.size = sizeof(struct sgpr_lease_opts),
 		.ns = f->ns,
 		.host_id = host,
 		.period_ms = PERIOD,

@@ -8,6 +8,7 @@ int sim_fx_init(struct sim_fx *fx, const struct sgpr_sim_config *cfg)
 
 	*fx = (struct sim_fx){0};
 	sgpr_sim_clock_init(&fx->clock);
+	fx->opts.size = sizeof(fx->opts);
 	fx->opts.clock = &fx->clock.clock;
 	fx->lun = sgpr_sim_lun_new(cfg ? cfg : &spc);
 	return fx->lun ? 0 : -ENOMEM;

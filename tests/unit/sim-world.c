@@ -67,6 +67,7 @@ static void gen_hosts(struct simh_world *w)
 		if (c->role == SIMH_RUNNER && (without & SIMH_NO_RUNNER))
 			c->role = i == 0 ? SIMH_HOLDER : SIMH_STANDBY;
 		c->npaths = simh_chance(w, 30) && !(without & SIMH_NO_MULTIPATH) ? 2 : 1;
+		c->lease.size = sizeof(c->lease);
 		c->lease.ns = w->ns;
 		c->lease.host_id = (uint16_t)(i + 1);
 		if (i > 0 && simh_chance(w, 4) && !(without & SIMH_NO_CLONE)) {
@@ -436,6 +437,7 @@ static int setup(struct simh_world *w)
 
 		sgpr_sim_clock_init(&h->clock);
 		h->clock.clock.random_u32 = host_random;
+		h->opts.size = sizeof(h->opts);
 		h->opts.clock = &h->clock.clock;
 		h->opts.timeout_ms = CMD_TIMEOUT_MS;
 		host_names(h);

@@ -350,6 +350,8 @@ static void test_reject_inconsistent(void **state)
 	} while (0)
 
 	REJECT(.sa = _SGPR_PROUT_SA_MAX, .key = K_RES);
+	/* a field of a newer header (the reserved space) this library does not know */
+	REJECT(.sa = SGPR_PROUT_REGISTER, .sa_key = K_RES, .reserved = {0, 0, 0, 1});
 	REJECT(.sa = 0x1f, .key = K_RES);
 	/* invalid or missing type */
 	REJECT(.sa = SGPR_PROUT_RESERVE, .key = K_RES, .type = 0);

@@ -10,6 +10,7 @@
 #include <setjmp.h>
 #include <limits.h>
 #include <stdio.h>
+#include <string.h>
 #include <cmocka.h>
 
 #include "sim-fixture.h"
@@ -723,6 +724,63 @@ static void test_ua_count_only_retries(void **state)
 	sgpr_dev_free(c);
 }
 
+/*
+ * struct sgpr_dev_opts grows through its size field (sgpr_opts_copy()): the smaller struct of
+ * an older caller gets the defaults for the fields it lacks, whatever its memory holds past
+ * size; the larger struct of a newer caller is taken when the fields this library does not know
+ * are zero and refused with -E2BIG otherwise; a size that was never set is -EINVAL.
+ */
+static void test_opts_size(void **state)
+{
+	struct fx *f = *state;
+	struct {
+		struct sgpr_dev_opts o;
+		uint64_t newer[2];
+	} big;
+	struct sgpr_sim_clock ck;
+	struct sgpr_dev *c = NULL;
+
+	memset(&big, 0xa5, sizeof(big));
+	big.o.size = offsetof(struct sgpr_dev_opts, timeout_ms);
+	big.o.initiator = NULL;
+	big.o.host_id = 0;
+	assert_int_equal(sgpr_sim_open(f->sim.lun, NAME_C, &big.o, &c), 0);
+	assert_int_equal(c->opts.size, sizeof(struct sgpr_dev_opts));
+	assert_int_equal(c->opts.timeout_ms, SGPR_DEFAULT_TIMEOUT_MS);
+	assert_int_equal(c->opts.ua_retries, SGPR_DEFAULT_UA_RETRIES);
+	assert_ptr_equal(c->opts.clock, sgpr_clock_default());
+	assert_null(c->opts.log_fn);
+	assert_false(c->opts.observer_isid);
+	c = sgpr_dev_free(c);
+
+	memset(&big, 0, sizeof(big));
+	big.o = f->sim.opts;
+	big.o.size = sizeof(big);
+	big.o.ua_retries = 3;
+	assert_int_equal(sgpr_sim_open(f->sim.lun, NAME_C, &big.o, &c), 0);
+	assert_int_equal(c->opts.ua_retries, 3);
+	assert_int_equal(c->opts.size, sizeof(struct sgpr_dev_opts));
+	c = sgpr_dev_free(c);
+	big.newer[1] = 1;
+	assert_int_equal(sgpr_sim_open(f->sim.lun, NAME_C, &big.o, &c), -E2BIG);
+	assert_null(c);
+	big.newer[1] = 0;
+	big.o.size = 1u << 20;
+	assert_int_equal(sgpr_sim_open(f->sim.lun, NAME_C, &big.o, &c), -E2BIG);
+	big.o.size = 0;
+	assert_int_equal(sgpr_sim_open(f->sim.lun, NAME_C, &big.o, &c), -EINVAL);
+	assert_int_equal(sgpr_dev_open("iscsi://127.0.0.1/iqn.x/0", &big.o, &c), -EINVAL);
+	assert_null(c);
+
+	/* struct sgpr_clock's reserved hooks must be NULL */
+	sgpr_sim_clock_init(&ck);
+	ck.clock.reserved[3] = &ck;
+	big.o = f->sim.opts;
+	big.o.clock = &ck.clock;
+	assert_int_equal(sgpr_sim_open(f->sim.lun, NAME_C, &big.o, &c), -EINVAL);
+	assert_null(c);
+}
+
 #define SPC(t) cmocka_unit_test_setup_teardown(t, setup_spc, teardown)
 #define TGT(t) cmocka_unit_test_setup_teardown(t, setup_tgt, teardown)
 
@@ -763,6 +821,7 @@ int main(void)
 		TGT(test_key_change_lost_after_preempt),
 		SPC(test_key_change_lost_after_preempt_spc),
 		SPC(test_ua_count_only_retries),
+		SPC(test_opts_size),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

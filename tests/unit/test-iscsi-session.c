@@ -92,7 +92,8 @@ struct opener {
 static void *open_thread(void *arg)
 {
 	struct opener *o = arg;
-	struct sgpr_dev_opts opts = {.initiator = "iqn.2026-11.io.sgpr:unit",
+	struct sgpr_dev_opts opts = {.size = sizeof(opts),
+				     .initiator = "iqn.2026-11.io.sgpr:unit",
 				     .host_id = 3,
 				     .connect_timeout_ms = o->connect_ms,
 				     .observer_isid = o->observer};

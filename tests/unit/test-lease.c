@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <setjmp.h>
 #include <stdio.h>
+#include <string.h>
 #include <cmocka.h>
 
 #include "lease-fixture.h"
@@ -454,6 +455,42 @@ static void test_bad_options(void **state)
 	assert_null(sgpr_lease_event_name((enum sgpr_lease_event)99));
 }
 
+/* struct sgpr_lease_opts grows as struct sgpr_dev_opts (test-dev.c test_opts_size) */
+static void test_opts_size(void **state)
+{
+	struct fx *f = *state;
+	struct {
+		struct sgpr_lease_opts o;
+		uint64_t newer;
+	} big;
+	struct sgpr_lease *l = NULL;
+
+	/* an older caller without period_ms and what follows: the defaults, not the garbage */
+	memset(&big, 0xa5, sizeof(big));
+	big.o.size = offsetof(struct sgpr_lease_opts, period_ms);
+	big.o.ns = f->ns;
+	big.o.host_id = 1;
+	big.o.type = 0;
+	assert_int_equal(sgpr_lease_new(f->a, &big.o, &l), 0);
+	assert_int_equal(sgpr_lease_dead_after_ms(l),
+			 SGPR_LEASE_DEAD_FLOOR_MS(SGPR_LEASE_PERIOD_MS_DEFAULT));
+	assert_int_equal(sgpr_lease_key(l), 0);
+	l = sgpr_lease_free(l);
+
+	memset(&big, 0, sizeof(big));
+	big.o = lease_opts(f, 1);
+	big.o.size = sizeof(big);
+	assert_int_equal(sgpr_lease_new(f->a, &big.o, &l), 0);
+	assert_int_equal(sgpr_lease_dead_after_ms(l), DEAD_AFTER);
+	l = sgpr_lease_free(l);
+	big.newer = 1;
+	assert_int_equal(sgpr_lease_new(f->a, &big.o, &l), -E2BIG);
+	assert_null(l);
+	big.o.size = 0;
+	assert_int_equal(sgpr_lease_new(f->a, &big.o, &l), -EINVAL);
+	assert_null(l);
+}
+
 #define TGT(t) cmocka_unit_test_setup_teardown(t, setup_tgt, teardown)
 #define SPC(t) cmocka_unit_test_setup_teardown(t, setup_spc, teardown)
 #define SPC_VOLATILE(t) cmocka_unit_test_setup_teardown(t, setup_spc_volatile, teardown)
@@ -486,6 +523,7 @@ int main(void)
 		TGT(test_restart_adopts),
 		TGT(test_release),
 		TGT(test_bad_options),
+		SPC(test_opts_size),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
