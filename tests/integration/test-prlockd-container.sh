@@ -77,6 +77,8 @@ check "its state file is in the private state directory" \
 	grep -q "^$URL " "$PRIV/state/state/leases"
 check "the host-local LUN lock is in the private lock directory" \
 	eval '[ -n "$(ls -A "$PRIV/locks")" ]'
+pl 11 --control "$PRIV/state/control.sock" release "$URL"
+expect_rc "the lease is released" 0
 check "prlockd logged no write failure" eval '! grep -q "Read-only file system" "$WORK/prlockd.log"'
 kill -TERM "$P"
 wait "$P"
@@ -84,6 +86,46 @@ RC=$?
 expect_rc "SIGTERM: exit 0" 0
 check "the socket is removed" eval '[ ! -e "$SOCK" ]'
 unset 'IO_PID[prlockd]'
+
+echo "# the start systemd gives prlockd.service: its bounding set, no_new_privs, --user"
+# CapabilityBoundingSet= of the built unit, as setpriv's list (the unit and prlockd must agree)
+BSET=$(sed -n 's/^CapabilityBoundingSet=//p' "$BUILD_DIR/systemd/prlockd.service" |
+	tr '[:upper:]' '[:lower:]' | sed 's/cap_//g; s/ /,+/g')
+check "the unit has a bounding set" eval '[ -n "$BSET" ]'
+mkdir -p "$PRIV/unit"
+# unit_start: prlockd as prlockd.service starts it (bounding set, no_new_privs), --user nobody
+unit_start() {
+	SGPR_LOCK_DIR=$PRIV/locks sandbox setpriv --bounding-set "-all,+$BSET" --no-new-privs \
+		"$PRLOCKD" --config /dev/null --host-id 11 --initiator "$(iqn 11)" --lease-period 1 \
+		--state-dir "$PRIV/unit" --control "$PRIV/unit/control.sock" --pr-socket none \
+		--user nobody 2>>"$WORK/unit.log" &
+	P=$!
+	IO_PID[prlockd]=$P
+}
+unit_start
+check "prlockd starts with the unit's bounding set (+$BSET)" wait_sock "$PRIV/unit/control.sock"
+sleep 0.5
+check "it dropped to nobody with cap_sys_rawio + cap_kill (CapEff 0x20020)" \
+	eval '[ "$(awk "/^CapEff:/ { print \$2 }" /proc/$P/status)" = 0000000000020020 ] &&
+	[ "$(awk "/^Uid:/ { print \$2 }" /proc/$P/status)" = "$(id -u nobody)" ]'
+pl 11 --control "$PRIV/unit/control.sock" acquire "$URL"
+expect_rc "it acquires the lease" 0
+check "its state file belongs to nobody" \
+	eval '[ "$(stat -c %U "$PRIV/unit/state/leases")" = nobody ]'
+kill -TERM "$P"
+wait "$P"
+RC=$?
+expect_rc "SIGTERM: exit 0" 0
+unit_start
+check "a restart with the unit's bounding set reads nobody's state file and re-adopts" \
+	eval 'for _ in $(seq 100); do grep -q "adopted" "$WORK/unit.log" && break; sleep 0.1; done;
+	grep -q "adopted" "$WORK/unit.log"'
+kill -TERM "$P"
+wait "$P"
+RC=$?
+expect_rc "SIGTERM: exit 0" 0
+unset 'IO_PID[prlockd]'
+check "no start-up failure was logged" eval '! grep -q "^<3>" "$WORK/unit.log"' || cat "$WORK/unit.log"
 
 echo "# the namespace catches a write outside the private directories"
 OUT=$(sandbox "$PRLOCKD" --config /dev/null --host-id 12 --control none 2>&1)
@@ -97,6 +139,4 @@ OUT=$("$PRLOCKD" --config /dev/null --host-id 12 --pr-socket "$SOCK" \
 RC=$?
 expect_rc "an unknown --pr-socket-group is a usage error" 2 "no such group"
 
-# the lease is left on the target: release it with the recorded state gone is not needed, the
-# target is torn down with the test
 finish
