@@ -120,6 +120,8 @@ static void help(void)
 	       ")\n"
 	       "  --pr-socket PATH|none  QEMU pr-manager-helper socket (default\n"
 	       "                         " PRLOCKD_PR_SOCKET_DEFAULT "); 'none': no such socket\n"
+	       "  --pr-socket-mode MODE  its mode, octal (default 0660)\n"
+	       "  --pr-socket-group GRP  its group (default: prlockd's)\n"
 	       "  --control none         no control socket (a pr-helper-only daemon)\n"
 	       "  --user USER            run as USER after start (default: config key user)\n"
 	       "  --group GROUP          run with this group after start\n"
@@ -155,10 +157,49 @@ enum {
 	ARG_CONTROL,
 	ARG_STATE_DIR,
 	ARG_PR_SOCKET,
+	ARG_PR_SOCKET_MODE,
+	ARG_PR_SOCKET_GROUP,
 	ARG_USER,
 	ARG_GROUP,
 	ARG_KEEP_PRIVILEGES,
 };
+
+/*
+ * --pr-socket-mode/--pr-socket-group: who may connect to prlockd's own pr-helper socket (a
+ * container's private path, docs/CONTAINERS.md); systemd's socket has SocketMode=/SocketGroup=.
+ */
+static int parse_pr_socket_access(struct daemon *dm, const char *mode, const char *group)
+{
+	char *end;
+
+	dm->pr_socket_mode = 0660;
+	if (mode) {
+		unsigned long v = strtoul(mode, &end, 8);
+
+		if (!*mode || *end || v > 0777 || (v & 0600) != 0600)
+			return usage("--pr-socket-mode '%s': expected an octal mode 0600..0777 "
+				     "(the owner must read and write)",
+				     mode);
+		dm->pr_socket_mode = (mode_t)v;
+		dm->pr_socket_mode_given = true;
+	}
+	if (group) {
+		struct group *g = getgrnam(group);
+		unsigned long v = strtoul(group, &end, 10);
+
+		if (g)
+			dm->pr_socket_gid = g->gr_gid;
+		else if (*group && !*end && v < (gid_t)-1)
+			dm->pr_socket_gid = (gid_t)v;
+		else
+			return usage("--pr-socket-group '%s': no such group", group);
+		dm->pr_socket_has_gid = true;
+	}
+	if ((mode || group) && !dm->pr_socket)
+		return usage("--pr-socket-mode/--pr-socket-group need a pr-helper socket, not "
+			     "'none'");
+	return 0;
+}
 
 /* Returns <0 on a usage error, 0 to exit (help), >0 to run. */
 static int parse_argv(int argc, char **argv, struct daemon *dm)
@@ -179,12 +220,15 @@ static int parse_argv(int argc, char **argv, struct daemon *dm)
 		{"control", required_argument, NULL, ARG_CONTROL},
 		{"state-dir", required_argument, NULL, ARG_STATE_DIR},
 		{"pr-socket", required_argument, NULL, ARG_PR_SOCKET},
+		{"pr-socket-mode", required_argument, NULL, ARG_PR_SOCKET_MODE},
+		{"pr-socket-group", required_argument, NULL, ARG_PR_SOCKET_GROUP},
 		{"user", required_argument, NULL, ARG_USER},
 		{"group", required_argument, NULL, ARG_GROUP},
 		{"keep-privileges", no_argument, NULL, ARG_KEEP_PRIVILEGES},
 		{}};
 	struct config_args a = {};
 	const char *workers = NULL, *pr_socket = NULL, *user = NULL, *group = NULL;
+	const char *pr_mode = NULL, *pr_group = NULL;
 	char msg[768];
 	int o, r;
 
@@ -236,6 +280,12 @@ static int parse_argv(int argc, char **argv, struct daemon *dm)
 		case ARG_PR_SOCKET:
 			pr_socket = optarg;
 			break;
+		case ARG_PR_SOCKET_MODE:
+			pr_mode = optarg;
+			break;
+		case ARG_PR_SOCKET_GROUP:
+			pr_group = optarg;
+			break;
 		case ARG_USER:
 			user = optarg;
 			break;
@@ -280,6 +330,9 @@ static int parse_argv(int argc, char **argv, struct daemon *dm)
 			dm->cfg.pr_socket[0] ? dm->cfg.pr_socket : PRLOCKD_PR_SOCKET_DEFAULT;
 	if (strcmp(dm->control_path, "none") == 0)
 		dm->control_path = NULL;
+	r = parse_pr_socket_access(dm, pr_mode, pr_group);
+	if (r < 0)
+		return r;
 	/* the command line's --user, else the config's user; --keep-privileges: neither */
 	if (!user && dm->cfg.user[0] && !dm->keep_privileges)
 		user = dm->cfg.user;

@@ -332,6 +332,13 @@ int prh_open_socket(struct daemon *dm)
 			close(fd);
 			return -EINVAL;
 		}
+		if (dm->pr_socket_mode_given || dm->pr_socket_has_gid) {
+			log_msg(LOG_ERR,
+				"--pr-socket-mode/--pr-socket-group given, but systemd "
+				"passed the socket (fd 3); set SocketMode=/SocketGroup= there");
+			close(fd);
+			return -EINVAL;
+		}
 		dm->prh_fd = fd;
 		dm->prh_activated = true;
 		return 0;
@@ -360,7 +367,27 @@ int prh_open_socket(struct daemon *dm)
 		if (probe >= 0)
 			close(probe);
 	}
-	r = prh_listen(dm->pr_socket, 0660, &fd);
+	/*
+	 * The group through the effective gid at bind() (the inode is created with it), as the
+	 * mode through the umask: no chown() of a path someone may have replaced meanwhile.
+	 */
+	gid_t egid = getegid();
+
+	if (dm->pr_socket_has_gid && setegid(dm->pr_socket_gid) < 0) {
+		r = -errno;
+		log_msg(LOG_ERR, "Failed to create %s with group %u: %s", dm->pr_socket,
+			(unsigned)dm->pr_socket_gid, strerror(-r));
+		return r;
+	}
+	r = prh_listen(dm->pr_socket, dm->pr_socket_mode, &fd);
+	if (dm->pr_socket_has_gid && setegid(egid) < 0) {
+		r = -errno;
+		log_msg(LOG_ERR, "Failed to restore the group after creating %s: %s", dm->pr_socket,
+			strerror(-r));
+		if (fd >= 0)
+			close(fd);
+		return r;
+	}
 	if (r < 0) {
 		log_msg(LOG_ERR, "Failed to listen on %s: %s", dm->pr_socket, strerror(-r));
 		return r;

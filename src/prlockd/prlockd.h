@@ -97,6 +97,10 @@ struct daemon {
 	size_t n_held;
 	struct prh_ident *idents; /* what prh.c learnt of each entry's device (main thread) */
 	size_t n_idents;
+	/* --pr-socket-mode (default 0660), --pr-socket-group: prlockd's own socket only */
+	mode_t pr_socket_mode;
+	bool pr_socket_mode_given, pr_socket_has_gid;
+	gid_t pr_socket_gid;
 
 	/* privileges (privs.c) */
 	bool drop_user, drop_group;

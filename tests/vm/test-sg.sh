@@ -28,6 +28,9 @@ LUN1=$(json 'd["devices"][0]["lun_id"]')
 pl 2 --json status /dev/sg0
 check "both hosts identify the same LUN ($LUN1)" \
 	eval '[ "$LUN1" != None ] && [ "$(json "d[\"devices\"][0][\"lun_id\"]")" = "$LUN1" ]'
+vm host1 "$BUILD_DIR/udev/sgpr-lun-id" /dev/sda # udev/65-sgpr.rules' helper (no udevd in guests)
+expect_rc "sgpr-lun-id names /dev/sda as prlock does (/dev/disk/by-prlock/$LUN1)" 0 \
+	"^SGPR_LUN_ID=$LUN1\$"
 
 echo "# host 1 acquires through /dev/sda; host 2 watches through /dev/sg0"
 pl 1 acquire --static /dev/sda
