@@ -142,8 +142,8 @@ _prlock() {
 _prlockd() {
 	local cur=${COMP_WORDS[COMP_CWORD]} prev=''
 	local opts='--config --host-id --cluster --initiator --type --lease-period --dead-after
-		--kill-grace --command-timeout --workers --control --state-dir --pr-socket --user
-		--group --keep-privileges --verbose --help -v -h'
+		--kill-grace --command-timeout --workers --control --state-dir --pr-socket --pr-socket-mode
+		--pr-socket-group --user --group --keep-privileges --verbose --help -v -h'
 	COMPREPLY=()
 	[ "$COMP_CWORD" -gt 0 ] && prev=${COMP_WORDS[COMP_CWORD - 1]}
 	case $prev in
@@ -163,7 +163,7 @@ _prlockd() {
 		_prlock_reply "$(compgen -u)" "$cur"
 		return 0
 		;;
-	--group)
+	--group | --pr-socket-group)
 		_prlock_reply "$(compgen -g)" "$cur"
 		return 0
 		;;
