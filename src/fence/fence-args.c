@@ -28,26 +28,12 @@ static const char *const action_names[] = {
  * fencing.py plumbing) that mean nothing to storage fencing: accepted and ignored.
  */
 static const char *const ignored_names[] = {
-	"power_timeout",
-	"power_wait",
-	"shell_timeout",
-	"login_timeout",
-	"retry_on",
-	"stonith_status_sleep",
-	"disable_timeout",
-	"quiet",
-	"separator",
-	"plug_separator",
-	"debug",
-	"logfile",
-	"key",
-	"aptpl",
-	"corosync_cmap_path",
-	"readonly",
-	"method",
-	"pcmk_host_list",
-	"pcmk_host_map",
-	"pcmk_host_check",
+	"power_timeout",      "power_wait",    "shell_timeout",
+	"login_timeout",      "retry_on",      "stonith_status_sleep",
+	"disable_timeout",    "quiet",	       "separator",
+	"plug_separator",     "key",	       "aptpl",
+	"corosync_cmap_path", "readonly",      "method",
+	"pcmk_host_list",     "pcmk_host_map", "pcmk_host_check",
 };
 
 enum fence_action fence_action_from_name(const char *name)
@@ -150,7 +136,7 @@ int fence_args_set(struct fence_args *a, const char *name, const char *value, ch
 		return set_string(&a->initiator, "initiator", value, err, errlen);
 	if (!strcmp(n, "cluster"))
 		return set_string(&a->cluster, "cluster", value, err, errlen);
-	if (!strcmp(n, "debug_file"))
+	if (!strcmp(n, "debug_file") || !strcmp(n, "debug")) /* "debug": its old name */
 		return set_string(&a->debug_file, "debug_file", value, err, errlen);
 	if (!strcmp(n, "verbose")) {
 		if (parse_bool(value, &a->verbose) < 0)
@@ -168,6 +154,16 @@ int fence_args_set(struct fence_args *a, const char *name, const char *value, ch
 		if (!strcmp(n, ignored_names[i]))
 			return 1;
 	return -ENOENT;
+}
+
+bool fence_param_known(const char *name)
+{
+	struct fence_args probe = {};
+	char err[256];
+	int r = fence_args_set(&probe, name, "1", err, sizeof(err));
+
+	fence_args_free(&probe);
+	return r != -ENOENT;
 }
 
 static bool is_blank(char c)

@@ -65,6 +65,9 @@ const char *fence_action_name(enum fence_action a);
 int fence_args_set(struct fence_args *a, const char *name, const char *value, char *err,
 		   size_t errlen);
 
+/* Whether name (as for fence_args_set()) is a parameter, known or ignored. */
+bool fence_param_known(const char *name);
+
 /*
  * Parse stdin text of len bytes: "name=value" lines, blank lines and '#' comments ignored,
  * blanks around name and value stripped. An unknown or ignored name is passed to warn (may be

@@ -554,6 +554,8 @@ static int parse_argv(struct fence *f, int argc, char **argv)
 			help();
 			return -1;
 		}
+		if (!fence_param_known(name))
+			return fail(f, "unknown option '%s' (try --help)", arg);
 		flag = !strcmp(name, "verbose") || !strcmp(name, "quiet") ||
 		       !strcmp(name, "debug") || !strcmp(name, "aptpl") ||
 		       !strcmp(name, "readonly");
