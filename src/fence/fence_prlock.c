@@ -233,11 +233,21 @@ static int off_one(struct fence *f, const char *dev, uint16_t victim)
 			if (!aborted)
 				say(f, "%s: the target lacks PREEMPT AND ABORT; used PREEMPT", dev);
 		}
-		if (conflict) {
-			/* our own registration may be gone too (preempted by someone else) */
-			own = 0;
+		if (!conflict)
 			continue;
-		}
+		/*
+		 * A victim's key changed (a renewal): read again and retry. But when our own key
+		 * is gone, another node preempted this one (a fence race): registering again would
+		 * undo that fence, so stop here.
+		 */
+		r = read_state(f, d, dev, &keys, &res);
+		if (r)
+			return r;
+		if (!has_key(keys, own))
+			return fail(f,
+				    "%s: this node's key %s was removed meanwhile (preempted by "
+				    "another node?); host %u not fenced",
+				    dev, sgpr_key_format(own, k), victim);
 	}
 
 	/*

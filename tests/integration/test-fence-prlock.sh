@@ -9,7 +9,8 @@
 . "$(dirname "$0")/lib.sh"
 FENCE="$BUILD_DIR/src/fence/fence_prlock"
 HOSTS="node1:1,node2:2,node3:3"
-start_target 2
+start_target 3
+URL3=${URL%/1}/3
 DEVS="$URL,$URL2"
 
 # fa HOST LINES...: fence_prlock run on host HOST (nodename, initiator), the lines on stdin
@@ -135,6 +136,20 @@ io_expect h2b "write 23 parker-after-fence" "err conflict"
 io_expect h3b "read 22" "ok parker-still-writes"
 io_expect h3b "read 23" "ok"
 check "block 23 stayed empty (the fenced parker's write refused)" eval '[[ $REPLY == "ok" ]]'
+
+echo "# a live lease holder (renewing every 0.5 s) is fenced: its key changes under the fence"
+IO_URL=$URL3 io_start h1c 1 --lease-period 0.5
+io_expect h1c lease "ok state=held"
+io_expect h1c "write 30 lease-owner" ok
+fa 2 "action=off" "plug=node1" "devices=$URL3" "verbose=1"
+expect_rc "off host 1 holding a renewing lease" 0 "Success"
+check "LUN 3: holder is host 2" holder_is "$URL3" 2
+check "LUN 3: host 1's lease key gone" hosts_registered "$URL3" "[2]"
+io_expect h1c "write 31 lease-owner-after-fence" "err conflict"
+io_expect h1c "sleep 1500" ok
+io_expect h1c lease-status "ok state=lost"
+pl 3 check "$URL3"
+expect_rc "host 3 sees host 2 hold LUN 3" 3 "host 2"
 
 echo "# command-line form"
 OUT=$("$FENCE" --action=status --plug node2 --devices="$URL" --hosts="$HOSTS" \
