@@ -252,22 +252,17 @@ static int off_one(struct fence *f, const char *dev, uint16_t victim)
 
 	/*
 	 * A parked LUN (docs/FENCE.md): the nexus that parked it still writes, and it may be the
-	 * victim's. Take the parking key over and park again from this nexus, so the parker's
-	 * registrations go (SPC-4 5.12.11.4.3) and the LUN stays parked.
+	 * victim's. Adopt the parking key on this nexus: REGISTER AND IGNORE EXISTING KEY, then
+	 * PREEMPT of the parking key by itself, which moves the reservation here and removes the
+	 * key's other registrations (SPC-4 5.12.11.4.3). The LUN stays parked, by this node. This
+	 * also works when this node is the parker (a plain REGISTER would conflict there).
 	 */
 	if (res.held && sgpr_key_is_parking(res.key, f->ns)) {
-		if (!own) {
-			r = register_self(f, d, dev, keys, &own);
-			if (r)
-				return r;
-		}
-		say(f, "%s: parked; taking the parking key over and parking again", dev);
-		r = sgpr_preempt(d, own, res.key, res.type, true, NULL, &st);
+		say(f, "%s: parked; taking the parking key over on this nexus", dev);
+		r = sgpr_adopt_key(d, res.key, &st);
 		if (r < 0)
-			return fail_cmd(f, dev, "PREEMPT of the parking key", r, &st);
-		r = sgpr_park(d, f->ns, own);
-		if (r < 0)
-			return fail_cmd(f, dev, "parking again", r, NULL);
+			return fail_cmd(f, dev, "adopting the parking key", r, &st);
+		own = res.key;
 		reparked = true;
 	} else if (!res.held) {
 		/* No reservation: an unregistered nexus could still write. Reserve it. */
