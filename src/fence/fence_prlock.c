@@ -166,6 +166,29 @@ static int register_self(struct fence *f, struct sgpr_dev *d, const char *dev,
 	return 0;
 }
 
+/*
+ * A parked LUN (docs/FENCE.md): the nexus that parked it still writes, and it may be the
+ * victim's. Adopt the parking key on this nexus: REGISTER AND IGNORE EXISTING KEY, then PREEMPT
+ * of the parking key by itself, which moves the reservation here and removes the key's other
+ * registrations (SPC-4 5.12.11.4.3). The LUN stays parked, by this node; the parking key is then
+ * this node's key for the PREEMPTs of the victim. This also works when this nexus is the parker
+ * already (a plain REGISTER of our key conflicts there, on targets where the nexus outlives the
+ * session: LIO).
+ */
+static int adopt_parking(struct fence *f, struct sgpr_dev *d, const char *dev, uint64_t parking,
+			 uint64_t *ret_key)
+{
+	struct sgpr_status st;
+	int r;
+
+	say(f, "%s: parked; taking the parking key over on this nexus", dev);
+	r = sgpr_adopt_key(d, parking, &st);
+	if (r < 0)
+		return fail_cmd(f, dev, "adopting the parking key", r, &st);
+	*ret_key = parking;
+	return 0;
+}
+
 /* off on one device: no registration of host victim is left, and the LUN stays reserved. */
 static int off_one(struct fence *f, const char *dev, uint16_t victim)
 {
@@ -210,7 +233,10 @@ static int off_one(struct fence *f, const char *dev, uint16_t victim)
 				    "not fenced",
 				    dev, victim, OFF_ROUNDS);
 		if (!own) {
-			r = register_self(f, d, dev, keys, &own);
+			if (res.held && sgpr_key_is_parking(res.key, f->ns))
+				r = adopt_parking(f, d, dev, res.key, &own);
+			else
+				r = register_self(f, d, dev, keys, &own);
 			if (r)
 				return r;
 		}
@@ -250,19 +276,13 @@ static int off_one(struct fence *f, const char *dev, uint16_t victim)
 				    dev, sgpr_key_format(own, k), victim);
 	}
 
-	/*
-	 * A parked LUN (docs/FENCE.md): the nexus that parked it still writes, and it may be the
-	 * victim's. Adopt the parking key on this nexus: REGISTER AND IGNORE EXISTING KEY, then
-	 * PREEMPT of the parking key by itself, which moves the reservation here and removes the
-	 * key's other registrations (SPC-4 5.12.11.4.3). The LUN stays parked, by this node. This
-	 * also works when this node is the parker (a plain REGISTER would conflict there).
-	 */
+	/* A parked LUN: the parker may be the victim; park it from this nexus (adopt_parking()) */
 	if (res.held && sgpr_key_is_parking(res.key, f->ns)) {
-		say(f, "%s: parked; taking the parking key over on this nexus", dev);
-		r = sgpr_adopt_key(d, res.key, &st);
-		if (r < 0)
-			return fail_cmd(f, dev, "adopting the parking key", r, &st);
-		own = res.key;
+		if (own != res.key) {
+			r = adopt_parking(f, d, dev, res.key, &own);
+			if (r)
+				return r;
+		}
 		reparked = true;
 	} else if (!res.held) {
 		/* No reservation: an unregistered nexus could still write. Reserve it. */

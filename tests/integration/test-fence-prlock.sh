@@ -136,6 +136,15 @@ io_expect h2b "write 23 parker-after-fence" "err conflict"
 io_expect h3b "read 22" "ok parker-still-writes"
 io_expect h3b "read 23" "ok"
 check "block 23 stayed empty (the fenced parker's write refused)" eval '[[ $REPLY == "ok" ]]'
+# host 1 is the parker now; on LIO its next login is the same nexus, registered with the
+# parking key, so a plain REGISTER of its own key would conflict
+pl 3 register "$URL2"
+expect_rc "host 3 registers on the LUN host 1 parked" 0
+fa 1 "action=off" "plug=node3" "devices=$URL2"
+expect_rc "off host 3 on the LUN this node parked" 0 "Success"
+pl 3 check "$URL2"
+expect_rc "LUN 2 still parked after fencing host 3" 6 "parked"
+check "LUN 2: no host registered (host 3 gone, host 1 parks)" hosts_registered "$URL2" "[]"
 
 echo "# a live lease holder (renewing every 0.5 s) is fenced: its key changes under the fence"
 IO_URL=$URL3 io_start h1c 1 --lease-period 0.5
