@@ -160,6 +160,20 @@ io_expect h1c lease-status "ok state=lost"
 pl 3 check "$URL3"
 expect_rc "host 3 sees host 2 hold LUN 3" 3 "host 2"
 
+echo "# delay and the debug file"
+t0=$(date +%s%N)
+fa 2 "action=off" "plug=node1" "devices=$URL" "delay=1" "verbose=1" \
+	"debug_file=$WORK/fence-debug.log"
+t1=$(date +%s%N)
+expect_rc "off host 1 with delay=1 and a debug file" 0 "Success"
+check "delay=1: off took at least 1 s ($(((t1 - t0) / 1000000)) ms)" \
+	eval '[ $((t1 - t0)) -ge 1000000000 ]'
+check "the debug file has the PREEMPT of host 1's key" \
+	grep -q "PREEMPT AND ABORT of key .* (host 1)" "$WORK/fence-debug.log"
+check "verbose with a debug file: nothing on stderr" eval '[ -z "$ERR" ]'
+fa 3 "action=status" "plug=node1" "devices=$URL"
+expect_rc "status of host 1 on LUN 1 after the second fence" 2 "Status: OFF"
+
 echo "# command-line form"
 OUT=$("$FENCE" --action=status --plug node2 --devices="$URL" --hosts="$HOSTS" \
 	--nodename=node3 --initiator "$(iqn 3)" --config=/dev/null 2>"$WORK/stderr")
@@ -193,7 +207,7 @@ bad "off of this node itself" "refusing to fence itself" "action=off" "plug=node
 bad "bad hosts map" "hosts: 'node4': expected NODE:HOST-ID" "action=off" "plug=node1" \
 	"hosts=$HOSTS,node4" "devices=$DEVS"
 bad "bad delay" "delay 'soon'" "action=off" "plug=node1" "delay=soon" "devices=$DEVS"
-fa 2 "action=status" "plug=node1" "devices=$DEVS" "frobnicate=1"
+fa 2 "action=status" "plug=node2" "devices=$DEVS" "frobnicate=1"
 expect_rc "unknown parameter: ignored with a line, as fence-agents do" 0 \
 	"ignoring unknown parameter 'frobnicate'"
 OUT=$("$FENCE" --frobnicate 2>"$WORK/stderr")
