@@ -159,6 +159,14 @@ static int register_self(struct fence *f, struct sgpr_dev *d, const char *dev,
 			return fail_cmd(f, dev, "re-registering this node's key", r, &st);
 	} else {
 		r = sgpr_register(d, 0, key, false, &st);
+		/* SPC-4 5.12.7: REGISTER with key 0 conflicts only on a nexus registered already */
+		if (r == -EBADE)
+			return fail(
+				f,
+				"%s: REGISTER: reservation conflict: this node's nexus is "
+				"registered with another key (prlockd's lease key, or the parking "
+				"key of a release from this node)",
+				dev);
 		if (r < 0)
 			return fail_cmd(f, dev, "REGISTER", r, &st);
 	}

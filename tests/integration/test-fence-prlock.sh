@@ -145,6 +145,17 @@ expect_rc "off host 3 on the LUN this node parked" 0 "Success"
 pl 3 check "$URL2"
 expect_rc "LUN 2 still parked after fencing host 3" 6 "parked"
 check "LUN 2: no host registered (host 3 gone, host 1 parks)" hosts_registered "$URL2" "[]"
+fa 1 "action=on" "plug=node1" "devices=$URL2"
+if [ "${TARGET_KIND:-tgt}" = lio ]; then
+	# the nexus is host 1's, registered with the parking key: REGISTER of its key conflicts
+	expect_rc "LIO: on for host 1 on the LUN it parked" 1 "registered with another key"
+	check "one line" err_one_line
+else
+	# tgtd: a registration belongs to a session, and this is a new one
+	expect_rc "tgtd: on for host 1 on the LUN it parked (a new session)" 0 "Success"
+fi
+pl 3 check "$URL2"
+expect_rc "LUN 2 still parked after on" 6 "parked"
 
 echo "# a live lease holder (renewing every 0.5 s) is fenced: its key changes under the fence"
 IO_URL=$URL3 io_start h1c 1 --lease-period 0.5
