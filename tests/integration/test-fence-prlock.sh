@@ -9,8 +9,11 @@
 . "$(dirname "$0")/lib.sh"
 FENCE="$BUILD_DIR/src/fence/fence_prlock"
 HOSTS="node1:1,node2:2,node3:3"
-start_target 3
+start_target 4
 URL3=${URL%/1}/3
+URL4=${URL%/1}/4
+# shellcheck source=tests/integration/lib-prlockd.sh
+. "$(dirname "$0")/lib-prlockd.sh" # LP 0.5 s, DA 2 s, GRACE 1 s
 DEVS="$URL,$URL2"
 
 # fa HOST LINES...: fence_prlock run on host HOST (nodename, initiator), the lines on stdin
@@ -170,6 +173,29 @@ io_expect h1c "sleep 1500" ok
 io_expect h1c lease-status "ok state=lost"
 pl 3 check "$URL3"
 expect_rc "host 3 sees host 2 hold LUN 3" 3 "host 2"
+
+echo "# host 1's prlockd holds LUN 4 and protects a process; host 2 fences host 1"
+pd_start h1 1
+pd h1 1 acquire "$URL4"
+expect_rc "host 1's prlockd acquires LUN 4" 0 "acquired by prlockd"
+sleep 1000 &
+PROTECTED=$!
+IO_PID[protected]=$PROTECTED
+pd h1 1 protect "$URL4" "$PROTECTED"
+expect_rc "protect a process on LUN 4" 0
+T0=$(now_ms)
+fa 2 "action=off" "plug=node1" "devices=$URL4"
+expect_rc "off host 1 whose prlockd holds LUN 4" 0 "Success"
+check "LUN 4: holder is host 2" holder_is "$URL4" 2
+check "LUN 4: host 1's lease key gone" hosts_registered "$URL4" "[2]"
+# prlockd sees the loss at its next renewal (every 0.5 s) and stops the process (kill grace 1 s)
+while ! proc_gone "$PROTECTED" && [ $(($(now_ms) - T0)) -le 15000 ]; do sleep 0.1; done
+check "host 1's protected process stopped after the fence ($(($(now_ms) - T0)) ms, bound 15 s)" \
+	proc_gone "$PROTECTED"
+check "host 1's prlockd logged the lost lease" grep -q "lease LOST" "$WORK/h1.log"
+pd h1 1 --json leases
+check "host 1's prlockd: the lease on LUN 4 is lost, not held" \
+	json_eq '[l["state"] for l in d["leases"] if l["device"] == "'"$URL4"'"]' "['lost']"
 
 echo "# delay and the debug file"
 t0=$(date +%s%N)
