@@ -197,6 +197,19 @@ pd h1 1 --json leases
 check "host 1's prlockd: the lease on LUN 4 is lost, not held" \
 	json_eq '[l["state"] for l in d["leases"] if l["device"] == "'"$URL4"'"]' "['lost']"
 
+echo "# a LUN without a reservation: off reserves it, or the victim's nexus could still write"
+pl 2 clear --force "$URL3"
+expect_rc "clear LUN 3 (no registration, no reservation)" 0
+IO_URL=$URL3 io_start h3c 3
+io_expect h3c register ok
+io_expect h3c "write 40 registrant-unreserved" ok
+fa 2 "action=off" "plug=node3" "devices=$URL3"
+expect_rc "off host 3 on an unreserved LUN" 0 "Success"
+check "LUN 3: reserved by host 2 now" holder_is "$URL3" 2
+check "LUN 3: host 3's key gone" hosts_registered "$URL3" "[2]"
+io_expect h3c "write 41 after-fence-unreserved" "err conflict"
+io_expect h3c "read 40" "ok registrant-unreserved"
+
 echo "# delay and the debug file"
 t0=$(date +%s%N)
 fa 2 "action=off" "plug=node1" "devices=$URL" "delay=1" "verbose=1" \
