@@ -439,7 +439,7 @@ static void print_metadata(void)
 	      "it runs on (unfencing). Node names map to sgpr host ids with the hosts parameter "
 	      "(NODE:ID,...) or the plug is a host id. Keys are sgpr's: namespace of the cluster, "
 	      "host id, epoch (docs/FENCE-AGENT.md).</longdesc>\n"
-	      "<vendor-url>https://github.com/sgpr/sgpr</vendor-url>\n"
+	      "<vendor-url>https://www.t10.org/</vendor-url>\n"
 	      "<parameters>\n",
 	      stdout);
 	static const struct {
