@@ -134,8 +134,11 @@ echo "# member 1's acquire of LUN 3 in member 2's storm: $m1_ms ms"
 expect_rc "member 1 acquires LUN 3 during member 2's storm" 0 "acquired by prlockd"
 check "at once: member 2 holds one acquire thread, not all three ($m1_ms ms < 1500 ms)" \
 	test "$m1_ms" -lt 1500
-max_late=0 max_ago=0 max_acq=0
+max_late=0 max_ago=0 max_acq=0 max_tcp=0
 while kill -0 "$STORM" 2>/dev/null; do
+	# member 2's acquires running now: each holds one TCP connection to the silent portal
+	tcp=$(ss -Htn state established "( dport = :$((TEST_PORT + 1)) )" | wc -l)
+	[ "$tcp" -gt "$max_tcp" ] && max_tcp=$tcp
 	pd h1 1 --json leases
 	late=$(lease late_ms) ago=$(lease last_renewal_ms_ago)
 	acq=$(pending2)
@@ -148,9 +151,11 @@ took=$(($(now_ms) - t0))
 answered=$(find "$WORK" -maxdepth 1 -name 'storm.*' | wc -l)
 refused=$(grep -l "the limit for a non-root uid" "$WORK"/storm.* | wc -l)
 failed=$((answered - refused))
-echo "# STORM: ${took} ms; ${refused} acquires refused by the per-uid bound, ${failed} failed on the portal; member 1's lease: max late_ms ${max_late}, max last_renewal_ms_ago ${max_ago}; most acquires of member 2 at once ${max_acq}"
+echo "# STORM: ${took} ms; ${refused} acquires refused by the per-uid bound, ${failed} failed on the portal; member 1's lease: max late_ms ${max_late}, max last_renewal_ms_ago ${max_ago}; most acquires of member 2 at once ${max_acq}, logins in flight ${max_tcp}"
 check "the storm ran (72 acquires answered: $answered)" test "$answered" -eq 72
 check "the per-uid bound refused some acquires" test "$refused" -ge 1
+check "member 2's acquires ran one at a time: at most 1 login to the silent portal in flight ($max_tcp)" \
+	test "$max_tcp" -eq 1
 check "member 2 never had more than 8 acquires at once ($max_acq)" test "$max_acq" -le 8
 check "the held lease was never late by a period ($max_late < 1000 ms)" test "$max_late" -lt 1000
 check "its renewals stayed confirmed (last_renewal_ms_ago $max_ago < dead_after 4000 ms)" \
