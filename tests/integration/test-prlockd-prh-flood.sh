@@ -32,6 +32,12 @@ P=$!
 IO_PID[prlockd]=$P
 check "prlockd listens" wait_sock "$SOCK"
 chmod 0666 "$SOCK"
+# the socket is bound before the workers start: count threads once prlockd says it started
+for _ in $(seq 100); do
+	grep -q "prlockd started" "$WORK/prlockd.log" && break
+	sleep 0.1
+done
+check "prlockd started" grep -q "prlockd started" "$WORK/prlockd.log"
 T0=$(threads "$P")
 
 # served(): one READ KEYS by root through prh-client, answered within 1000 ms
