@@ -26,10 +26,10 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 
 #include "prh-proto.h"
 #include "sgpr.h"
+#include "unix-connect.h"
 
 #define SERVERS_MAX 4
 #define CLIENTS_MAX 64
@@ -158,18 +158,13 @@ static void *client_main(void *arg)
 
 static int connect_to(const char *path)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	uint8_t feat[PRH_FEATURES_SIZE];
 	int fd;
 
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	fd = unix_connect(path);
 	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    read(fd, feat, sizeof(feat)) != sizeof(feat)) {
+		return fd == -ENAMETOOLONG ? fd : -ECONNREFUSED;
+	if (read(fd, feat, sizeof(feat)) != sizeof(feat)) {
 		close(fd);
 		return -ECONNREFUSED;
 	}

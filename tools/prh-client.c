@@ -28,11 +28,11 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 
 #include "cleanup.h"
 #include "prh-proto.h"
 #include "sgpr.h"
+#include "unix-connect.h"
 
 #define FDS_MAX 8
 
@@ -40,19 +40,12 @@ static int arg_nfds = 1;
 
 static int connect_to(const char *path)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	uint8_t feat[PRH_FEATURES_SIZE];
-	_cleanup_close_ int fd = -1;
+	_cleanup_close_ int fd = unix_connect(path);
 	size_t got = 0;
 
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		return -errno;
+		return fd;
 	while (got < sizeof(feat)) {
 		ssize_t k = read(fd, feat + got, sizeof(feat) - got);
 

@@ -9,13 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cleanup.h"
 #include "json-read.h"
 #include "prlock.h"
+#include "unix-connect.h"
 
 static uint64_t now_ms(void)
 {
@@ -32,22 +32,10 @@ static const char *control_path(const struct prlock *p)
 
 static int connect_daemon(const struct prlock *p, int *ret_fd)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	const char *path = control_path(p);
-	int fd;
+	int fd = unix_connect(control_path(p));
 
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		int r = -errno;
-
-		close(fd);
-		return r;
-	}
+		return fd;
 	*ret_fd = fd;
 	return 0;
 }

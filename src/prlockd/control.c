@@ -649,10 +649,16 @@ static void accept_clients(struct daemon *dm)
 		}
 		if (!admit(dm, &peer, &why, &busy)) {
 			/* apart: a flood of strangers does not hide a member over its limit */
-			log_limited(busy ? &dm->busy_log : &dm->refused_log, LOG_WARNING,
-				    "control: refused uid %u gid %u pid %d: %s",
-				    (unsigned)peer.cred.uid, (unsigned)peer.cred.gid,
-				    (int)peer.cred.pid, why);
+			if (busy && peer.cred.uid) /* a member's own flood: its own limit */
+				log_uid(dm, peer.cred.uid, LOG_WARNING,
+					"control: refused uid %u gid %u pid %d: %s",
+					(unsigned)peer.cred.uid, (unsigned)peer.cred.gid,
+					(int)peer.cred.pid, why);
+			else
+				log_limited(busy ? &dm->busy_log : &dm->refused_log, LOG_WARNING,
+					    "control: refused uid %u gid %u pid %d: %s",
+					    (unsigned)peer.cred.uid, (unsigned)peer.cred.gid,
+					    (int)peer.cred.pid, why);
 			refuse(&peer);
 			continue;
 		}
@@ -735,6 +741,8 @@ uint64_t clients_next_wakeup(const struct daemon *dm)
 		w = dm->busy_log.begin + PRLOCKD_LOG_INTERVAL_MS;
 	if (dm->state_log.suppressed && dm->state_log.begin + PRLOCKD_LOG_INTERVAL_MS < w)
 		w = dm->state_log.begin + PRLOCKD_LOG_INTERVAL_MS;
+	if (log_uid_next(dm) < w)
+		w = log_uid_next(dm);
 	return w;
 }
 
@@ -817,5 +825,6 @@ void serve(struct daemon *dm, int timeout_ms)
 	log_limit_flush(&dm->emfile_log);
 	log_limit_flush(&dm->busy_log);
 	log_limit_flush(&dm->state_log);
+	log_uid_flush(dm);
 	free(pfd);
 }

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <pwd.h>
 #include <signal.h>
 #include <spawn.h>
@@ -368,23 +369,97 @@ static int owner_groups(uid_t uid, gid_t **ret, size_t *ret_n)
 	return 0;
 }
 
-/* st grants read and write to the owner of a lease by its mode bits (ACLs are not read). */
-static bool may_read_write(const struct stat *st, const struct table_cred *o)
+/* st grants the bits want (of 07: r 4, w 2, x 1) to the owner of a lease (no ACLs read). */
+static bool may(const struct stat *st, const struct table_cred *o, mode_t want)
 {
 	bool member = st->st_gid == o->gid;
 
 	if (st->st_uid == o->uid)
-		return (st->st_mode & 0600) == 0600;
+		return (st->st_mode & (want << 6)) == want << 6;
 	for (size_t i = 0; i < o->n_groups && !member; i++)
 		member = o->groups[i] == st->st_gid;
 	if (member)
-		return (st->st_mode & 0060) == 0060;
-	return (st->st_mode & 0006) == 0006;
+		return (st->st_mode & (want << 3)) == want << 3;
+	return (st->st_mode & want) == want;
+}
+
+#define WALK_LINKS_MAX 40 /* as the kernel's path walk (ELOOP) */
+
+/*
+ * Resolve the absolute path dev as the owner o would: one component at a time with
+ * openat(O_PATH | O_NOFOLLOW), each directory searched only if o may search it (x by its mode
+ * bits), symbolic links read (readlinkat on the O_PATH fd) and followed, at most
+ * WALK_LINKS_MAX. O_PATH opens nothing, so no device or FIFO is touched. Returns the O_PATH fd
+ * of the last component, or -EPERM for anything the owner could not reach (a missing name
+ * included: one answer, so that a member learns nothing of directories it cannot search).
+ */
+static int walk_as(const char *dev, const struct table_cred *o)
+{
+	_cleanup_free_ char *path = strdup(dev);
+	_cleanup_close_ int dir = -1;
+	unsigned links = 0;
+	char *rest;
+
+	if (!path)
+		return -ENOMEM;
+	rest = path;
+	for (;;) {
+		_cleanup_close_ int fd = -1;
+		struct stat st;
+		char *name;
+		size_t len;
+
+		if (*rest == '/') {
+			if (dir >= 0)
+				close(dir);
+			dir = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+			if (dir < 0)
+				return -EPERM;
+			rest += strspn(rest, "/");
+		}
+		if (!*rest)
+			return -EPERM; /* a path that ends in a directory: not a device node */
+		if (fstat(dir, &st) < 0 || !S_ISDIR(st.st_mode) || !may(&st, o, 01))
+			return -EPERM; /* the owner may not look up names in it */
+		name = rest;
+		len = strcspn(rest, "/");
+		rest += len;
+		if (*rest)
+			*rest++ = '\0';
+		rest += strspn(rest, "/");
+		fd = openat(dir, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0 || fstat(fd, &st) < 0)
+			return -EPERM;
+		if (S_ISLNK(st.st_mode)) {
+			_cleanup_free_ char *np = NULL;
+			char target[PATH_MAX];
+			ssize_t n;
+
+			if (++links > WALK_LINKS_MAX)
+				return -EPERM;
+			n = readlinkat(fd, "", target, sizeof(target));
+			if (n <= 0 || (size_t)n >= sizeof(target))
+				return -EPERM;
+			target[n] = '\0';
+			if (asprintf(&np, "%s%s%s", target, *rest ? "/" : "", rest) < 0)
+				return -ENOMEM;
+			free(path);
+			path = TAKE_PTR(np);
+			rest = path;
+			continue; /* relative: from dir, as the kernel does */
+		}
+		if (!*rest)
+			return TAKE_FD(fd);
+		close(dir);
+		dir = TAKE_FD(fd);
+	}
 }
 
 /*
  * A /dev path of a non-root owner is resolved once, here, to an O_PATH descriptor (which opens
- * nothing: no device's open has side effects yet, a FIFO does not block); that inode is what is
+ * nothing: no device's open has side effects yet, a FIFO does not block), as the owner would
+ * resolve it (walk_as: search permission on every directory on the way, links included), so a
+ * path the owner could not reach and a missing one get the same answer; that inode is what is
  * checked (fstat: a device node the owner may read and write by its mode bits), then opened
  * through /proc/self/fd (the same inode, no path resolution) and used (sgpr_dev_open_fd): the
  * client's path is never resolved again as prlockd between check and use, and prlockd opens
@@ -411,14 +486,14 @@ static int op_dev_open(void *userdata, const char *dev, const struct table_cred 
 		o.groups = groups;
 		o.gid = o.n_groups ? groups[0] : (gid_t)-1;
 	}
-	pfd = open(dev, O_PATH | O_CLOEXEC);
+	pfd = walk_as(dev, &o);
 	if (pfd < 0)
-		return -errno;
+		return pfd;
 	if (fstat(pfd, &st) < 0)
 		return -errno;
 	if (!S_ISBLK(st.st_mode) && !S_ISCHR(st.st_mode))
-		return -ENOTTY;
-	if (!may_read_write(&st, &o))
+		return -ENOTTY; /* the owner could see that itself */
+	if (!may(&st, &o, 06))
 		return -EPERM; /* the owner's refusal; -EACCES is prlockd's own */
 	snprintf(self, sizeof(self), "/proc/self/fd/%d", pfd);
 	fd = open(self, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
@@ -455,6 +530,11 @@ static void op_log(void *userdata, int prio, const char *msg)
 	log_msg(prio, "%s", msg);
 }
 
+static void op_log_owner(void *userdata, uid_t owner, int prio, const char *msg)
+{
+	log_uid(userdata, owner, prio, "%s", msg);
+}
+
 static uint64_t clock_now(void *userdata)
 {
 	(void)userdata;
@@ -476,6 +556,7 @@ int leases_open(struct daemon *dm)
 		.hook_kill = op_hook_kill,
 		.state_write = op_state_write,
 		.log = op_log,
+		.log_owner = op_log_owner,
 	};
 	struct table_config cfg = {
 		.clock = &dm->clock,

@@ -11,6 +11,7 @@
 #include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,7 +48,7 @@ void log_limited(struct log_limit *ll, int prio, const char *fmt, ...)
 	va_list ap;
 
 	log_limit_flush(ll);
-	if (ll->n >= PRLOCKD_LOG_BURST) {
+	if (ll->n >= (ll->burst ?: PRLOCKD_LOG_BURST)) {
 		ll->suppressed++;
 		return;
 	}
@@ -68,6 +69,75 @@ uint64_t log_limit_flush(struct log_limit *ll)
 		ll->n = ll->suppressed = 0;
 	}
 	return ll->suppressed ? ll->begin + PRLOCKD_LOG_INTERVAL_MS : UINT64_MAX;
+}
+
+/*
+ * A line a member provoked (its requests, its leases' renewals): rate-limited per uid, so one
+ * member's flood neither fills the journal nor hides another's lines. Errors and worse, and
+ * debug lines (-v), are not limited.
+ */
+void log_uid(struct daemon *dm, uid_t uid, int prio, const char *fmt, ...)
+{
+	struct log_limit *ll = NULL;
+	char buf[2048];
+	va_list ap;
+
+	if (prio > log_max_level)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (uid == 0 || prio <= LOG_ERR || prio >= LOG_DEBUG) {
+		log_msg(prio, "%s", buf);
+		return;
+	}
+	for (size_t i = 0; i < dm->n_uid_logs && !ll; i++)
+		if (dm->uid_logs[i].uid == uid)
+			ll = &dm->uid_logs[i].ll;
+	for (size_t i = 0; i < dm->n_uid_logs && !ll; i++) {
+		struct uid_log *u = &dm->uid_logs[i];
+
+		log_limit_flush(&u->ll);
+		if (!u->ll.n) /* its interval is over: the place is free */
+			ll = &u->ll;
+	}
+	if (!ll && dm->n_uid_logs < PRLOCKD_LOG_UIDS)
+		ll = &dm->uid_logs[dm->n_uid_logs++].ll;
+	if (ll) {
+		struct uid_log *u = (struct uid_log *)((char *)ll - offsetof(struct uid_log, ll));
+
+		if (u->uid != uid || !ll->what) {
+			*u = (struct uid_log){.uid = uid};
+			snprintf(u->what, sizeof(u->what), "uid %u", (unsigned)uid);
+			u->ll = (struct log_limit){.what = u->what, .burst = PRLOCKD_LOG_UID_BURST};
+		}
+	} else {
+		ll = &dm->uid_log_rest;
+		ll->what = "members' messages";
+		ll->burst = PRLOCKD_LOG_UID_BURST;
+	}
+	log_limited(ll, prio, "%s", buf);
+}
+
+void log_uid_flush(struct daemon *dm)
+{
+	log_limit_flush(&dm->uid_log_rest);
+	for (size_t i = 0; i < dm->n_uid_logs; i++)
+		log_limit_flush(&dm->uid_logs[i].ll);
+}
+
+uint64_t log_uid_next(const struct daemon *dm)
+{
+	const struct log_limit *r = &dm->uid_log_rest;
+	uint64_t w = r->suppressed ? r->begin + PRLOCKD_LOG_INTERVAL_MS : UINT64_MAX;
+
+	for (size_t i = 0; i < dm->n_uid_logs; i++) {
+		const struct log_limit *ll = &dm->uid_logs[i].ll;
+
+		if (ll->suppressed && ll->begin + PRLOCKD_LOG_INTERVAL_MS < w)
+			w = ll->begin + PRLOCKD_LOG_INTERVAL_MS;
+	}
+	return w;
 }
 
 /*

@@ -18,6 +18,9 @@
  * late: one worker is always left to the urgent lane. Likewise the jobs of leases of non-root
  * owners (both lanes) occupy at most workers - 1 threads: a member whose devices stop answering
  * (a portal it runs itself) holds workers in renewals too, and root's leases keep one worker.
+ * And one non-root uid's jobs occupy at most workers - 2 threads, its acquires at most half of
+ * the acquire threads (share.h, at least 1 each): one member's storm leaves threads to the
+ * others.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -29,6 +32,7 @@
 #include <unistd.h>
 
 #include "prlockd.h"
+#include "share.h"
 
 struct worker {
 	struct daemon *dm;
@@ -43,8 +47,7 @@ struct pool {
 	pthread_cond_t cond;
 	struct table_job *urgent, **urgent_tail; /* renew, release, adopt */
 	struct table_job *todo, **todo_tail;	 /* acquire, observe */
-	unsigned todo_running, todo_max;
-	unsigned others_running, others_max; /* jobs of non-root owners' leases */
+	struct share *share;			 /* who may take how many workers */
 	struct table_job *done, **done_tail;
 	bool stop;
 	bool stuck_logged; /* "all workers stuck" said, until they keep up for dead_after */
@@ -68,13 +71,14 @@ static bool job_urgent(const struct table_job *e)
 	return k == JOB_RENEW || k == JOB_RELEASE || k == JOB_ADOPT;
 }
 
-/* Under p->lock: the first job of list that may run now (root's reserve), unlinked. */
-static struct table_job *take(struct pool *p, struct table_job **list, struct table_job ***tail)
+/* Under p->lock: the first job of list that may run now (the shares of share.h), unlinked. */
+static struct table_job *take(struct pool *p, struct table_job **list, struct table_job ***tail,
+			      bool acquire_lane)
 {
 	for (struct table_job **q = list; *q; q = &(*q)->next) {
 		struct table_job *e = *q;
 
-		if (table_job_owner(e) != 0 && p->others_running >= p->others_max)
+		if (!share_may_start(p->share, table_job_owner(e), acquire_lane))
 			continue;
 		*q = e->next;
 		if (!*q)
@@ -87,15 +91,13 @@ static struct table_job *take(struct pool *p, struct table_job **list, struct ta
 /* Under p->lock: the next job this worker may take (urgent first), NULL if none. */
 static struct table_job *job_take(struct pool *p, bool *ret_urgent)
 {
-	struct table_job *e = take(p, &p->urgent, &p->urgent_tail);
+	struct table_job *e = take(p, &p->urgent, &p->urgent_tail, false);
 
 	*ret_urgent = e != NULL;
-	if (!e && p->todo_running < p->todo_max) {
-		e = take(p, &p->todo, &p->todo_tail);
-		p->todo_running += e != NULL;
-	}
-	if (e && table_job_owner(e) != 0)
-		p->others_running++;
+	if (!e)
+		e = take(p, &p->todo, &p->todo_tail, true);
+	if (e)
+		share_start(p->share, table_job_owner(e), !*ret_urgent);
 	return e;
 }
 
@@ -120,16 +122,10 @@ static void *worker_main(void *arg)
 		table_job_run(e);
 
 		pthread_mutex_lock(&p->lock);
-		if (!urgent) {
-			p->todo_running--;
-			if (p->todo)
-				pthread_cond_signal(&p->cond); /* an acquire slot is free */
-		}
-		if (table_job_owner(e) != 0) {
-			p->others_running--;
-			if (p->urgent || p->todo)
-				pthread_cond_broadcast(&p->cond); /* a slot for others is free */
-		}
+		share_end(p->share, table_job_owner(e), !urgent);
+		if (p->urgent || p->todo)
+			pthread_cond_broadcast(
+				&p->cond); /* a share is free: any may now take one */
 		w->cur = NULL;
 		e->next = NULL;
 		*p->done_tail = e;
@@ -148,14 +144,17 @@ int pool_start(struct daemon *dm)
 	p = calloc(1, sizeof(*p) + dm->n_workers * sizeof(p->w[0]));
 	if (!p)
 		return -ENOMEM;
+	p->share = share_new(dm->n_workers);
+	if (!p->share) {
+		free(p);
+		return -ENOMEM;
+	}
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->cond, NULL);
 	p->urgent_tail = &p->urgent;
 	p->todo_tail = &p->todo;
 	p->done_tail = &p->done;
 	p->n = dm->n_workers;
-	p->todo_max = p->n > 1 ? p->n - 1 : 1; /* one worker: it serves both lanes in order */
-	p->others_max = p->todo_max;
 	dm->pool = p;
 	dm->pool_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (dm->pool_fd < 0) {
@@ -199,6 +198,7 @@ void pool_stop(struct daemon *dm)
 			pthread_join(p->w[i].thread, NULL);
 	pthread_cond_destroy(&p->cond);
 	pthread_mutex_destroy(&p->lock);
+	share_free(p->share);
 	free(p);
 	dm->pool = NULL;
 	if (dm->pool_fd >= 0)

@@ -399,6 +399,11 @@ int prh_open_socket(struct daemon *dm)
 int prh_start(struct daemon *dm)
 {
 	struct prh_server_opts o = {
+		/* 0 (not in sgpr.conf): the server's defaults */
+		.max_connections = dm->cfg.pr_max_connections,
+		.max_per_uid = dm->cfg.pr_max_per_uid,
+		.max_per_pid = dm->cfg.pr_max_per_pid,
+		.handshake_timeout_ms = dm->cfg.pr_deadline_ms,
 		.policy = policy,
 		.policy_userdata = dm,
 		.log_fn = prh_log,

@@ -29,6 +29,8 @@
 #define PRLOCKD_ACCEPT_PAUSE_MS 100u   /* the listener rests after EMFILE/ENFILE on accept */
 #define PRLOCKD_LOG_BURST 5u	       /* a repeated message: so many lines per interval, */
 #define PRLOCKD_LOG_INTERVAL_MS 10000u /* then one "suppressed N similar" line */
+#define PRLOCKD_LOG_UID_BURST 20u      /* the lines one member can provoke, per interval */
+#define PRLOCKD_LOG_UIDS 64u	       /* members limited apart; more share one limit */
 #define PRLOCKD_DEFAULT_WORKERS 4u     /* device I/O threads (pool.c) */
 #define PRLOCKD_WORKERS_MAX 256u
 
@@ -41,11 +43,25 @@ struct log_limit {
 	const char *what; /* names the kind in the "suppressed" line */
 	uint64_t begin;	  /* the interval's start (mono_ms) */
 	unsigned n, suppressed;
+	unsigned burst; /* lines per interval; 0: PRLOCKD_LOG_BURST */
 };
 void log_limited(struct log_limit *ll, int prio, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* Log the count of messages suppressed in an interval that ended; when to call again. */
 uint64_t log_limit_flush(struct log_limit *ll);
+
+/* The lines of one non-root uid (main thread): PRLOCKD_LOG_UID_BURST per interval. */
+struct uid_log {
+	uid_t uid;
+	char what[32]; /* "uid N" */
+	struct log_limit ll;
+};
+struct daemon;
+void log_uid(struct daemon *dm, uid_t uid, int prio, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* log_limit_flush() of every uid's limit; when one has a "suppressed" line to say. */
+void log_uid_flush(struct daemon *dm);
+uint64_t log_uid_next(const struct daemon *dm);
 
 /* CLOCK_BOOTTIME in ms: the lease table's clock (table.h) and the library's */
 uint64_t mono_ms(void);
@@ -84,6 +100,9 @@ struct daemon {
 	int reserve_fd;		      /* /dev/null, given up to accept-and-close on EMFILE */
 	uint64_t accept_paused_until; /* EMFILE/ENFILE: the listener is not polled until then */
 	struct log_limit refused_log, busy_log, emfile_log, state_log;
+	struct uid_log uid_logs[PRLOCKD_LOG_UIDS]; /* members' own lines (log_uid) */
+	size_t n_uid_logs;
+	struct log_limit uid_log_rest; /* members past PRLOCKD_LOG_UIDS at once */
 	bool quit;
 
 	/* the pr-manager-helper socket (prh.c) */

@@ -95,6 +95,9 @@ struct table {
 
 void tlog(const struct table *t, int prio, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* tlog() for a line of owner's lease that a non-root owner can repeat (ops.log_owner) */
+void tlog_owner(const struct table *t, uid_t owner, int prio, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 bool table_proc_alive(const struct table *t, const struct protected_proc *p);
 
 /* table.c */

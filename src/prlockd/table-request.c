@@ -165,10 +165,11 @@ void table_waiter_gone(struct table *t, void *waiter)
 		if (e->busy) {
 			/* the job ends first; its result is applied without a reply */
 			e->waiter_left = true;
-			tlog(t, LOG_INFO, "%s: the waiting client left", e->dev);
+			tlog_owner(t, e->owner.uid, LOG_INFO, "%s: the waiting client left",
+				   e->dev);
 		} else if (e->state == ENTRY_WAITING) {
-			tlog(t, LOG_INFO, "%s: the waiting client left, acquire --wait cancelled",
-			     e->dev);
+			tlog_owner(t, e->owner.uid, LOG_INFO,
+				   "%s: the waiting client left, acquire --wait cancelled", e->dev);
 			entry_remove(e);
 		}
 		return;
@@ -258,7 +259,8 @@ static void acquire(struct table *t, const struct table_request *q)
 			return reply_error(t, q->waiter, q->dev, "busy",
 					   "%s: another acquire --wait is pending", q->dev);
 		case ENTRY_LOST:
-			tlog(t, LOG_INFO, "%s: acquiring again after the loss", q->dev);
+			tlog_owner(t, q->cred.uid, LOG_INFO, "%s: acquiring again after the loss",
+				   q->dev);
 			entry_remove(e);
 			break;
 		}
@@ -285,14 +287,14 @@ void acquire_done(struct table_entry *e)
 	if (r == 0) {
 		e->state = ENTRY_HELD;
 		e->next_due = table_now(t) + t->cfg.period_ms;
-		tlog(t, LOG_INFO, "%s: lease %s with key %s (%s), for uid %u", e->dev,
-		     sgpr_lease_event_name(ev), sgpr_key_format(e->key, k),
-		     sgpr_type_to_name(e->type), e->req_uid);
+		tlog_owner(t, e->req_uid, LOG_INFO, "%s: lease %s with key %s (%s), for uid %u",
+			   e->dev, sgpr_lease_event_name(ev), sgpr_key_format(e->key, k),
+			   sgpr_type_to_name(e->type), e->req_uid);
 		if (e->waiter_left)
-			tlog(t, LOG_WARNING,
-			     "%s: the client left before the lease was acquired; holding it "
-			     "(release it with prlock release)",
-			     e->dev);
+			tlog_owner(t, e->req_uid, LOG_WARNING,
+				   "%s: the client left before the lease was acquired; holding it "
+				   "(release it with prlock release)",
+				   e->dev);
 		table_state_save(t);
 		waiter_done(e, 0, ev);
 		return;
@@ -302,9 +304,10 @@ void acquire_done(struct table_entry *e)
 		e->wait_start = table_now(t);
 		e->wait_deadline = e->acq_wait_ms ? e->wait_start + e->acq_wait_ms : 0;
 		e->next_due = e->wait_start + t->cfg.period_ms;
-		tlog(t, LOG_INFO, "%s: %s; waiting for it to die by the lease rule (%s)", e->dev,
-		     table_holder_words(t, e->holder, words, sizeof(words)),
-		     e->acq_wait_ms ? "bounded" : "no bound");
+		tlog_owner(t, e->req_uid, LOG_INFO,
+			   "%s: %s; waiting for it to die by the lease rule (%s)", e->dev,
+			   table_holder_words(t, e->holder, words, sizeof(words)),
+			   e->acq_wait_ms ? "bounded" : "no bound");
 		return;
 	}
 	e->waiter = NULL;
@@ -317,8 +320,8 @@ void acquire_done(struct table_entry *e)
 			    e->dev, (int)e->lock_owner);
 	else if (!opened && r == -EPERM && e->owner.uid && e->dev[0] == '/')
 		reply_error(t, c, e->dev, "denied",
-			    "%s: cannot open: uid %u may not read and write this device node "
-			    "itself",
+			    "%s: not found or not permitted for uid %u (a device node it may "
+			    "reach, read and write itself)",
 			    e->dev, (unsigned)e->owner.uid);
 	else if (!opened)
 		reply_error(t, c, e->dev, error_word(r), "%s: cannot open: %s", e->dev,
@@ -376,8 +379,8 @@ static void release(struct table *t, const struct table_request *q)
 		what = "forgotten";
 		break;
 	}
-	tlog(t, LOG_INFO, "%s: lease %s (key none), for uid %u", q->dev, what,
-	     (unsigned)q->cred.uid);
+	tlog_owner(t, q->cred.uid, LOG_INFO, "%s: lease %s (key none), for uid %u", q->dev, what,
+		   (unsigned)q->cred.uid);
 	reply_released(t, q->waiter, q->dev, what, 0);
 	entry_remove(e);
 	table_state_save(t);
@@ -395,19 +398,20 @@ void release_done(struct table_entry *e)
 	entry_snap(e);
 	if (r < 0 && sgpr_lease_get_state(e->l) != SGPR_LEASE_HELD) {
 		/* our key left this nexus, only the read-back failed: nothing is held any more */
-		tlog(t, LOG_WARNING,
-		     "%s: lease released (key %s), but the park was not confirmed: %s", e->dev,
-		     sgpr_key_format(key, k), errno_words(r));
+		tlog_owner(t, e->req_uid, LOG_WARNING,
+			   "%s: lease released (key %s), but the park was not confirmed: %s",
+			   e->dev, sgpr_key_format(key, k), errno_words(r));
 		r = 0;
 	}
 	if (r < 0) {
-		tlog(t, LOG_WARNING, "%s: releasing the lease: %s", e->dev, errno_words(r));
+		tlog_owner(t, e->req_uid, LOG_WARNING, "%s: releasing the lease: %s", e->dev,
+			   errno_words(r));
 		reply_error(t, c, e->dev, error_word(r), "%s: releasing the lease: %s", e->dev,
 			    errno_words(r));
 		return;
 	}
-	tlog(t, LOG_INFO, "%s: lease released (key %s), for uid %u", e->dev,
-	     sgpr_key_format(key, k), e->req_uid);
+	tlog_owner(t, e->req_uid, LOG_INFO, "%s: lease released (key %s), for uid %u", e->dev,
+		   sgpr_key_format(key, k), e->req_uid);
 	reply_released(t, c, e->dev, "released", key);
 	entry_remove(e);
 	table_state_save(t);
@@ -470,7 +474,8 @@ int table_protect(struct table *t, const char *dev, uid_t uid, const struct prot
 	if (r <= 0)
 		return r;
 	table_state_save(t);
-	tlog(t, LOG_INFO, "%s: protecting process %d (stopped if the lease is lost), for uid %u",
-	     dev, (int)p->pid, (unsigned)uid);
+	tlog_owner(t, uid, LOG_INFO,
+		   "%s: protecting process %d (stopped if the lease is lost), for uid %u", dev,
+		   (int)p->pid, (unsigned)uid);
 	return 0;
 }

@@ -35,6 +35,22 @@ void tlog(const struct table *t, int prio, const char *fmt, ...)
 	t->ops.log(t->userdata, prio, buf);
 }
 
+void tlog_owner(const struct table *t, uid_t owner, int prio, const char *fmt, ...)
+{
+	char buf[2048];
+	va_list ap;
+
+	if (!t->ops.log)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (owner && t->ops.log_owner)
+		t->ops.log_owner(t->userdata, owner, prio, buf);
+	else
+		t->ops.log(t->userdata, prio, buf);
+}
+
 uint64_t table_now(const struct table *t)
 {
 	return t->cfg.clock->now_ms(t->cfg.clock->userdata);
@@ -328,14 +344,14 @@ static void run_hook(struct table_entry *e)
 	struct table *t = e->t;
 	pid_t pid;
 
-	pid = t->ops.hook_start
-		      ? t->ops.hook_start(t->userdata, e->dev, e->owner.uid, e->lost_event,
-					  e->lost_key, e->procs, e->n_procs)
-		      : -ENOSYS;
-	if (pid < 0) {
-		tlog(t, LOG_ERR, "%s: cannot run the loss hook: %s", e->dev, strerror(-pid));
+	if (!t->ops.hook_start) {
+		tlog(t, LOG_ERR, "%s: cannot run the loss hook: %s", e->dev, strerror(ENOSYS));
 		return;
 	}
+	pid = t->ops.hook_start(t->userdata, e->dev, e->owner.uid, e->lost_event, e->lost_key,
+				e->procs, e->n_procs);
+	if (pid < 0)
+		return;	   /* ops->hook_start logged why (with the hook's path) */
 	e->hook_pid = pid; /* ops->hook_start said what it runs */
 	e->hook_deadline = table_now(t) + t->cfg.hook_timeout_ms;
 }
@@ -579,8 +595,8 @@ static void log_event(struct table_entry *e, enum sgpr_lease_event ev, int prio)
 {
 	char k[SGPR_KEY_STRLEN];
 
-	tlog(e->t, prio, "%s: lease %s (key %s)", e->dev, sgpr_lease_event_name(ev),
-	     sgpr_key_format(e->key, k));
+	tlog_owner(e->t, e->owner.uid, prio, "%s: lease %s (key %s)", e->dev,
+		   sgpr_lease_event_name(ev), sgpr_key_format(e->key, k));
 }
 
 /*
@@ -620,8 +636,8 @@ static void renew_done(struct table_entry *e)
 	char words[160];
 
 	if (r < 0) {
-		tlog(t, LOG_WARNING, "%s: renewal failed: %s; %s", e->dev, errno_words(r),
-		     unconfirmed_words(e, words, sizeof(words)));
+		tlog_owner(t, e->owner.uid, LOG_WARNING, "%s: renewal failed: %s; %s", e->dev,
+			   errno_words(r), unconfirmed_words(e, words, sizeof(words)));
 		return;
 	}
 	if (sgpr_lease_get_state(e->l) == SGPR_LEASE_LOST) {
@@ -630,13 +646,14 @@ static void renew_done(struct table_entry *e)
 	}
 	if (ev == SGPR_LEASE_UNREACHABLE) {
 		/* one line per failed renewal (one per period): each is a step toward a takeover */
-		tlog(t, LOG_WARNING, "%s: the device did not answer, lease not renewed; %s", e->dev,
-		     unconfirmed_words(e, words, sizeof(words)));
+		tlog_owner(t, e->owner.uid, LOG_WARNING,
+			   "%s: the device did not answer, lease not renewed; %s", e->dev,
+			   unconfirmed_words(e, words, sizeof(words)));
 		e->unreachable = true;
 		return;
 	}
 	if (e->unreachable)
-		tlog(t, LOG_NOTICE, "%s: device reachable again", e->dev);
+		tlog_owner(t, e->owner.uid, LOG_NOTICE, "%s: device reachable again", e->dev);
 	e->unreachable = false;
 	/* the recorded key and confirmation time may trail by one period, not more */
 	if (table_now(t) - t->state_saved_ms >= t->cfg.period_ms)
@@ -646,10 +663,11 @@ static void renew_done(struct table_entry *e)
 
 		/* not a plain renewal: the session was lost or logged in again (docs/SESSIONS.md)
 		 */
-		tlog(t, LOG_NOTICE,
-		     "%s: lease renewed after a new iSCSI login (%u reconnect(s), registration "
-		     "re-established %u time(s)) (key %s)",
-		     e->dev, e->job_reconnects, e->job_recoveries, sgpr_key_format(e->key, k));
+		tlog_owner(
+			t, e->owner.uid, LOG_NOTICE,
+			"%s: lease renewed after a new iSCSI login (%u reconnect(s), registration "
+			"re-established %u time(s)) (key %s)",
+			e->dev, e->job_reconnects, e->job_recoveries, sgpr_key_format(e->key, k));
 		return;
 	}
 	log_event(e, ev,
@@ -681,13 +699,14 @@ static void observe_done(struct table_entry *e)
 		return;
 	}
 	if (r < 0) {
-		tlog(t, LOG_DEBUG, "%s: observing: %s", e->dev, errno_words(r));
+		tlog_owner(t, e->owner.uid, LOG_DEBUG, "%s: observing: %s", e->dev, errno_words(r));
 		return;
 	}
 	if (!held_event(ev)) {
 		if (ev == SGPR_LEASE_HOLDER_ALIVE)
-			tlog(t, LOG_INFO, "%s: takeover refused by the target: the holder renewed",
-			     e->dev);
+			tlog_owner(t, e->owner.uid, LOG_INFO,
+				   "%s: takeover refused by the target: the holder renewed",
+				   e->dev);
 		if (!e->mismatch_told && e->l &&
 		    sgpr_lease_dead_after_ms(e->l) > t->cfg.dead_after_ms) {
 			/* the holder announces a longer period than ours (docs/FENCE.md) */
@@ -826,9 +845,10 @@ static void run_due(struct table *t, uint64_t now)
 			continue;
 		}
 		if (e->state == ENTRY_WAITING && e->wait_deadline && now >= e->wait_deadline) {
-			tlog(t, LOG_INFO, "%s: acquire --wait gave up after %llu ms: %s", e->dev,
-			     (unsigned long long)(now - e->wait_start),
-			     table_holder_words(t, e->holder, words, sizeof(words)));
+			tlog_owner(t, e->owner.uid, LOG_INFO,
+				   "%s: acquire --wait gave up after %llu ms: %s", e->dev,
+				   (unsigned long long)(now - e->wait_start),
+				   table_holder_words(t, e->holder, words, sizeof(words)));
 			waiter_done(e, -EBADE, SGPR_LEASE_NONE);
 			entry_remove(e); /* the next entry moved to index i */
 			continue;

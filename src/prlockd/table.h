@@ -122,8 +122,8 @@ struct table_ops {
 	/* Send sig (SIGTERM, SIGKILL); -errno on failure. */
 	int (*proc_signal)(void *userdata, const struct protected_proc *p, int sig);
 	/*
-	 * Start the loss hook for dev, the lease of uid owner; its pid (> 0) or -errno. Its end:
-	 * table_hook_exited().
+	 * Start the loss hook for dev, the lease of uid owner; its pid (> 0), or -errno after
+	 * logging why (the table does not log it again). Its end: table_hook_exited().
 	 */
 	pid_t (*hook_start)(void *userdata, const char *dev, uid_t owner, enum sgpr_lease_event ev,
 			    uint64_t key, const struct protected_proc *procs, size_t n_procs);
@@ -132,6 +132,11 @@ struct table_ops {
 	int (*state_write)(void *userdata, const char *buf, size_t len);
 	/* One message at a syslog priority. */
 	void (*log)(void *userdata, int prio, const char *msg);
+	/*
+	 * One message about a lease of non-root uid owner that its owner can provoke at will
+	 * (requests, renewals of its devices): the daemon rate-limits them per uid. NULL: log.
+	 */
+	void (*log_owner)(void *userdata, uid_t owner, int prio, const char *msg);
 };
 
 struct table_config {

@@ -213,6 +213,23 @@ static int set_one(struct sgpr_config *cfg, const char *name, const char *value,
 		*why = "must be 1..256";
 		return parse_uint(value, 1, 256, &cfg->workers);
 	}
+	/* the pr-helper server's limits (docs/prlockd.md, "QEMU pr-manager socket") */
+	if (strcmp(name, "pr_max_connections") == 0) {
+		*why = "must be 1..65536";
+		return parse_uint(value, 1, 65536, &cfg->pr_max_connections);
+	}
+	if (strcmp(name, "pr_max_per_uid") == 0) {
+		*why = "must be 1..65536";
+		return parse_uint(value, 1, 65536, &cfg->pr_max_per_uid);
+	}
+	if (strcmp(name, "pr_max_per_pid") == 0) {
+		*why = "must be 1..65536";
+		return parse_uint(value, 1, 65536, &cfg->pr_max_per_pid);
+	}
+	if (strcmp(name, "pr_deadline") == 0) {
+		*why = "must be 0.1..600 seconds";
+		return parse_seconds(value, 100, 600000, &cfg->pr_deadline_ms);
+	}
 	*why = "unknown setting";
 	return -ENOKEY;
 }

@@ -33,6 +33,9 @@ struct sgpr_config {
 	char loss_action[SGPR_LOSS_ACTION_MAX]; /* "kill" or "hook:/path"; "" = kill */
 	unsigned workers;			/* device I/O threads; 0: not set */
 	char pr_socket[108]; /* pr-manager-helper socket path or "none"; "" not set */
+	/* the pr-helper server's limits (prh-server.h); 0: not set, the server's defaults */
+	unsigned pr_max_connections, pr_max_per_uid, pr_max_per_pid;
+	unsigned pr_deadline_ms; /* handshake, rest of a request, each reply */
 };
 
 /*

@@ -33,5 +33,24 @@ pd() {
 holder_host() { python3 -c 'import json,sys; r=json.loads(sys.argv[1])["devices"][0]["reservation"]; print(("parked" if r["holder"]["parking"] else r["holder"]["host_id"]) if r else "none")' "$OUT"; }
 holder_epoch() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])["devices"][0]["reservation"]["holder"]["epoch"])' "$OUT"; }
 reg_hosts() { python3 -c 'import json,sys; print(sorted(r["host_id"] for r in json.loads(sys.argv[1])["devices"][0]["registrations"]))' "$OUT"; }
+# as USER prlock-args...: prlock as host 1 run by USER (its groups), talking to prlockd h1
+# (the members of test-control-owner and test-redteam)
+as() {
+	local user=$1
+	shift
+	OUT=$(setpriv --reuid="$user" --regid="$(id -g "$user")" --init-groups "$PRLOCK" \
+		--config /dev/null --host-id 1 --control "$WORK/h1/control.sock" "$@" \
+		2>"$WORK/stderr")
+	RC=$?
+	ERR=$(cat "$WORK/stderr")
+}
+# wait_uid PID UID: until process PID (a setpriv started with &) runs with real uid UID
+wait_uid() {
+	for _ in $(seq 200); do
+		[ "$(awk '/^Uid:/ {print $2}' "/proc/$1/status" 2>/dev/null)" = "$2" ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
 # a process is gone when /proc has no entry or only a zombie
 proc_gone() { ! [ -e "/proc/$1/stat" ] || [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" = Z ]; }

@@ -5,7 +5,7 @@
 # and one that sends half a request; a well-behaved client (prh-client, as root) must still be
 # served within a second, nobody's connections must be refused over the per-pid and per-uid
 # limits at accept and closed after the 5 s handshake deadline, and prlockd's thread count
-# must come back down. No SCSI device on this machine: the client's fd is /dev/null, answered
+# must come back down. Then the same limits and deadline, lowered in sgpr.conf, and a bad one. No SCSI device on this machine: the client's fd is /dev/null, answered
 # LOGICAL UNIT NOT SUPPORTED (05/25/00) as in test-prlockd-prh.sh; the devices are in tests/vm.
 # shellcheck source=tests/integration/lib.sh disable=SC2016
 . "$(dirname "$0")/lib.sh"
@@ -32,6 +32,12 @@ P=$!
 IO_PID[prlockd]=$P
 check "prlockd listens" wait_sock "$SOCK"
 chmod 0666 "$SOCK"
+# the socket is bound before the workers start: count threads once prlockd says it started
+for _ in $(seq 100); do
+	grep -q "prlockd started" "$WORK/prlockd.log" && break
+	sleep 0.1
+done
+check "prlockd started" grep -q "prlockd started" "$WORK/prlockd.log"
 T0=$(threads "$P")
 
 # served(): one READ KEYS by root through prh-client, answered within 1000 ms
@@ -160,4 +166,34 @@ kill -TERM "$P"
 wait "$P"
 RC=$?
 expect_rc "SIGTERM: exit 0" 0
+
+echo "# the limits and the deadline from sgpr.conf: 4 per process, 6 per uid, 1.5 s"
+printf 'pr_max_per_pid = 4\npr_max_per_uid = 6\npr_deadline = 1.5\n' >"$WORK/pd.conf"
+"$PRLOCKD" --config "$WORK/pd.conf" --host-id 7 --state-dir "$WORK/state2" --control none \
+	--pr-socket "$SOCK" 2>"$WORK/prlockd2.log" &
+P=$!
+IO_PID[prlockd]=$P
+check "prlockd listens" wait_sock "$SOCK"
+chmod 0666 "$SOCK"
+"${NOBODY[@]}" "$PY" "$WORK/attacker.py" "$SOCK" 1 10 >"$WORK/att-conf1.out" 2>&1
+OUT=$(cat "$WORK/att-conf1.out")
+check "per pid from the file: 4 accepted, 6 closed at accept" out_has "accepted 4 refused 6"
+check "closed after the 1.5 s deadline, not 5 s" \
+	eval 'out_has "closed 4 after" && [ "$(sed -n "s/^closed 4 after \([0-9]*\).*/\1/p" <<<"$OUT")" -lt 4 ]'
+"${NOBODY[@]}" "$PY" "$WORK/attacker.py" "$SOCK" 3 4 >"$WORK/att-conf3.out" 2>&1
+OUT=$(cat "$WORK/att-conf3.out")
+check "per uid from the file: 6 of nobody's 12 accepted" \
+	eval '[ "$(awk "/^accepted/ { a += \$2 } END { print a }" <<<"$OUT")" = 6 ]'
+OUT=$(cat "$WORK/prlockd2.log")
+check "prlockd logs the configured deadline" out_has "no feature handshake within 1500 ms"
+check "a well-behaved client is served" served
+kill -TERM "$P"
+wait "$P"
+printf 'pr_max_connections = 0\n' >"$WORK/bad.conf"
+OUT=$("$PRLOCKD" --config "$WORK/bad.conf" --host-id 7 --state-dir "$WORK/state3" --control none \
+	--pr-socket "$WORK/run/bad.sock" 2>&1)
+RC=$?
+expect_rc "a limit out of range in sgpr.conf: usage error" 2 \
+	"bad.conf:1: pr_max_connections '0' must be 1..65536"
+check "one line" eval '[ "$(wc -l <<<"$OUT")" = 1 ]'
 finish

@@ -25,16 +25,6 @@ chmod 755 "$WORK"
 mkdir -m 777 "$WORK/u1" # the member's files
 printf 'group = %s\n' "$GRP" >"$WORK/pd.conf"
 
-# as USER prlock-args...: prlock as host 1 run by USER (its groups), talking to prlockd h1
-as() {
-	local user=$1
-	shift
-	OUT=$(setpriv --reuid="$user" --regid="$(id -g "$user")" --init-groups "$PRLOCK" \
-		--config /dev/null --host-id 1 --control "$WORK/h1/control.sock" "$@" \
-		2>"$WORK/stderr")
-	RC=$?
-	ERR=$(cat "$WORK/stderr")
-}
 # lease FIELD [DEV]: FIELD of DEV's entry (default LUN 1) in h1's status (OUT of pd h1 1 --json leases)
 lease() {
 	python3 -c 'import json,sys
@@ -69,6 +59,7 @@ check "nothing protected" test "$(lease protected)" = 0
 setpriv --reuid="$U1" --regid="$(id -g "$U1")" --init-groups sleep 1000 &
 P1=$!
 IO_PID[p1]=$P1
+wait_uid "$P1" "$UID1"
 as "$U1" protect "$URL" "$P1"
 expect_rc "the member protects its own process" 0 "protected"
 echo "# the member's own process that made itself undumpable (/proc/PID/* are then root's)"

@@ -216,12 +216,52 @@ static void test_user(void **state)
 	}
 }
 
+/* the pr-helper server's limits: unset is 0 (the server's defaults), bad values name the key */
+static void test_pr_limits(void **state)
+{
+	struct config_args a = {.config = conf, .host_id = "1"};
+	static const char *const bad[] = {
+		"pr_max_connections = 0\n", "pr_max_connections = 65537\n",
+		"pr_max_per_uid = x\n",	    "pr_max_per_pid = -1\n",
+		"pr_deadline = 0\n",	    "pr_deadline = 601\n",
+		"pr_deadline = 5s\n",	    "pr_max_per_pid =\n",
+	};
+	struct sgpr_config cfg;
+	char msg[512];
+	uint16_t ns;
+
+	write_file(conf, "host_id = 1\n");
+	assert_int_equal(resolve(&a, &cfg, &ns, msg), 0);
+	assert_int_equal(cfg.pr_max_connections, 0);
+	assert_int_equal(cfg.pr_max_per_uid, 0);
+	assert_int_equal(cfg.pr_max_per_pid, 0);
+	assert_int_equal(cfg.pr_deadline_ms, 0);
+	write_file(conf, "pr_max_connections = 1000\npr_max_per_uid = 500\npr_max_per_pid = 1\n"
+			 "pr_deadline = 0.5\n");
+	assert_int_equal(resolve(&a, &cfg, &ns, msg), 0);
+	assert_int_equal(cfg.pr_max_connections, 1000);
+	assert_int_equal(cfg.pr_max_per_uid, 500);
+	assert_int_equal(cfg.pr_max_per_pid, 1);
+	assert_int_equal(cfg.pr_deadline_ms, 500);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char key[32];
+
+		write_file(conf, bad[i]);
+		assert_int_equal(resolve(&a, &cfg, &ns, msg), -EINVAL);
+		print_message("%s\n", msg);
+		snprintf(key, sizeof(key), "%.*s", (int)strcspn(bad[i], " "), bad[i]);
+		assert_non_null(strstr(msg, key));
+		assert_non_null(strstr(msg, ":1: "));
+		assert_null(strchr(msg, '\n'));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults),   cmocka_unit_test(test_file_then_command_line),
 		cmocka_unit_test(test_machine_id), cmocka_unit_test(test_errors),
-		cmocka_unit_test(test_user),
+		cmocka_unit_test(test_user),	   cmocka_unit_test(test_pr_limits),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

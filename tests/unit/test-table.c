@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "share.h"
 #include "table.h"
 
 #define DEV "iscsi://192.0.2.1/iqn.2026-11.io.sgpr:t/1"
@@ -276,7 +277,7 @@ static void test_dev_open_gets_owner(void **s)
 	assert_int_equal(f->open_group0, 6);
 	assert_int_equal(f->replies, 1);
 	assert_string_equal(f->last.error, "denied");
-	assert_non_null(strstr(f->last.message, "uid 1002 may not read and write"));
+	assert_non_null(strstr(f->last.message, "not found or not permitted for uid 1002"));
 	assert_int_equal(table_count(f->t), 0);
 	fake_free(f);
 }
@@ -320,6 +321,79 @@ static void test_state_long_line(void **s)
 	free(text);
 }
 
+/* The pool's shares (share.h), default 4 workers: one uid's flood leaves root and others room. */
+static void test_share_per_uid(void **s)
+{
+	struct share *sh = share_new(4);
+
+	(void)s;
+	assert_non_null(sh);
+	assert_int_equal(share_acquire_max(sh), 3);
+	assert_int_equal(share_others_max(sh), 3);
+	assert_int_equal(share_uid_max(sh), 2);
+	assert_int_equal(share_uid_acquire_max(sh), 1);
+	/* uid 1001 floods acquires: one runs, the next waits */
+	assert_true(share_may_start(sh, 1001, true));
+	share_start(sh, 1001, true);
+	assert_false(share_may_start(sh, 1001, true));
+	/* its renewals still run, up to workers - 2 jobs in all */
+	assert_true(share_may_start(sh, 1001, false));
+	share_start(sh, 1001, false);
+	assert_false(share_may_start(sh, 1001, false));
+	/* another member's acquire and root's acquire get a thread */
+	assert_true(share_may_start(sh, 1002, true));
+	assert_true(share_may_start(sh, 0, true));
+	share_start(sh, 1002, true);
+	/* the non-root share is full (3): root alone now */
+	assert_false(share_may_start(sh, 1003, false));
+	assert_true(share_may_start(sh, 0, false));
+	/* the acquire lane is full (2 + root's 1): renewals only */
+	share_start(sh, 0, true);
+	assert_false(share_may_start(sh, 0, true));
+	assert_true(share_may_start(sh, 0, false));
+	/* ends give the slots back, per uid */
+	share_end(sh, 1001, true);
+	assert_true(share_may_start(sh, 1001, true));
+	assert_false(share_may_start(sh, 1002, true)); /* its one acquire runs */
+	share_end(sh, 0, true);
+	share_end(sh, 1002, true);
+	share_end(sh, 1001, false);
+	for (uid_t u = 1001; u < 1004; u++)
+		share_start(sh, u, false); /* three members, one renewal each */
+	assert_false(share_may_start(sh, 1004, false));
+	assert_true(share_may_start(sh, 0, true));
+	for (uid_t u = 1001; u < 1004; u++)
+		share_end(sh, u, false);
+	assert_true(share_may_start(sh, 1001, true));
+	share_free(sh);
+}
+
+/* Small pools: every bound is at least 1; root's thread is kept from 2 workers on. */
+static void test_share_small(void **s)
+{
+	struct share *one = share_new(1), *two = share_new(2), *many = share_new(16);
+
+	(void)s;
+	assert_int_equal(share_acquire_max(one), 1);
+	assert_int_equal(share_uid_max(one), 1);
+	assert_int_equal(share_uid_acquire_max(one), 1);
+	assert_int_equal(share_acquire_max(two), 1);
+	assert_int_equal(share_others_max(two), 1);
+	share_start(two, 1001, false);
+	assert_false(share_may_start(two, 1002, false));
+	assert_true(share_may_start(two, 0, false));
+	share_end(two, 1001, false);
+	assert_int_equal(share_uid_max(many), 14);
+	assert_int_equal(share_uid_acquire_max(many), 7);
+	for (int i = 0; i < 7; i++)
+		share_start(many, 1001, true);
+	assert_false(share_may_start(many, 1001, true));
+	assert_true(share_may_start(many, 1002, true));
+	share_free(one);
+	share_free(two);
+	share_free(many);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -330,6 +404,8 @@ int main(void)
 		cmocka_unit_test(test_acquire_bound_per_uid),
 		cmocka_unit_test(test_dev_open_gets_owner),
 		cmocka_unit_test(test_state_long_line),
+		cmocka_unit_test(test_share_per_uid),
+		cmocka_unit_test(test_share_small),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
