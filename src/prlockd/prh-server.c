@@ -375,6 +375,7 @@ static void run_prout_multipath(struct exec *j)
 
 static void run_prout(struct exec *j)
 {
+	struct sgpr_prout_params p;
 	struct sgpr_status st = {};
 	int r;
 
@@ -382,7 +383,17 @@ static void run_prout(struct exec *j)
 		run_prout_multipath(j);
 		return;
 	}
-	r = run_prout_raw(j, &st);
+	/*
+	 * A REGISTER goes through sgpr_prout(), as on a multipath map, which sets APTPL where the
+	 * LU can persist (PTPL_C), as for sgpr's own REGISTERs: the APTPL bit of the last REGISTER
+	 * applies to the whole LU (SPC-4 5.12.5), so a guest's APTPL=0 would make a target restart
+	 * drop sgpr's reservation and with it the fence of a preempted host.
+	 */
+	if ((j->req->sa == SGPR_PROUT_REGISTER || j->req->sa == SGPR_PROUT_REGISTER_AND_IGNORE) &&
+	    prh_prout_decode(j->req, &p) == 0 && !p.spec_i_pt)
+		r = sgpr_prout(j->dev, &p, &st);
+	else
+		r = run_prout_raw(j, &st);
 	j->gone = r < 0 && !st.answered;
 	if (r < 0)
 		prh_reply_from_errno(j->rep, r, &st);
@@ -738,7 +749,8 @@ static bool handle_request(struct conn *c, int fd)
 	unsigned long suppressed = 0;
 	char what[64];
 	struct stat st;
-	bool is_char, writable = false, busy, say;
+	bool is_char, writable = false, busy, say, allowed;
+	struct exec x = {.req = &c->req, .rep = rep};
 	int fl, r;
 
 	if (c->req.kind == PRH_REQ_CLEANUP) {
@@ -816,18 +828,21 @@ static bool handle_request(struct conn *c, int fd)
 		}
 	}
 
-	if (check_policy(c, e, what) == 0) {
-		struct exec x = {.dev = e->dev, .req = &c->req, .rep = rep};
-
-		device_enter(c, &deadline);
+	/* the policy may read the LUN's keys (prh-guard.h): under the request's deadline too */
+	x.dev = e->dev;
+	device_enter(c, &deadline);
+	allowed = check_policy(c, e, what) == 0;
+	if (allowed) {
 		if (c->req.kind == PRH_REQ_PRIN)
 			run_prin(&x);
 		else
 			run_prout(&x);
-		if (device_leave(c)) {
-			sgpr_dev_free(tmp.dev); /* a cached handle goes with the connection's */
-			return true;
-		}
+	}
+	if (device_leave(c)) {
+		sgpr_dev_free(tmp.dev); /* a cached handle goes with the connection's */
+		return true;
+	}
+	if (allowed) {
 		if (x.log_prio)
 			rlog(s, x.log_prio, "pr-helper: %s on %s from pid %d: %s", what, e->devnode,
 			     (int)c->pid, x.note);
