@@ -13,6 +13,9 @@
 #    PREEMPT AND ABORT of host 2's key, REGISTER and RESERVE are refused with 05/20/00 and logged
 #    with the LUN and the rule; PR IN passes. Read back from a third initiator: host 2 still holds
 #    with its key, and its writes (WRITE 16) still land.
+# 3. Host 2 releases, its key stays registered: the guest's RESERVE, REGISTER AND IGNORE and
+#    PREEMPT of its own key (migrate-pr) pass; PREEMPT of host 2's key and CLEAR are refused, and
+#    host 2's key reads back registered.
 # shellcheck source=tests/vm/lib.sh disable=SC2016,SC2001,SC2034
 . "$(dirname "$0")/lib.sh"
 
@@ -159,7 +162,29 @@ check "prlockd logs the refusals naming the LUN and the rule" \
 	eval 'out_has "refused PR OUT CLEAR on /dev/sda.*LUN .*rule clear" &&
 		out_has "rule sgpr-key: PREEMPT names the sgpr key $K2 (host 2)" &&
 		out_has "rule sgpr-holder"'
+echo "# 3. host 2 releases (plain RELEASE: its key stays registered, nothing holds)"
 h2 "release wero"
+check "host 2 releases ($OUT)" out_has "^ok"
+guest "out reserve 0xa2 wero" \
+	"out register-ignore 0xa2" \
+	"out preempt 0xa2 0xa2 wero" \
+	"out preempt 0xa2 $K2 wero" \
+	"out clear 0xa2" \
+	"out release 0xa2 wero"
+expect_rc "the guest's requests are answered" 0
+for r in "out reserve 0xa2 wero" "out register-ignore 0xa2" "out preempt 0xa2 0xa2 wero" \
+	"out release 0xa2 wero"; do
+	check "guest $r (its own key; an sgpr key registered, none holding): passes" \
+		eval '[[ $(reply_of "$r") == *": $GOOD"* ]]'
+done
+for r in "out preempt 0xa2 $K2 wero" "out clear 0xa2"; do
+	check "guest $r: refused 05/20/00" eval '[[ $(reply_of "$r") == *": $REFUSED"* ]]'
+done
+status
+check "read back: host 2's key $K2 still registered, next to the guest's 0xa2" \
+	python3 -c 'import json,sys; d=json.load(open(sys.argv[1]))["devices"][0]
+keys=sorted(int(str(r["key"]), 0) for r in d["registrations"]); print([hex(k) for k in keys])
+sys.exit(0 if keys == sorted([0xa2, int(sys.argv[2], 0)]) else 1)' "$WORK/st.json" "$K2"
 h2 unregister
 h2 quit
 exec 7>&-
