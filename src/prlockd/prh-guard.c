@@ -181,6 +181,7 @@ int prh_guard_check(struct sgpr_dev *d, const struct prh_guard_ctx *ctx,
 	}
 	if (r < 0) {
 		free(keys);
+		v->gone = !st.answered; /* the server drops the handle, as after a command */
 		v->status = SGPR_STATUS_CHECK_CONDITION;
 		if (st.answered && st.status == SGPR_STATUS_CHECK_CONDITION && st.sense_valid) {
 			v->key = st.sense_key;

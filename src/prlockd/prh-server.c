@@ -694,8 +694,12 @@ static int open_dev(struct conn *c, int fd, struct cached_dev *e)
 	return sgpr_dev_open_fd(fd, &o, &e->dev);
 }
 
-/* The policy's verdict on c->req for the device of e: 0 or refused (reply set). */
-static int check_policy(struct conn *c, const struct cached_dev *e, const char *what)
+/*
+ * The policy's verdict on c->req for the device of e: 0 or refused (reply set). *ret_gone: the
+ * hook's own command got no answer from the device (prh-guard.h).
+ */
+static int check_policy(struct conn *c, const struct cached_dev *e, const char *what,
+			bool *ret_gone)
 {
 	struct prh_server *s = c->s;
 	struct sgpr_prout_params prout;
@@ -721,6 +725,7 @@ static int check_policy(struct conn *c, const struct cached_dev *e, const char *
 	if (!s->opts.policy)
 		return 0;
 	r = s->opts.policy(s->opts.policy_userdata, &info, &v);
+	*ret_gone = v.gone;
 	if (r >= 0)
 		return 0;
 	rlog(s, LOG_WARNING, "pr-helper: refused %s on %s from pid %d: %s", what, e->devnode,
@@ -831,7 +836,7 @@ static bool handle_request(struct conn *c, int fd)
 	/* the policy may read the LUN's keys (prh-guard.h): under the request's deadline too */
 	x.dev = e->dev;
 	device_enter(c, &deadline);
-	allowed = check_policy(c, e, what) == 0;
+	allowed = check_policy(c, e, what, &x.gone) == 0;
 	if (allowed) {
 		if (c->req.kind == PRH_REQ_PRIN)
 			run_prin(&x);
@@ -842,13 +847,11 @@ static bool handle_request(struct conn *c, int fd)
 		sgpr_dev_free(tmp.dev); /* a cached handle goes with the connection's */
 		return true;
 	}
-	if (allowed) {
-		if (x.log_prio)
-			rlog(s, x.log_prio, "pr-helper: %s on %s from pid %d: %s", what, e->devnode,
-			     (int)c->pid, x.note);
-		if (x.gone && e != &tmp)
-			e->dev = sgpr_dev_free(e->dev); /* opened again at the next request */
-	}
+	if (allowed && x.log_prio)
+		rlog(s, x.log_prio, "pr-helper: %s on %s from pid %d: %s", what, e->devnode,
+		     (int)c->pid, x.note);
+	if (x.gone && e != &tmp)
+		e->dev = sgpr_dev_free(e->dev); /* opened again at the next request */
 	/* a map's paths are closed before the reply goes out: the next request finds them free */
 	sgpr_dev_free(tmp.dev);
 	return false;

@@ -89,6 +89,7 @@ struct prh_verdict {
 	uint8_t key, asc,
 		ascq;	  /* preset to ILLEGAL REQUEST / INVALID COMMAND OPERATION CODE 05/20/00 */
 	char reason[160]; /* logged with the device and the command; preset empty */
+	bool gone; /* the hook's own command got no answer: drop the handle, as after a command */
 };
 
 /*

@@ -1598,6 +1598,37 @@ static void test_server_guard_aptpl(void **state)
 	free(r);
 }
 
+/* The guard's READ KEYS gets no answer: refused, and the handle is dropped as after a command. */
+static void test_server_guard_gone(void **state)
+{
+	struct fx *f = *state;
+	struct prh_reply *r = calloc(1, sizeof(*r));
+	int sock, fd;
+
+	f->npaths = 1;
+	f->lun = sgpr_sim_lun_new(&(struct sgpr_sim_config){0});
+	f->guard = true;
+	f->guard_ctx = (struct prh_guard_ctx){.ns = sgpr_ns_from_cluster("guard"), .host_id = 2};
+	f->fault = (struct sgpr_sim_fault){.kind = SGPR_SIM_FAULT_TIMEOUT, .count = UINT_MAX};
+	fx_start(f, 0);
+	fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	sock = client_connect(f->path);
+	send_frame(sock, register_frame, 40, &fd, 1);
+	assert_int_equal(recv_reply(sock, r), 0);
+	assert_true(sense_is(r, 0x0b, 0x00, 0x06)); /* nothing sent blind */
+	assert_int_equal(sgpr_sim_lun_registrations(f->lun), 0);
+	assert_int_equal(__atomic_load_n(&f->opens, __ATOMIC_SEQ_CST), 1);
+	f->fault.kind = SGPR_SIM_FAULT_NONE;
+	send_frame(sock, register_frame, 40, &fd, 1);
+	assert_int_equal(recv_reply(sock, r), 0);
+	assert_int_equal(r->result, 0);
+	assert_int_equal(__atomic_load_n(&f->opens, __ATOMIC_SEQ_CST), 2); /* opened again */
+	assert_int_equal(sgpr_sim_lun_registrations(f->lun), 1);
+	close(sock);
+	close(fd);
+	free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1616,6 +1647,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_server_sim, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_server_multipath, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_server_guard_aptpl, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_server_guard_gone, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_server_hung_device, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_server_stop_in_flight, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_client_tool, setup, teardown),
