@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The guest PR OUT guard of the pr-helper (docs/prlockd.md, "What a guest may do"): which PR OUT
- * a guest may send on a LUN that carries sgpr keys. The guest shares its host's I_T nexus, and
- * the target sees its commands as the host's: without the guard a guest on a host that does not
- * hold the LUN could PREEMPT or CLEAR the lease of the host that does.
+ * The guest PR OUT guard of the pr-helper (docs/prlockd.md, "Policy: guest PR OUT vs other
+ * hosts' sgpr leases"): which PR OUT a guest may send on a LUN that carries sgpr keys. The guest
+ * shares its host's I_T nexus, and the target sees its commands as the host's: without the guard
+ * a guest on a host that does not hold the LUN could PREEMPT or CLEAR the lease of the host that
+ * does.
  *
  * prh_guard_decide() is the pure decision on the request and the LUN's keys and reservation;
  * prh_guard_check() reads them (PR IN READ KEYS and READ RESERVATION, only for PR OUT) and
