@@ -158,6 +158,14 @@ int prh_guard_decide(const struct prh_guard_ctx *ctx, const struct prh_request *
 	}
 }
 
+static bool has_sgpr_key(const struct sgpr_keys *keys, uint16_t ns)
+{
+	for (uint32_t i = 0; i < keys->count; i++)
+		if (prh_guard_is_sgpr_key(keys->keys[i], ns))
+			return true;
+	return false;
+}
+
 int prh_guard_check(struct sgpr_dev *d, const struct prh_guard_ctx *ctx,
 		    const struct prh_request *req, struct prh_verdict *v)
 {
@@ -174,7 +182,8 @@ int prh_guard_check(struct sgpr_dev *d, const struct prh_guard_ctx *ctx,
 	r = sgpr_read_keys(d, &keys, &st);
 	if (r < 0)
 		what = "READ KEYS";
-	if (r == 0) {
+	/* a holder is a registrant: without an sgpr key registered, none holds (SPC-4 5.12.10) */
+	if (r == 0 && has_sgpr_key(keys, ctx->ns)) {
 		r = sgpr_read_reservation(d, &lun.resv, &st);
 		if (r < 0)
 			what = "READ RESERVATION";

@@ -7,8 +7,9 @@
  * does.
  *
  * prh_guard_decide() is the pure decision on the request and the LUN's keys and reservation;
- * prh_guard_check() reads them (PR IN READ KEYS and READ RESERVATION, only for PR OUT) and
- * decides. Both the pr-helper of prlockd (prh.c) and a stand-alone pr-helper call the latter.
+ * prh_guard_check() reads them (PR IN READ KEYS, and READ RESERVATION when an sgpr key is
+ * registered; only for PR OUT) and decides. Both the pr-helper of prlockd (prh.c) and a stand-alone
+ * pr-helper call the latter.
  */
 #pragma once
 

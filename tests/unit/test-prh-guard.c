@@ -343,11 +343,22 @@ static void test_check_migration(void **state)
 	struct prh_verdict v;
 	struct prh_request req;
 	uint64_t holder = 0;
+	unsigned cmds;
+
+	/* no sgpr key registered: READ KEYS alone decides (a holder is a registrant) */
+	req = prout(SGPR_PROUT_REGISTER, 0, 0, GUEST2, 0);
+	assert_int_equal(guarded(f->b, 2, &req, &v), 0);
+	cmds = sgpr_sim_commands(f->b);
+	req = prout(SGPR_PROUT_REGISTER, 0, GUEST2, 0, 0);
+	assert_int_equal(guarded(f->b, 2, &req, &v), 0);
+	assert_int_equal(sgpr_sim_commands(f->b) - cmds, 2); /* READ KEYS, the REGISTER */
 
 	assert_int_equal(sgpr_register(f->a, 0, ka, false, NULL), 0);
-	/* source: the guest on B registers and reserves */
+	/* source: the guest on B registers and reserves; READ RESERVATION too now */
+	cmds = sgpr_sim_commands(f->b);
 	req = prout(SGPR_PROUT_REGISTER, 0, 0, GUEST, 0);
 	assert_int_equal(guarded(f->b, 2, &req, &v), 0);
+	assert_int_equal(sgpr_sim_commands(f->b) - cmds, 3);
 	req = prout(SGPR_PROUT_RESERVE, SGPR_TYPE_WERO, GUEST, 0, 0);
 	assert_int_equal(guarded(f->b, 2, &req, &v), 0);
 	/* destination C: REGISTER AND IGNORE EXISTING KEY, then PREEMPT of the own key */
