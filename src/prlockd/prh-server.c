@@ -375,6 +375,7 @@ static void run_prout_multipath(struct exec *j)
 
 static void run_prout(struct exec *j)
 {
+	struct sgpr_prout_params p;
 	struct sgpr_status st = {};
 	int r;
 
@@ -382,7 +383,17 @@ static void run_prout(struct exec *j)
 		run_prout_multipath(j);
 		return;
 	}
-	r = run_prout_raw(j, &st);
+	/*
+	 * A REGISTER goes through sgpr_prout(), as on a multipath map, which sets APTPL where the
+	 * LU can persist (PTPL_C), as for sgpr's own REGISTERs: the APTPL bit of the last REGISTER
+	 * applies to the whole LU (SPC-4 5.12.5), so a guest's APTPL=0 would make a target restart
+	 * drop sgpr's reservation and with it the fence of a preempted host.
+	 */
+	if ((j->req->sa == SGPR_PROUT_REGISTER || j->req->sa == SGPR_PROUT_REGISTER_AND_IGNORE) &&
+	    prh_prout_decode(j->req, &p) == 0 && !p.spec_i_pt)
+		r = sgpr_prout(j->dev, &p, &st);
+	else
+		r = run_prout_raw(j, &st);
 	j->gone = r < 0 && !st.answered;
 	if (r < 0)
 		prh_reply_from_errno(j->rep, r, &st);
@@ -683,8 +694,12 @@ static int open_dev(struct conn *c, int fd, struct cached_dev *e)
 	return sgpr_dev_open_fd(fd, &o, &e->dev);
 }
 
-/* The policy's verdict on c->req for the device of e: 0 or refused (reply set). */
-static int check_policy(struct conn *c, const struct cached_dev *e, const char *what)
+/*
+ * The policy's verdict on c->req for the device of e: 0 or refused (reply set). *ret_gone: the
+ * hook's own command got no answer from the device (prh-guard.h).
+ */
+static int check_policy(struct conn *c, const struct cached_dev *e, const char *what,
+			bool *ret_gone)
 {
 	struct prh_server *s = c->s;
 	struct sgpr_prout_params prout;
@@ -710,6 +725,7 @@ static int check_policy(struct conn *c, const struct cached_dev *e, const char *
 	if (!s->opts.policy)
 		return 0;
 	r = s->opts.policy(s->opts.policy_userdata, &info, &v);
+	*ret_gone = v.gone;
 	if (r >= 0)
 		return 0;
 	rlog(s, LOG_WARNING, "pr-helper: refused %s on %s from pid %d: %s", what, e->devnode,
@@ -738,7 +754,8 @@ static bool handle_request(struct conn *c, int fd)
 	unsigned long suppressed = 0;
 	char what[64];
 	struct stat st;
-	bool is_char, writable = false, busy, say;
+	bool is_char, writable = false, busy, say, allowed;
+	struct exec x = {.req = &c->req, .rep = rep};
 	int fl, r;
 
 	if (c->req.kind == PRH_REQ_CLEANUP) {
@@ -816,24 +833,25 @@ static bool handle_request(struct conn *c, int fd)
 		}
 	}
 
-	if (check_policy(c, e, what) == 0) {
-		struct exec x = {.dev = e->dev, .req = &c->req, .rep = rep};
-
-		device_enter(c, &deadline);
+	/* the policy may read the LUN's keys (prh-guard.h): under the request's deadline too */
+	x.dev = e->dev;
+	device_enter(c, &deadline);
+	allowed = check_policy(c, e, what, &x.gone) == 0;
+	if (allowed) {
 		if (c->req.kind == PRH_REQ_PRIN)
 			run_prin(&x);
 		else
 			run_prout(&x);
-		if (device_leave(c)) {
-			sgpr_dev_free(tmp.dev); /* a cached handle goes with the connection's */
-			return true;
-		}
-		if (x.log_prio)
-			rlog(s, x.log_prio, "pr-helper: %s on %s from pid %d: %s", what, e->devnode,
-			     (int)c->pid, x.note);
-		if (x.gone && e != &tmp)
-			e->dev = sgpr_dev_free(e->dev); /* opened again at the next request */
 	}
+	if (device_leave(c)) {
+		sgpr_dev_free(tmp.dev); /* a cached handle goes with the connection's */
+		return true;
+	}
+	if (allowed && x.log_prio)
+		rlog(s, x.log_prio, "pr-helper: %s on %s from pid %d: %s", what, e->devnode,
+		     (int)c->pid, x.note);
+	if (x.gone && e != &tmp)
+		e->dev = sgpr_dev_free(e->dev); /* opened again at the next request */
 	/* a map's paths are closed before the reply goes out: the next request finds them free */
 	sgpr_dev_free(tmp.dev);
 	return false;

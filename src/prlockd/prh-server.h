@@ -77,8 +77,8 @@ struct prh_request_info {
 	bool is_char; /* /dev/sgN rather than a block device */
 	/* "/dev/sdc", "/dev/dm-3", "/dev/sg2"; "block 8:32" if no such node is here */
 	const char *devnode;
-	const struct sgpr_dev *dev; /* opened handle: sgpr_dev_lun_id(), paths */
-	pid_t pid;		    /* the client (SO_PEERCRED) */
+	struct sgpr_dev *dev; /* opened handle: sgpr_dev_lun_id(), paths, PR IN (prh-guard.h) */
+	pid_t pid;	      /* the client (SO_PEERCRED) */
 	uid_t uid;
 	gid_t gid;
 };
@@ -89,13 +89,16 @@ struct prh_verdict {
 	uint8_t key, asc,
 		ascq;	  /* preset to ILLEGAL REQUEST / INVALID COMMAND OPERATION CODE 05/20/00 */
 	char reason[160]; /* logged with the device and the command; preset empty */
+	bool gone; /* the hook's own command got no answer: drop the handle, as after a command */
 };
 
 /*
  * Policy hook, called on the connection's thread (several connections may call it at once) for
- * every PR IN and PR OUT after the device was opened and before anything is sent to it. Return 0
- * to let the command through, or a negative errno to refuse it: the guest gets the verdict's
- * status and sense and the server logs one line with the reason. Must not block for long.
+ * every PR IN and PR OUT after the device was opened and before the request's command is sent.
+ * It may send PR IN itself on info->dev (the guard of prh-guard.h): it runs under the request's
+ * timeout, as the command does. Return 0 to let the command through, or a negative errno to
+ * refuse it: the guest gets the verdict's status and sense and the server logs one line with
+ * the reason (rate-limited).
  */
 typedef int (*prh_policy_fn)(void *userdata, const struct prh_request_info *info,
 			     struct prh_verdict *verdict);

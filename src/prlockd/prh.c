@@ -22,6 +22,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "prh-guard.h"
 #include "prh-server.h"
 #include "prlockd.h"
 
@@ -227,12 +228,14 @@ static const char *state_word(enum entry_state s)
 }
 
 /*
- * The policy (docs/prlockd.md): PR IN always passes; PR OUT on a LUN under a lease of this
- * prlockd is refused with CHECK CONDITION ILLEGAL REQUEST / INVALID COMMAND OPERATION CODE
- * (05/20/00), the answer qemu-pr-helper gives to a PR OUT it may not send. The guest shares the
- * host's I_T nexus: its REGISTER would replace the lease key, its RELEASE or CLEAR would drop the
- * host's reservation. The LUN is recognised by device number (the device or one of a multipath
- * map's paths) or by LUN id, never by name.
+ * The policy (docs/prlockd.md): PR IN always passes. PR OUT on a LUN under a lease of this
+ * prlockd is refused without looking at the device, with CHECK CONDITION ILLEGAL REQUEST /
+ * INVALID COMMAND OPERATION CODE (05/20/00), the answer qemu-pr-helper gives to a PR OUT it may
+ * not send: the guest shares the host's I_T nexus, its REGISTER would replace the lease key, its
+ * RELEASE or CLEAR would drop the host's reservation. The LUN is recognised by device number
+ * (the device or one of a multipath map's paths) or by LUN id, never by name. Any other PR OUT
+ * goes through the guard of prh-guard.c, which reads the LUN's keys and refuses what would
+ * touch another host's sgpr lease.
  */
 static int policy(void *userdata, const struct prh_request_info *info, struct prh_verdict *v)
 {
@@ -258,7 +261,12 @@ static int policy(void *userdata, const struct prh_request_info *info, struct pr
 		r = -EPERM;
 	}
 	pthread_mutex_unlock(&dm->held_lock);
-	return r;
+	if (r < 0 || !info->dev)
+		return r;
+	/* not ours: the LUN may still be another host's (prh-guard.c) */
+	struct prh_guard_ctx g = {.ns = dm->ns, .host_id = dm->cfg.host_id};
+
+	return prh_guard_check(info->dev, &g, info->req, v);
 }
 
 static void prh_log(void *userdata, int priority, const char *msg)

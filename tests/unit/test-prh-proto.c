@@ -33,6 +33,7 @@
 #include <sys/wait.h>
 
 #include "sim.h"
+#include "prh-guard.h"
 #include "prh-proto.h"
 #include "prh-server.h"
 
@@ -372,6 +373,8 @@ struct fx {
 	bool hold;
 	unsigned opens;
 	bool refuse_prout; /* policy */
+	bool guard;	   /* policy: prh_guard_check() with guard_ctx */
+	struct prh_guard_ctx guard_ctx;
 	unsigned policy_calls;
 	char last_devnode[64];
 	bool last_fd_ok;
@@ -413,6 +416,8 @@ static int fx_policy(void *userdata, const struct prh_request_info *info, struct
 	struct fx *f = userdata;
 
 	__atomic_add_fetch(&f->policy_calls, 1, __ATOMIC_SEQ_CST);
+	if (f->guard && info->req->kind == PRH_REQ_PROUT)
+		return prh_guard_check(info->dev, &f->guard_ctx, info->req, v);
 	if (f->refuse_prout && info->req->kind == PRH_REQ_PROUT) {
 		v->status = SGPR_STATUS_CHECK_CONDITION;
 		v->key = 0x05;
@@ -1514,6 +1519,116 @@ static void test_server_log_limit(void **state)
 	free(r);
 }
 
+/*
+ * The guard (prh-guard.c) as the policy, single path and a two-path map: a guest on this nexus
+ * cannot PREEMPT or CLEAR host 1's lease nor register while host 1 holds; once host 1 only is
+ * registered the guest registers, and its REGISTER with APTPL=0 reaches the LU with APTPL set
+ * (PTPL_A read back), so persistence stays on for sgpr's fence (SPC-4 5.12.5).
+ */
+static void test_server_guard_aptpl(void **state)
+{
+	struct fx *f = *state;
+	struct prh_reply *r = calloc(1, sizeof(*r));
+	uint8_t frame[64], cdb[10], params[24], reg0[40];
+	struct sgpr_prout_params p = {.sa = SGPR_PROUT_REGISTER, .sa_key = KA}; /* APTPL=0 */
+	struct sgpr_dev *host;
+	struct sgpr_caps caps;
+	uint64_t holder = 0, ka;
+	int sock, fd, len;
+
+	len = sgpr_prout_encode(&p, cdb, params, sizeof(params));
+	assert_int_equal(prh_request_encode(cdb, 10, params, (size_t)len, reg0, sizeof(reg0)), 40);
+	assert_int_equal(reg0[16 + 20], 0);
+	for (unsigned npaths = 1; npaths <= 2; npaths++) {
+		f->npaths = npaths;
+		f->lun = sgpr_sim_lun_new(&(struct sgpr_sim_config){0});
+		f->guard = true;
+		f->guard_ctx =
+			(struct prh_guard_ctx){.ns = sgpr_ns_from_cluster("guard"), .host_id = 2};
+		ka = sgpr_key_make_lease(f->guard_ctx.ns, 1, 2000, 3);
+		assert_false(prh_guard_is_sgpr_key(KA, f->guard_ctx.ns)); /* the guest's key */
+		assert_int_equal(sgpr_sim_open(f->lun, "iqn.2024-01.test:host1,i,0x400000000009",
+					       &(struct sgpr_dev_opts){0}, &host),
+				 0);
+		assert_int_equal(sgpr_register(host, 0, ka, false, NULL), 0);
+		assert_int_equal(sgpr_reserve(host, ka, SGPR_TYPE_WERO, NULL), 0);
+		fx_start(f, 0);
+		fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+		sock = client_connect(f->path);
+
+		/* host 1 holds: the guest's REGISTER, PREEMPT of ka and CLEAR are refused */
+		send_frame(sock, reg0, 40, &fd, 1);
+		assert_int_equal(recv_reply(sock, r), 0);
+		assert_true(sense_is(r, 0x05, 0x20, 0x00));
+		p = (struct sgpr_prout_params){
+			.sa = SGPR_PROUT_PREEMPT, .key = KA, .sa_key = ka, .type = SGPR_TYPE_WERO};
+		len = sgpr_prout_encode(&p, cdb, params, sizeof(params));
+		len = prh_request_encode(cdb, 10, params, (size_t)len, frame, sizeof(frame));
+		send_frame(sock, frame, (size_t)len, &fd, 1);
+		assert_int_equal(recv_reply(sock, r), 0);
+		assert_true(sense_is(r, 0x05, 0x20, 0x00));
+		p = (struct sgpr_prout_params){.sa = SGPR_PROUT_CLEAR, .key = KA};
+		len = sgpr_prout_encode(&p, cdb, params, sizeof(params));
+		len = prh_request_encode(cdb, 10, params, (size_t)len, frame, sizeof(frame));
+		send_frame(sock, frame, (size_t)len, &fd, 1);
+		assert_int_equal(recv_reply(sock, r), 0);
+		assert_true(sense_is(r, 0x05, 0x20, 0x00));
+		assert_int_equal(sgpr_sim_lun_registrations(f->lun), 1);
+		assert_int_equal(sgpr_sim_lun_reservation(f->lun, &holder), SGPR_TYPE_WERO);
+		assert_int_equal(holder, ka);
+
+		/* host 1 releases without parking (a static user): the guest may register */
+		assert_int_equal(sgpr_release(host, ka, SGPR_TYPE_WERO, NULL), 0);
+		assert_int_equal(sgpr_report_caps(host, &caps, NULL), 0);
+		assert_true(caps.ptpl_c);
+		assert_true(caps.ptpl_a); /* host 1's REGISTER set it */
+		send_frame(sock, reg0, 40, &fd, 1);
+		assert_int_equal(recv_reply(sock, r), 0);
+		assert_int_equal(r->result, 0);
+		assert_int_equal(sgpr_sim_lun_registrations(f->lun), 1 + npaths);
+		assert_int_equal(sgpr_report_caps(host, &caps, NULL), 0);
+		assert_true(caps.ptpl_a); /* still on */
+
+		close(sock);
+		close(fd);
+		sgpr_dev_free(host);
+		f->s = prh_server_free(f->s);
+		f->lun = sgpr_sim_lun_free(f->lun);
+	}
+	free(r);
+}
+
+/* The guard's READ KEYS gets no answer: refused, and the handle is dropped as after a command. */
+static void test_server_guard_gone(void **state)
+{
+	struct fx *f = *state;
+	struct prh_reply *r = calloc(1, sizeof(*r));
+	int sock, fd;
+
+	f->npaths = 1;
+	f->lun = sgpr_sim_lun_new(&(struct sgpr_sim_config){0});
+	f->guard = true;
+	f->guard_ctx = (struct prh_guard_ctx){.ns = sgpr_ns_from_cluster("guard"), .host_id = 2};
+	f->fault = (struct sgpr_sim_fault){.kind = SGPR_SIM_FAULT_TIMEOUT, .count = UINT_MAX};
+	fx_start(f, 0);
+	fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	sock = client_connect(f->path);
+	send_frame(sock, register_frame, 40, &fd, 1);
+	assert_int_equal(recv_reply(sock, r), 0);
+	assert_true(sense_is(r, 0x0b, 0x00, 0x06)); /* nothing sent blind */
+	assert_int_equal(sgpr_sim_lun_registrations(f->lun), 0);
+	assert_int_equal(__atomic_load_n(&f->opens, __ATOMIC_SEQ_CST), 1);
+	f->fault.kind = SGPR_SIM_FAULT_NONE;
+	send_frame(sock, register_frame, 40, &fd, 1);
+	assert_int_equal(recv_reply(sock, r), 0);
+	assert_int_equal(r->result, 0);
+	assert_int_equal(__atomic_load_n(&f->opens, __ATOMIC_SEQ_CST), 2); /* opened again */
+	assert_int_equal(sgpr_sim_lun_registrations(f->lun), 1);
+	close(sock);
+	close(fd);
+	free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1531,6 +1646,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_server_violations, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_server_sim, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_server_multipath, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_server_guard_aptpl, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_server_guard_gone, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_server_hung_device, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_server_stop_in_flight, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_client_tool, setup, teardown),

@@ -6,8 +6,10 @@
 # the runs, and the replies are compared byte for byte. PR generation counters (bytes 0-3 of READ
 # KEYS / READ RESERVATION data) are compared relative to the run's first one (the target's counter
 # does not restart). Every other difference must be in EXPECTED below, with its reason
-# (docs/PROTOCOL.md, "Deliberate differences"). Then prlockd's policy: a guest PR OUT on a LUN
-# under this host's lease is refused, named by another device node of the same LUN.
+# (docs/PROTOCOL.md, "Deliberate differences"). CLEAR is not in the sequence: prlockd refuses a
+# guest's CLEAR (difference 12, tests/vm/test-prh-guard.sh); a REGISTER AND IGNORE of key 0
+# unregisters instead. Then prlockd's policy: a guest PR OUT on a LUN under this host's lease is
+# refused, named by another device node of the same LUN.
 # shellcheck source=tests/vm/lib.sh disable=SC2016,SC2001
 . "$(dirname "$0")/lib.sh"
 
@@ -36,7 +38,7 @@ SEQ=(
 	"in read-reservation"
 	"out register-ignore 0xabc3"
 	"in read-keys"
-	"out clear 0xabc3"
+	"out register-ignore 0"
 	"in read-keys"
 	"in read-full-status"
 	"raw 5e1f0000000000010000"
@@ -46,6 +48,7 @@ SEQ=(
 # Deliberate differences (request -> why), docs/PROTOCOL.md; anything else must be equal.
 declare -A EXPECTED=(
 	["bad fd (/dev/null): in read-keys"]="difference 1: prlockd validates the fd (05/25/00 LOGICAL UNIT NOT SUPPORTED); qemu-pr-helper sends SG_IO to /dev/null (ENOTTY: 0B/00/06)"
+	["raw 5f000000000000000800 0000000000000000"]="difference 12: prlockd's guard refuses a PR OUT list under 24 bytes itself with PARAMETER LIST LENGTH ERROR (05/1A/00, SPC-4 6.16.3); tgtd answers 05/24/00"
 )
 
 run_seq() { # run_seq SOCKET OUTFILE: every request of SEQ, then the read-only and bad-fd cases
