@@ -267,7 +267,7 @@ static int setup_lun(void **state)
 {
 	struct lunfx *f = calloc(1, sizeof(*f));
 	struct sgpr_sim_config cfg = sgpr_sim_config_spc();
-	struct sgpr_dev_opts o = {0};
+	struct sgpr_dev_opts o = {.size = sizeof(o)};
 
 	setup_keys(NULL);
 	f->lun = sgpr_sim_lun_new(&cfg);

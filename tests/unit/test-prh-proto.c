@@ -1547,9 +1547,11 @@ static void test_server_guard_aptpl(void **state)
 			(struct prh_guard_ctx){.ns = sgpr_ns_from_cluster("guard"), .host_id = 2};
 		ka = sgpr_key_make_lease(f->guard_ctx.ns, 1, 2000, 3);
 		assert_false(prh_guard_is_sgpr_key(KA, f->guard_ctx.ns)); /* the guest's key */
-		assert_int_equal(sgpr_sim_open(f->lun, "iqn.2024-01.test:host1,i,0x400000000009",
-					       &(struct sgpr_dev_opts){0}, &host),
-				 0);
+		assert_int_equal(
+			sgpr_sim_open(f->lun, "iqn.2024-01.test:host1,i,0x400000000009",
+				      &(struct sgpr_dev_opts){.size = sizeof(struct sgpr_dev_opts)},
+				      &host),
+			0);
 		assert_int_equal(sgpr_register(host, 0, ka, false, NULL), 0);
 		assert_int_equal(sgpr_reserve(host, ka, SGPR_TYPE_WERO, NULL), 0);
 		fx_start(f, 0);
