@@ -66,6 +66,14 @@ pd h1 1 --json leases
 check "host 1's prlockd holds the lease" \
 	json_eq '[(l["device"], l["state"]) for l in d["leases"]]' "[('$URL', 'held')]"
 
+echo "# entries without a namespace (as virsh metadata --set may write them) count too"
+domain_xml "<device path=\"$URL\"/>" >"$XMLF"
+hook 1 prepare begin
+expect_rc "host 1: prepare begin with an un-namespaced <device> (already held: no change)" 0
+pd h1 1 --json leases
+check "still the one lease" json_eq 'len(d["leases"])' 1
+domain_xml "<sgpr:device path=\"$URL\"/>" >"$XMLF"
+
 echo "# the same domain on host 2 is refused, naming the holder"
 hook 2 prepare begin
 expect_rc "host 2: prepare begin refused" 1 "held by host 1"
@@ -150,6 +158,8 @@ domain_xml "<sgpr:disk target=\"x' or '1'='1\"/>" >"$XMLF"
 bad "an XPath in a target name" "is not a disk target name"
 domain_xml '<sgpr:device path="relative/dev"/>' >"$XMLF"
 bad "a device that is no /dev path or iscsi URL" "is not a device prlock takes"
+domain_xml '<o:device xmlns:o="urn:other" path="/dev/sdx"/>' >"$XMLF"
+bad "an entry of another namespace" "is in another namespace than urn:sgpr:libvirt:1"
 domain_xml '<sgpr:lock path="/dev/sdx"/>' >"$XMLF"
 bad "an unknown element" "unknown element <sgpr:lock>"
 domain_xml '<sgpr:disk target="sdb"/>' >"$XMLF"
