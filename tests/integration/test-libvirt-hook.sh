@@ -66,6 +66,19 @@ pd h1 1 --json leases
 check "host 1's prlockd holds the lease" \
 	json_eq '[(l["device"], l["state"]) for l in d["leases"]]' "[('$URL', 'held')]"
 
+# the "held" control request (what prlockd-pr-helper asks before a guest PR OUT)
+OUT=$(python3 -c 'import socket,sys
+s=socket.socket(socket.AF_UNIX); s.settimeout(10); s.connect(sys.argv[1]); s.sendall(b"held\n")
+b=b""
+while not b.endswith(b"\n"):
+    c=s.recv(65536)
+    if not c: break
+    b+=c
+print(b.decode().strip())' "$WORK/h1/control.sock")
+check "prlockd's held list: the leased LUN, its LUN id known (${OUT:0:200})" \
+	json_eq '[(h["device"], h["state"], h["lun_id"] is not None, h["devnums"]) for h in d["held"]]' \
+	"[('$URL', 'held', True, [])]"
+
 echo "# entries without a namespace (as virsh metadata --set may write them) count too"
 domain_xml "<device path=\"$URL\"/>" >"$XMLF"
 hook 1 prepare begin
