@@ -173,6 +173,6 @@ vm host1 "setsid $HELPER -k /run/h2.sock -f /run/h2.pid -q </dev/null >/dev/null
 sed 's/^/    | /' <<<"$OUT"
 check "the pidfile holds the helper's pid and the socket listens" \
 	eval '[[ $OUT =~ started\ ([0-9]+)\ file\ ([0-9]+)\ sock\ yes ]] && [ "${BASH_REMATCH[1]}" = "${BASH_REMATCH[2]}" ]'
-check "both removed at exit" out_has "^after  end$"
+check "both removed at exit" out_has "^after *end$"
 vm host1 'kill $(cat /run/prlockd.pid)'
 finish
