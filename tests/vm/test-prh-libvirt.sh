@@ -122,8 +122,11 @@ vm host1 "$PRLOCK" --config /dev/null --host-id 1 acquire /dev/sda
 expect_rc "host1: prlock acquire /dev/sda" 0
 vm host2 sg_persist -k /dev/sda
 expect_rc "host2 sees host1's lease key, one registration" 0 "1 registered reservation key"
-inner 120 sg_persist --out --register --param-sark=$KEY /dev/sg0
-check "inner: REGISTER on the leased LUN is refused (sg_persist fails)" eval '[ "$RC" != 0 ] && [ "$RC" != 124 ]'
+# REGISTER AND IGNORE EXISTING KEY: the guest shares host1's nexus, so it would replace the
+# lease key (a plain REGISTER with key 0 already gets RESERVATION CONFLICT from the target)
+inner 120 sg_persist --out --register-ignore --param-sark=$KEY /dev/sg0
+check "inner: REGISTER AND IGNORE EXISTING KEY on the leased LUN is refused (sg_persist fails)" \
+	eval '[ "$RC" != 0 ] && [ "$RC" != 124 ]'
 check "... with ILLEGAL REQUEST / invalid command operation code" \
 	eval 'grep -Eqi "illegal request|invalid (command )?op" <<<"$OUT"'
 inner 120 sg_persist -k /dev/sg0
@@ -137,8 +140,9 @@ check "the helper logs the refusal naming the lease" out_has "lease on /dev/sda"
 
 echo "# prlockd does not answer (SIGSTOP): the helper cannot learn the held set, PR OUT refused"
 vm host1 'kill -STOP $(cat /run/prlockd.pid)'
-inner 120 sg_persist --out --register --param-sark=$KEY /dev/sg0
-check "inner: REGISTER refused while prlockd is stopped" eval '[ "$RC" != 0 ] && [ "$RC" != 124 ]'
+inner 120 sg_persist --out --register-ignore --param-sark=$KEY /dev/sg0
+check "inner: REGISTER AND IGNORE EXISTING KEY refused while prlockd is stopped" \
+	eval '[ "$RC" != 0 ] && [ "$RC" != 124 ]'
 vm host1 'kill -CONT $(cat /run/prlockd.pid); grep "cannot learn" /run/helper.err'
 check "the helper logs why: cannot learn this host's leases (timed out)" out_has "cannot learn this host's leases.*timed out"
 vm host2 sg_persist -k /dev/sda
