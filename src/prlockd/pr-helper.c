@@ -388,7 +388,7 @@ static int held_refresh(struct helper *h, char *err, size_t errlen)
 static int helper_policy(void *userdata, const struct prh_request_info *info, struct prh_verdict *v)
 {
 	struct helper *h = userdata;
-	char err[sizeof(v->reason)] = "";
+	char err[sizeof(v->reason) - 40] = ""; /* fits in the reason with its prefix */
 	int r = 0;
 
 	pthread_mutex_lock(&h->query_lock);
