@@ -372,6 +372,15 @@ static int dispatch(struct daemon *dm, struct client *c, char **tok, int n)
 	}
 	if (strcmp(tok[0], "status") == 0 && n == 1)
 		return req_status(dm, c);
+	if (strcmp(tok[0], "held") == 0 && n == 1) {
+		struct reply rp;
+
+		if (reply_begin(&rp, true) < 0)
+			return 0;
+		json_key(&rp.j, "held"); /* what prlockd-pr-helper refuses guest PR OUT on */
+		prh_held_json(dm, &rp.j);
+		return reply_send(c, &rp);
+	}
 	if (strcmp(tok[0], "release") == 0 && n == 2) {
 		to_table(c);
 		table_release(dm->table, c, c->cred.uid, tok[1]);
@@ -391,7 +400,7 @@ static int dispatch(struct daemon *dm, struct client *c, char **tok, int n)
 	}
 	return reply_error(
 		c, "usage",
-		"unknown request '%s' (ping, status, acquire DEV [TYPE] [--wait S], release "
+		"unknown request '%s' (ping, status, held, acquire DEV [TYPE] [--wait S], release "
 		"DEV, protect DEV PID)",
 		tok[0]);
 }

@@ -724,6 +724,8 @@ int main(int argc, char **argv)
 	};
 	int r;
 
+	if (pr_helper_name(argv[0])) /* a qemu-pr-helper drop-in (pr-helper.c) */
+		return pr_helper_main(argc, argv);
 	pthread_mutex_init(&dm.held_lock, NULL);
 	dm.prh_fd = -1;
 	r = parse_argv(argc, argv, &dm);

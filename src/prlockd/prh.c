@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "prh-guard.h"
+#include "json.h"
 #include "prh-server.h"
 #include "prlockd.h"
 
@@ -166,8 +167,7 @@ void prh_policy_refresh(struct daemon *dm)
 	struct held_dev *h = NULL;
 	size_t n = 0;
 
-	if (!dm->prh)
-		return;
+	/* kept without a socket too: the "held" request (prlockd-pr-helper) reads it */
 	for (size_t i = 0; i < table_count(dm->table); i++) {
 		struct prh_ident *id;
 		struct table_info e;
@@ -431,13 +431,13 @@ int prh_start(struct daemon *dm)
 
 void prh_stop(struct daemon *dm)
 {
-	if (!dm->prh)
-		return;
-	prh_server_stop(dm->prh); /* requests in flight get their replies */
-	dm->prh = prh_server_free(dm->prh);
-	if (dm->pr_socket && !dm->prh_activated)
-		unlink(dm->pr_socket); /* may fail after a --user drop; the next start replaces it
-					*/
+	if (dm->prh) {
+		prh_server_stop(dm->prh); /* requests in flight get their replies */
+		dm->prh = prh_server_free(dm->prh);
+		if (dm->pr_socket && !dm->prh_activated)
+			unlink(dm->pr_socket); /* may fail after a --user drop; the next start
+						  replaces it */
+	}
 	held_free(dm->held, dm->n_held);
 	dm->held = NULL;
 	dm->n_held = 0;
@@ -446,4 +446,73 @@ void prh_stop(struct daemon *dm)
 	idents_prune(dm);
 	free(dm->idents);
 	dm->idents = NULL;
+}
+
+/* The policy itself, for prlockd-pr-helper (pr-helper.c): one copy for both servers. */
+int prh_policy_check(void *userdata, const struct prh_request_info *info, struct prh_verdict *v)
+{
+	return policy(userdata, info, v);
+}
+
+/* The "held" control request: the snapshot the policy uses (docs/prlockd.md). */
+void prh_held_json(struct daemon *dm, struct json *j)
+{
+	json_array_begin(j);
+	pthread_mutex_lock(&dm->held_lock);
+	for (size_t i = 0; i < dm->n_held; i++) {
+		const struct held_dev *h = &dm->held[i];
+		char num[32];
+
+		json_object_begin(j);
+		json_key(j, "device");
+		json_string(j, h->dev);
+		json_key(j, "state");
+		json_string(j, entry_state_name(h->state));
+		json_key(j, "lun_id");
+		if (h->lun_id)
+			json_string(j, h->lun_id);
+		else
+			json_null(j);
+		json_key(j, "devnums");
+		json_array_begin(j);
+		for (size_t k = 0; k < h->n_rdevs; k++) {
+			snprintf(num, sizeof(num), "%u:%u", major(h->rdevs[k]), minor(h->rdevs[k]));
+			json_string(j, num);
+		}
+		json_array_end(j);
+		json_object_end(j);
+	}
+	pthread_mutex_unlock(&dm->held_lock);
+	json_array_end(j);
+}
+
+int prh_held_publish(struct daemon *dm, const struct prh_held_desc *d, size_t n)
+{
+	struct held_dev *h = n ? calloc(n, sizeof(*h)) : NULL;
+	struct held_dev *old;
+	size_t n_old;
+
+	if (n && !h)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		h[i].dev = strdup(d[i].dev);
+		h[i].lun_id = d[i].lun_id ? strdup(d[i].lun_id) : NULL;
+		h[i].state = d[i].state;
+		h[i].rdevs = d[i].n_rdevs ? malloc(d[i].n_rdevs * sizeof(dev_t)) : NULL;
+		if (!h[i].dev || (d[i].lun_id && !h[i].lun_id) || (d[i].n_rdevs && !h[i].rdevs)) {
+			held_free(h, i + 1);
+			return -ENOMEM;
+		}
+		if (d[i].n_rdevs)
+			memcpy(h[i].rdevs, d[i].rdevs, d[i].n_rdevs * sizeof(dev_t));
+		h[i].n_rdevs = d[i].n_rdevs;
+	}
+	pthread_mutex_lock(&dm->held_lock);
+	old = dm->held;
+	n_old = dm->n_held;
+	dm->held = h;
+	dm->n_held = n;
+	pthread_mutex_unlock(&dm->held_lock);
+	held_free(old, n_old);
+	return 0;
 }

@@ -153,6 +153,25 @@ int prh_start(struct daemon *dm);
 void prh_stop(struct daemon *dm);
 /* Main thread: publish the devices under a lease for the policy hook, if they changed. */
 void prh_policy_refresh(struct daemon *dm);
+/* The policy hook of prh.c (prh_policy_fn; userdata: the daemon), for prlockd-pr-helper. */
+struct prh_request_info;
+struct prh_verdict;
+int prh_policy_check(void *userdata, const struct prh_request_info *info, struct prh_verdict *v);
+/* The "held" reply: [{device, state, lun_id, devnums: ["MAJ:MIN"...]}...] */
+struct json;
+void prh_held_json(struct daemon *dm, struct json *j);
+/* Replace the held set (prlockd-pr-helper: as the running prlockd reported it). */
+struct prh_held_desc {
+	const char *dev, *lun_id; /* lun_id may be NULL */
+	const dev_t *rdevs;
+	size_t n_rdevs;
+	enum entry_state state;
+};
+int prh_held_publish(struct daemon *dm, const struct prh_held_desc *d, size_t n);
+
+/* pr-helper.c: prlockd started as prlockd-pr-helper (a qemu-pr-helper drop-in for libvirt) */
+bool pr_helper_name(const char *argv0);
+int pr_helper_main(int argc, char **argv);
 
 /* privs.c: keep only the capabilities prlockd needs, optionally change user and group */
 int drop_privileges(struct daemon *dm);
