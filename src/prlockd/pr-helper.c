@@ -36,6 +36,7 @@
 
 #include "../prlock/json-read.h"
 #include "cleanup.h"
+#include "config.h"
 #include "prh-server.h"
 #include "prlockd.h"
 
@@ -56,6 +57,7 @@ bool pr_helper_name(const char *argv0)
 struct helper {
 	struct daemon dm; /* held set and privileges, as prlockd's */
 	const char *control;
+	const char *config; /* NULL: SGPR_CONFIG_DEFAULT, may be missing */
 	const char *pidfile;
 	pthread_mutex_t query_lock; /* one "held" question at a time; its answer, then policy */
 };
@@ -75,6 +77,8 @@ static void help(void)
 	       "  -v, --verbose          debug messages\n"
 	       "  --control PATH         prlockd's control socket (default " PRLOCKD_CONTROL_DEFAULT
 	       ")\n"
+	       "  --config FILE          this host's cluster and host id "
+	       "(default " SGPR_CONFIG_DEFAULT ")\n"
 	       "  -h, --help             this help\n"
 	       "  -V, --version          the version\n\n"
 	       "Not supported (refused): -d/--daemon (libvirt and systemd daemonize it),\n"
@@ -94,7 +98,7 @@ static int usage(const char *fmt, ...)
 	return -EINVAL;
 }
 
-enum { ARG_CONTROL = 0x100 };
+enum { ARG_CONTROL = 0x100, ARG_CONFIG };
 
 /* Returns <0 on a usage error, 0 to exit (help, version), >0 to run. */
 static int parse_argv(int argc, char **argv, struct helper *h)
@@ -110,10 +114,12 @@ static int parse_argv(int argc, char **argv, struct helper *h)
 						{"quiet", no_argument, NULL, 'q'},
 						{"verbose", no_argument, NULL, 'v'},
 						{"control", required_argument, NULL, ARG_CONTROL},
+						{"config", required_argument, NULL, ARG_CONFIG},
 						{}};
 	struct daemon *dm = &h->dm;
 	const char *user = NULL, *group = NULL;
-	int o;
+	char msg[512];
+	int o, r;
 
 	opterr = 0;
 	while ((o = getopt_long(argc, argv, ":hVk:f:u:g:dT:qv", options, NULL)) >= 0) {
@@ -152,6 +158,9 @@ static int parse_argv(int argc, char **argv, struct helper *h)
 		case ARG_CONTROL:
 			h->control = optarg;
 			break;
+		case ARG_CONFIG:
+			h->config = optarg;
+			break;
 		case ':':
 			return usage("option '%s' needs a value", argv[optind - 1]);
 		default:
@@ -160,6 +169,22 @@ static int parse_argv(int argc, char **argv, struct helper *h)
 	}
 	if (optind < argc)
 		return usage("unexpected argument '%s'", argv[optind]);
+	/*
+	 * The guard (prh-guard.c) tells sgpr keys by this host's cluster namespace and host id, as
+	 * prlockd would. libvirt passes neither: they come from the configuration file (a missing
+	 * default file is fine) and /etc/machine-id; without a host id only the guard's
+	 * own-registration rule is off.
+	 */
+	strcpy(dm->cfg.cluster, SGPR_CLUSTER_DEFAULT);
+	r = config_load(h->config ?: SGPR_CONFIG_DEFAULT, &dm->cfg, msg, sizeof(msg));
+	if (r < 0 && !(r == -ENOENT && !h->config)) {
+		fprintf(stderr, HELPER_NAME ": config %s\n", msg);
+		return -EINVAL;
+	}
+	dm->ns = sgpr_ns_from_cluster(dm->cfg.cluster);
+	if (!dm->cfg.host_id && host_id_from_machine_id(SGPR_MACHINE_ID, &dm->cfg.host_id) < 0)
+		log_msg(LOG_WARNING, "no host id (host_id in the configuration, or " SGPR_MACHINE_ID
+				     "): the guard cannot tell this host's own key");
 	if (dm->pr_socket[0] != '/' || strlen(dm->pr_socket) >= sizeof(dm->cfg.pr_socket))
 		return usage("--socket '%s': expected an absolute path of at most 107 bytes",
 			     dm->pr_socket);

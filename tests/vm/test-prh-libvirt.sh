@@ -162,6 +162,29 @@ expect_rc "host2 reads $KEY back" 0 "$KEY"
 inner 120 sg_persist --out --register --param-rk=$KEY --param-sark=0 /dev/sg0
 VM_TIMEOUT=120 vm host1 "$INNER" stop "$IDIR"
 
+echo "# host2 holds with its sgpr key: host1's guest may not take it over through the helper"
+# (the guard of prh-guard.c: the helper knows this cluster's namespace from the configuration,
+# here the default one, as host2's prlock)
+REFUSED='00000002 00000000 700005000000000a00000000200000'
+vm host2 "$PRLOCK" --config /dev/null --host-id 2 acquire --static /dev/sda
+expect_rc "host2: prlock acquire --static /dev/sda" 0
+vm host2 sg_persist -r /dev/sda
+K2=$(sed -n 's/^ *Key=\(0x[0-9a-f]*\).*/\1/p' <<<"$OUT" | head -n 1)
+check "host2's static sgpr key $K2 holds" eval '[[ $K2 =~ ^0x[0-9a-f]{4}000200000000$ ]]'
+vm host1 "printf 'out register-ignore 0x77\nout preempt 0x77 $K2 wero\nout clear 0x77\n' |
+	$CLIENT $SOCK /dev/sg0 -"
+sed 's/^/    | /' <<<"$OUT"
+for r in "out register-ignore 0x77" "out preempt 0x77 $K2 wero" "out clear 0x77"; do
+	check "guest $r through the helper: refused 05/20/00" out_has "^$r: $REFUSED"
+done
+vm host2 sg_persist -r /dev/sda
+check "host2 still holds with $K2" out_has "Key=$K2"
+vm host2 sg_persist -k /dev/sda
+check "the target's keys: host2's only, no 0x77" \
+	eval 'out_has "1 registered reservation key" && ! out_has "0x77$"'
+vm host2 "$PRLOCK" --config /dev/null --host-id 2 clear --force /dev/sda
+expect_rc "host2: clear --force" 0 "cleared"
+
 echo "# SIGTERM (libvirt's virPidFileForceCleanupPath): exit, socket removed"
 vm host1 "kill -TERM $HPID; for i in \$(seq 100); do kill -0 $HPID 2>/dev/null || { [ -e $SOCK ] && echo socket left || echo gone; exit 0; }; sleep 0.1; done; echo alive"
 check "the helper exits on SIGTERM and removes its socket" out_has "^gone$"
