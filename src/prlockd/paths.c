@@ -2,9 +2,11 @@
 /*
  * prlockd: the paths of held dm-multipath maps follow the block devices (docs/MULTIPATH.md).
  *
- * A libudev monitor on the block subsystem: udevd's events (after its rules: the "sgpr" tag,
- * SGPR_KIND of udev/65-sgpr.rules) when udevd runs, else the kernel's own (a container, an
- * initramfs), read the same way from sysfs. What counts:
+ * A libudev monitor on the block subsystem's kernel uevents, not udevd's: they come before udevd
+ * has run its rules and so before multipathd (which waits for udevd's event) can put a new disk
+ * in a map, and they need no udevd (a container, an initramfs). What an event is comes from
+ * sysfs (a map's dm/uuid); SGPR_KIND of udev/65-sgpr.rules is used when an event carries it.
+ * What counts:
  *   a SCSI disk added       tried as a path of every held map (its LUN is checked by page 0x83
  *                           on a worker), so that it carries the lease's key before multipathd
  *                           puts it in the map
@@ -20,7 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
-#include <unistd.h>
 
 #include <libudev.h>
 
@@ -42,8 +43,7 @@ struct paths {
 int paths_open(struct daemon *dm)
 {
 	struct paths *p = calloc(1, sizeof(*p));
-	/* udevd's events carry the rules' properties; without udevd only the kernel's exist */
-	const char *source = access("/run/udev/control", F_OK) == 0 ? "udev" : "kernel";
+	const char *source = "kernel"; /* ahead of udevd and multipathd, and without them */
 
 	dm->paths_fd = -1;
 	if (!p)
