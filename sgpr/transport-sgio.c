@@ -440,13 +440,16 @@ static int sgio_refresh(struct sgpr_dev *d, bool *gone, struct sgpr_opened *adde
 		unsigned slot = (unsigned)((const int *)d->paths[i].tp - p->fds);
 		char sys[64];
 
-		if (slot < SGPR_PATHS_MAX && keep[slot])
+		if (slot >= SGPR_PATHS_MAX) {
+			gone[i] = true;
+			continue;
+		}
+		if (keep[slot])
 			p->extra[slot] = false; /* a slave now */
 		/* a path added by name stays while its disk exists, slave or not */
 		snprintf(sys, sizeof(sys), "/sys/dev/block/%u:%u", major(p->devnums[slot]),
 			 minor(p->devnums[slot]));
-		gone[i] = slot >= SGPR_PATHS_MAX ||
-			  (!keep[slot] && !(p->extra[slot] && access(sys, F_OK) == 0));
+		gone[i] = !keep[slot] && !(p->extra[slot] && access(sys, F_OK) == 0);
 	}
 	sgpr_sgio_target_done(&t);
 	return r < 0 ? r : 0;
