@@ -133,6 +133,30 @@ vm host1 "n0=\$(dmesg | grep -c 'critical nexus error, dev $NEW');
 expect_rc "in the map with sda failed, a write through /dev/$NEW lands at once" 0 "SAME"
 check "no RESERVATION CONFLICT on /dev/$NEW" out_has '^NEXUS=0$'
 
+echo "# a flapping disk (deleted and rescanned 5 times): prlockd is bounded, the lease stays"
+vm host1 "dmsetup message mp 0 'reinstate_path 8:0' && dmsetup suspend mp && dmsetup reload mp --table \"$(map_table 8:0)\" &&
+	dmsetup resume mp && sleep 1 && r0=\$(grep -c 'lease renewed' $LOG) && c0=\$(grep -c 'map paths changed' $LOG) &&
+	t0=\$(date +%s) && for i in 1 2 3 4 5; do
+		for d in /sys/block/sd*; do [ \"\${d##*/}\" = sda ] || echo 1 >\$d/device/delete; done
+		for h in /sys/class/scsi_host/host*; do echo '- - -' >\$h/scan; done
+	done; f=\$((\$(date +%s) - t0 + 1)); sleep 3; t=\$((\$(date +%s) - t0 + 1));
+	echo T=\$t F=\$f RENEWALS=\$((\$(grep -c 'lease renewed' $LOG) - r0)) CHANGES=\$((\$(grep -c 'map paths changed' $LOG) - c0))"
+expect_rc "host1: a disk of the LUN flapped 5 times" 0 "T="
+T=$(sed -n 's/.*T=\([0-9]*\).*/\1/p' <<<"$OUT")
+R=$(sed -n 's/.*RENEWALS=\([0-9]*\).*/\1/p' <<<"$OUT")
+C=$(sed -n 's/.*CHANGES=\([0-9]*\).*/\1/p' <<<"$OUT")
+F=$(sed -n 's/.*F=\([0-9]*\).*/\1/p' <<<"$OUT")
+# the table hears of changes at most once a second: during the F s of flapping and one after
+check "path changes bounded: $C in $T s, $F s of flapping (at most $((F + 2)))" eval \
+	'[ -n "$C" ] && [ "$C" -le $((F + 2)) ]'
+# one renewal per period (2 s) and one more per change, plus slack for a noisy machine
+check "renewals bounded while it flapped: $R in $T s (at most $((T / 2 + C + 3)))" eval \
+	'[ -n "$R" ] && [ "$R" -le $((T / 2 + C + 3)) ]'
+pl 1 --control "$CTL" --json leases
+check "the lease is still held" out_has '"held"'
+vm host1 "grep -c 'renewal failed\|did not answer' $LOG"
+check "no failed renewal" out_has '^0$'
+
 vm host1 "grep -i 'error\|failed' $LOG | grep -v 'fail_path' | head"
 echo "# prlockd's errors: ${OUT//$'\n'/ | }"
 pl 1 --control "$CTL" release /dev/mapper/mp
