@@ -733,6 +733,25 @@ int sgpr_dev_add_path(struct sgpr_dev *d, const char *node)
 	if (!d->ops->add_path || !d->npaths)
 		return -EOPNOTSUPP;
 	r = d->ops->add_path(d, node, &o);
+	if (r == 1 && o.npaths == 1) {
+		/* a path of ours whose disk was removed and added again: the same path, reopened */
+		for (unsigned i = 0; i < d->npaths; i++) {
+			if (d->paths[i].tp != o.paths[0].tp)
+				continue;
+			d->paths[i].error = 0;
+			mark_path(d, i, o.paths[0].error);
+			r = check_new_path(d, i, &o.paths[0]);
+			if (r < 0)
+				drop_path(d, i);
+			else
+				sgpr_log(d, LOG_INFO,
+					 "%s: path %s reopened (its disk was added again)",
+					 d->target, d->paths[i].name);
+			opened_done(&o);
+			return r < 0 ? -EXDEV : 0;
+		}
+		r = -ENOENT; /* a slot without a path: cannot happen */
+	}
 	if (r < 0) {
 		for (unsigned k = 0; k < o.npaths; k++)
 			if (d->ops->drop_path)

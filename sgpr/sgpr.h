@@ -716,9 +716,11 @@ SGPR_PUBLIC int sgpr_dev_refresh_paths(struct sgpr_dev *d, unsigned *ret_added,
  *
  * Opens @node as a path of @d when it leads to the handle's LUN (VPD page 0x83), so that a
  * registration reaches it before multipathd adds it to the map. It stays a path while the
- * disk exists, in the map or not (sgpr_dev_refresh_paths()). No PR command is sent.
+ * disk exists, in the map or not (sgpr_dev_refresh_paths()). A disk with the device number
+ * of one of the handle's paths is that path's disk added again (the old one was removed): the
+ * path is reopened on it. No PR command is sent.
  *
- * Return: 0; -EOPNOTSUPP for a handle that is not a map; -EEXIST if it is a path already;
+ * Return: 0; -EOPNOTSUPP for a handle that is not a map;
  * -ENOTBLK if @node is not a whole SCSI disk; -EXDEV if it leads to another LUN or cannot be
  * named; -E2BIG over the path limit; -ENOENT, -ENOMEM.
  */

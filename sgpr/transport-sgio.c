@@ -317,17 +317,16 @@ static void sgio_close(struct sgpr_dev *d)
 }
 
 /*
- * Open path into a free slot of p and describe it in *op. A path that cannot be opened is
- * reported (op->error) and keeps its slot; -errno only when nothing can be reported.
+ * Open path into slot i of p (slot_open(): the first free one) and describe it in *op. A path
+ * that cannot be opened is reported (op->error) and keeps its slot; -errno only when nothing
+ * can be reported.
  */
-static int slot_open(struct sgpr_dev *d, struct sgpr_sgio *p, const struct sgpr_sgio_path *path,
-		     bool multipath, const char *target, int given_fd, struct sgpr_opened_path *op)
+static int slot_open_at(struct sgpr_dev *d, struct sgpr_sgio *p, unsigned i,
+			const struct sgpr_sgio_path *path, bool multipath, const char *target,
+			int given_fd, struct sgpr_opened_path *op)
 {
-	unsigned i = 0;
 	int fd, r;
 
-	while (i < p->nslots && p->used[i])
-		i++;
 	if (i >= SGPR_PATHS_MAX)
 		return -E2BIG;
 	op->name = strdup(path->devnode);
@@ -358,6 +357,16 @@ static int slot_open(struct sgpr_dev *d, struct sgpr_sgio *p, const struct sgpr_
 	}
 	p->fds[i] = fd;
 	return 0;
+}
+
+static int slot_open(struct sgpr_dev *d, struct sgpr_sgio *p, const struct sgpr_sgio_path *path,
+		     bool multipath, const char *target, int given_fd, struct sgpr_opened_path *op)
+{
+	unsigned i = 0;
+
+	while (i < p->nslots && p->used[i])
+		i++;
+	return slot_open_at(d, p, i, path, multipath, target, given_fd, op);
 }
 
 /*
@@ -472,15 +481,29 @@ static int sgio_add_path(struct sgpr_dev *d, const char *node, struct sgpr_opene
 		sgpr_sgio_target_done(&t);
 		return -ENOTBLK;
 	}
-	for (i = 0; i < p->nslots; i++)
-		if (p->used[i] && p->devnums[i] == t.paths[0].devnum) {
-			sgpr_sgio_target_done(&t);
-			return -EEXIST;
-		}
 	added->paths = calloc(1, sizeof(*added->paths));
 	if (!added->paths) {
 		sgpr_sgio_target_done(&t);
 		return -ENOMEM;
+	}
+	for (i = 0; i < p->nslots; i++)
+		if (p->used[i] && p->devnums[i] == t.paths[0].devnum)
+			break;
+	if (i < p->nslots) {
+		/*
+		 * A disk added under the number of one of our paths: that one was removed (a
+		 * number is not added twice), its fd is of the dead device. Open the new one in
+		 * its place: dev.c keeps the path (1: reopened, not added).
+		 */
+		bool extra = p->extra[i];
+
+		slot_close(p, i);
+		r = slot_open_at(d, p, i, &t.paths[0], true, d->target, -1, &added->paths[0]);
+		p->extra[i] = extra;
+		sgpr_sgio_target_done(&t);
+		if (added->paths[0].tp)
+			added->npaths = 1;
+		return r < 0 ? r : 1;
 	}
 	r = slot_open(d, p, &t.paths[0], true, d->target, -1, &added->paths[0]);
 	if (added->paths[0].tp) {

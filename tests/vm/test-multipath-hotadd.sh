@@ -156,6 +156,7 @@ pl 1 --control "$CTL" --json leases
 check "the lease is still held" out_has '"held"'
 vm host1 "grep -c 'renewal failed\|did not answer' $LOG"
 check "no failed renewal" out_has '^0$'
+check "the disk left after the flapping carries the lease's key (both sessions, one key)" keys_are 2
 
 vm host1 "grep -i 'error\|failed' $LOG | grep -v 'fail_path' | head"
 echo "# prlockd's errors: ${OUT//$'\n'/ | }"
