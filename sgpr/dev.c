@@ -662,3 +662,141 @@ const char *sgpr_dev_lun_id(const struct sgpr_dev *d)
 {
 	return d ? d->lun_id : NULL;
 }
+
+/* Drop path i: its transport state closed, the later paths moved down, a current path kept. */
+static void drop_path(struct sgpr_dev *d, unsigned i)
+{
+	if (d->ops->drop_path)
+		d->ops->drop_path(d, d->paths[i].tp);
+	free(d->paths[i].name);
+	memmove(&d->paths[i], &d->paths[i + 1], (d->npaths - i - 1) * sizeof(d->paths[0]));
+	d->npaths--;
+	if (d->path > i || d->path >= d->npaths)
+		d->path = d->path > 0 ? d->path - 1 : 0;
+}
+
+/* A path new to a map leads to its LUN: page 0x83 (or udev's name) equals the handle's. */
+static int check_new_path(struct sgpr_dev *d, unsigned i, const struct sgpr_opened_path *op)
+{
+	char id[SGPR_LUN_ID_MAX];
+	int r;
+
+	if (op->error)
+		return 0; /* cannot be opened now: failed, as at open; adopt tries it again */
+	if (op->lun_id) {
+		snprintf(id, sizeof(id), "%s", op->lun_id);
+	} else {
+		r = read_lun_id(d, i, id, sizeof(id));
+		if (r < 0 && op->lun_serial)
+			snprintf(id, sizeof(id), "%s", op->lun_serial);
+		else if (r < 0)
+			return d->lun_id ? r : 0;
+	}
+	if (d->lun_id && strcmp(d->lun_id, id) != 0) {
+		sgpr_log(d, LOG_ERR, "%s: new path %s leads to another LUN (%s, not %s): not used",
+			 d->target, d->paths[i].name, id, d->lun_id);
+		return -EXDEV;
+	}
+	return 0;
+}
+
+/* Take the paths a refresh or add_path opened, each checked; how many were added. */
+static unsigned take_new_paths(struct sgpr_dev *d, const struct sgpr_opened *o, const char *how)
+{
+	unsigned old = d->npaths;
+
+	for (unsigned k = 0; k < o->npaths; k++) {
+		if (add_path(d, o->paths[k].name, o->paths[k].tp) < 0) {
+			if (d->ops->drop_path)
+				d->ops->drop_path(d, o->paths[k].tp);
+			continue;
+		}
+		mark_path(d, d->npaths - 1, o->paths[k].error);
+		if (check_new_path(d, d->npaths - 1, &o->paths[k]) < 0) {
+			drop_path(d, d->npaths - 1);
+			continue;
+		}
+		sgpr_log(d, LOG_INFO, "%s: path %s %s", d->target, d->paths[d->npaths - 1].name,
+			 how);
+	}
+	return d->npaths - old;
+}
+
+int sgpr_dev_add_path(struct sgpr_dev *d, const char *node)
+{
+	struct sgpr_opened o = {};
+	unsigned added;
+	int r;
+
+	if (!d || !node)
+		return -EINVAL;
+	if (!d->ops->add_path || !d->npaths)
+		return -EOPNOTSUPP;
+	r = d->ops->add_path(d, node, &o);
+	if (r == 1 && o.npaths == 1) {
+		/* a path of ours whose disk was removed and added again: the same path, reopened */
+		for (unsigned i = 0; i < d->npaths; i++) {
+			if (d->paths[i].tp != o.paths[0].tp)
+				continue;
+			d->paths[i].error = 0;
+			mark_path(d, i, o.paths[0].error);
+			r = check_new_path(d, i, &o.paths[0]);
+			if (r < 0)
+				drop_path(d, i);
+			else
+				sgpr_log(d, LOG_INFO,
+					 "%s: path %s reopened (its disk was added again)",
+					 d->target, d->paths[i].name);
+			opened_done(&o);
+			return r < 0 ? -EXDEV : 0;
+		}
+		r = -ENOENT; /* a slot without a path: cannot happen */
+	}
+	if (r < 0) {
+		for (unsigned k = 0; k < o.npaths; k++)
+			if (d->ops->drop_path)
+				d->ops->drop_path(d, o.paths[k].tp);
+		opened_done(&o);
+		return r;
+	}
+	added = take_new_paths(d, &o, "added (same LUN, not in the map yet)");
+	opened_done(&o);
+	return added ? 0 : -EXDEV;
+}
+
+int sgpr_dev_refresh_paths(struct sgpr_dev *d, unsigned *ret_added, unsigned *ret_removed)
+{
+	struct sgpr_opened o = {};
+	bool gone[SGPR_PATHS_MAX] = {};
+	unsigned added = 0, removed = 0;
+	int r;
+
+	if (!d)
+		return -EINVAL;
+	if (!d->ops->refresh || !d->npaths)
+		return -EOPNOTSUPP;
+	r = d->ops->refresh(d, gone, &o);
+	if (r < 0) {
+		for (unsigned k = 0; k < o.npaths; k++)
+			if (d->ops->drop_path)
+				d->ops->drop_path(d, o.paths[k].tp);
+		opened_done(&o);
+		return r;
+	}
+	for (unsigned i = d->npaths; i-- > 0;)
+		if (gone[i] && d->npaths == 1 && !o.npaths) {
+			mark_path(d, i, -ENODEV); /* a handle keeps one path: failed, not dropped */
+		} else if (gone[i]) {
+			sgpr_log(d, LOG_INFO, "%s: path %s left the map", d->target,
+				 d->paths[i].name);
+			drop_path(d, i);
+			removed++;
+		}
+	added = take_new_paths(d, &o, "joined the map");
+	opened_done(&o);
+	if (ret_added)
+		*ret_added = added;
+	if (ret_removed)
+		*ret_removed = removed;
+	return 0;
+}

@@ -259,6 +259,7 @@ int sgpr_sgio_resolve_devnum(const char *sysroot, bool is_char, dev_t devnum,
 	if (r < 0)
 		return r == -ENOENT ? -ENODEV : r;
 	t.name = strdup(base_name(dir));
+	t.devnum = devnum;
 	if (!t.name) {
 		r = -ENOMEM;
 		goto out;

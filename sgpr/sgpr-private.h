@@ -74,6 +74,15 @@ struct sgpr_transport_ops {
 		       struct sgpr_status *ret);
 	/* Optional: log in again on the same I_T nexus identity (same ISID). */
 	int (*reconnect)(struct sgpr_dev *d, const struct sgpr_path *path);
+	/*
+	 * Paths of a dm-multipath map now (sgpr_dev_refresh_paths()): *gone[i] true for each
+	 * d->paths[i] no longer in the map, *added the paths new to it, opened as open() does.
+	 * NULL or -EOPNOTSUPP: a handle without a map. drop_path() closes one path's tp.
+	 */
+	int (*refresh)(struct sgpr_dev *d, bool *gone, struct sgpr_opened *added);
+	/* Open the disk node as one more path of a map (sgpr_dev_add_path()) into *added. */
+	int (*add_path)(struct sgpr_dev *d, const char *node, struct sgpr_opened *added);
+	void (*drop_path)(struct sgpr_dev *d, void *tp);
 	void (*close)(struct sgpr_dev *d);
 };
 
@@ -276,6 +285,7 @@ struct sgpr_sgio_path {
 struct sgpr_sgio_target {
 	bool multipath; /* a dm-multipath map: paths are its slaves */
 	char *name;	/* sysfs name of what was given: "sdc", "sg2", "dm-3" */
+	dev_t devnum;	/* its device number */
 	unsigned npaths;
 	struct sgpr_sgio_path *paths;
 };

@@ -693,6 +693,39 @@ SGPR_PUBLIC bool sgpr_dev_path_failed(const struct sgpr_dev *d, unsigned i);
  */
 SGPR_PUBLIC int sgpr_dev_path_error(const struct sgpr_dev *d, unsigned i);
 /**
+ * sgpr_dev_refresh_paths() - follow the paths of a dm-multipath map
+ * @d: a handle opened on a map (/dev/dm-N, /dev/mapper/NAME)
+ * @ret_added: the number of paths added, or NULL
+ * @ret_removed: the number of paths dropped, or NULL
+ *
+ * Re-reads the map's paths (its slaves in sysfs): a path that joined it since the handle was
+ * opened or last refreshed is opened and added once it is shown to lead to the handle's LUN
+ * (VPD page 0x83); a path that left it is closed and dropped (the last one is kept, failed).
+ * No PR command is sent: a new path carries no registration (an I_T nexus of its own) until
+ * one is made, e.g. by sgpr_adopt_key(). Path indexes may change.
+ *
+ * Return: 0; -EOPNOTSUPP for a handle that is not a map; -ENODEV if the map's device number
+ * is now another device; -ENOMEM.
+ */
+SGPR_PUBLIC int sgpr_dev_refresh_paths(struct sgpr_dev *d, unsigned *ret_added,
+				       unsigned *ret_removed);
+/**
+ * sgpr_dev_add_path() - one more path of a map, before it joins the map
+ * @d: a handle opened on a dm-multipath map
+ * @node: a whole SCSI disk, "/dev/sdX"
+ *
+ * Opens @node as a path of @d when it leads to the handle's LUN (VPD page 0x83), so that a
+ * registration reaches it before multipathd adds it to the map. It stays a path while the
+ * disk exists, in the map or not (sgpr_dev_refresh_paths()). A disk with the device number
+ * of one of the handle's paths is that path's disk added again (the old one was removed): the
+ * path is reopened on it. No PR command is sent.
+ *
+ * Return: 0; -EOPNOTSUPP for a handle that is not a map;
+ * -ENOTBLK if @node is not a whole SCSI disk; -EXDEV if it leads to another LUN or cannot be
+ * named; -E2BIG over the path limit; -ENOENT, -ENOMEM.
+ */
+SGPR_PUBLIC int sgpr_dev_add_path(struct sgpr_dev *d, const char *node);
+/**
  * sgpr_dev_lun_id() - the LUN's name, the same on every path
  * @d: the handle
  *

@@ -51,10 +51,14 @@ enum {
 };
 
 struct sgpr_sgio {
-	unsigned npaths;
+	unsigned nslots; /* slots used so far (a dropped path's slot is reused) */
+	dev_t map;	 /* the dm-multipath map the paths are of; 0: a single device */
 	/* per path, made at its first command and reused: no lock, fstat() or calloc() each time */
 	struct sg_pt_base *pts[SGPR_PATHS_MAX];
-	int fds[]; /* per path, -1 if its open failed; a path's tp points at its fd */
+	dev_t devnums[SGPR_PATHS_MAX]; /* a map's path: its block device; 0: free slot */
+	bool used[SGPR_PATHS_MAX];
+	bool extra[SGPR_PATHS_MAX]; /* added by name (sgpr_dev_add_path()), not a slave (yet) */
+	int fds[SGPR_PATHS_MAX]; /* per path, -1 if its open failed; a path's tp points at its fd */
 };
 
 static pthread_mutex_t sg_pt_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -287,20 +291,82 @@ static int udev_names(const struct sgpr_sgio_path *path, struct sgpr_opened_path
 	return 0;
 }
 
+static void slot_close(struct sgpr_sgio *p, unsigned i)
+{
+	if (p->pts[i])
+		destruct_scsi_pt_obj(p->pts[i]);
+	if (p->fds[i] >= 0)
+		close(p->fds[i]);
+	p->pts[i] = NULL;
+	p->fds[i] = -1;
+	p->devnums[i] = 0;
+	p->used[i] = false;
+	p->extra[i] = false;
+}
+
 static void sgio_close(struct sgpr_dev *d)
 {
 	struct sgpr_sgio *p = sgio(d);
 
 	if (!p)
 		return;
-	for (unsigned i = 0; i < p->npaths; i++) {
-		if (p->pts[i])
-			destruct_scsi_pt_obj(p->pts[i]);
-		if (p->fds[i] >= 0)
-			close(p->fds[i]);
-	}
+	for (unsigned i = 0; i < p->nslots; i++)
+		slot_close(p, i);
 	free(p);
 	d->priv = NULL;
+}
+
+/*
+ * Open path into slot i of p (slot_open(): the first free one) and describe it in *op. A path
+ * that cannot be opened is reported (op->error) and keeps its slot; -errno only when nothing
+ * can be reported.
+ */
+static int slot_open_at(struct sgpr_dev *d, struct sgpr_sgio *p, unsigned i,
+			const struct sgpr_sgio_path *path, bool multipath, const char *target,
+			int given_fd, struct sgpr_opened_path *op)
+{
+	int fd, r;
+
+	if (i >= SGPR_PATHS_MAX)
+		return -E2BIG;
+	op->name = strdup(path->devnode);
+	if (!op->name)
+		return -ENOMEM;
+	/* a disk or sg device is opened by the name given, a map's paths by theirs */
+	if (multipath)
+		fd = open_node(path->devnode, path);
+	else if (given_fd >= 0)
+		fd = dup_fd(given_fd);
+	else
+		fd = open_node(target, path);
+	if (i == p->nslots)
+		p->nslots++;
+	p->used[i] = true;
+	p->devnums[i] = path->devnum;
+	op->tp = &p->fds[i];
+	if (fd < 0) {
+		sgpr_log(d, LOG_WARNING, "%s: cannot open path %s: %s", target, path->devnode,
+			 strerror(-fd));
+		op->error = fd;
+		return 0;
+	}
+	r = udev_names(path, op);
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	p->fds[i] = fd;
+	return 0;
+}
+
+static int slot_open(struct sgpr_dev *d, struct sgpr_sgio *p, const struct sgpr_sgio_path *path,
+		     bool multipath, const char *target, int given_fd, struct sgpr_opened_path *op)
+{
+	unsigned i = 0;
+
+	while (i < p->nslots && p->used[i])
+		i++;
+	return slot_open_at(d, p, i, path, multipath, target, given_fd, op);
 }
 
 /*
@@ -316,7 +382,7 @@ static int sgio_attach(struct sgpr_dev *d, const struct sgpr_sgio_target *t, con
 
 	if (t->npaths > SGPR_PATHS_MAX)
 		return -E2BIG;
-	p = calloc(1, sizeof(*p) + t->npaths * sizeof(p->fds[0]));
+	p = calloc(1, sizeof(*p));
 	ret->paths = calloc(t->npaths, sizeof(*ret->paths));
 	if (!p || !ret->paths) {
 		free(p);
@@ -324,46 +390,140 @@ static int sgio_attach(struct sgpr_dev *d, const struct sgpr_sgio_target *t, con
 		ret->paths = NULL;
 		return -ENOMEM;
 	}
-	p->npaths = t->npaths;
-	for (unsigned i = 0; i < t->npaths; i++)
+	for (unsigned i = 0; i < SGPR_PATHS_MAX; i++)
 		p->fds[i] = -1;
+	p->map = t->multipath ? t->devnum : 0;
 	d->priv = p;
 	ret->npaths = t->npaths;
 	ret->name_lun = true;
 
-	for (unsigned i = 0; i < t->npaths && r >= 0; i++) {
-		struct sgpr_opened_path *op = &ret->paths[i];
-		int fd;
-
-		/* a disk or sg device is opened by the name given, a map's paths by theirs */
-		if (t->multipath)
-			fd = open_node(t->paths[i].devnode, &t->paths[i]);
-		else if (given_fd >= 0)
-			fd = dup_fd(given_fd);
-		else
-			fd = open_node(target, &t->paths[i]);
-		op->name = strdup(t->paths[i].devnode);
-		op->tp = &p->fds[i];
-		if (!op->name) {
-			r = -ENOMEM;
-		} else if (fd < 0) {
-			sgpr_log(d, LOG_WARNING, "%s: cannot open path %s: %s", target,
-				 t->paths[i].devnode, strerror(-fd));
-			op->error = fd;
-			continue;
-		} else {
-			r = udev_names(&t->paths[i], op);
-		}
-		if (r < 0) {
-			if (fd >= 0)
-				close(fd);
-			break;
-		}
-		p->fds[i] = fd;
-	}
+	for (unsigned i = 0; i < t->npaths && r >= 0; i++)
+		r = slot_open(d, p, &t->paths[i], t->multipath, target, given_fd, &ret->paths[i]);
 	if (r < 0)
 		sgio_close(d); /* dev.c frees *ret */
 	return r < 0 ? r : 0;
+}
+
+/*
+ * A map's paths now (its slaves in sysfs): the paths of d that left it are marked in gone, the
+ * new ones opened into added. The map itself gone: every path is.
+ */
+static int sgio_refresh(struct sgpr_dev *d, bool *gone, struct sgpr_opened *added)
+{
+	struct sgpr_sgio *p = sgio(d);
+	struct sgpr_sgio_target t = {};
+	bool keep[SGPR_PATHS_MAX] = {};
+	unsigned n = 0;
+	int r;
+
+	if (!p || !p->map)
+		return -EOPNOTSUPP;
+	r = sgpr_sgio_resolve_devnum(NULL, false, p->map, &t);
+	if (r == -ENODEV)
+		t = (struct sgpr_sgio_target){.multipath = true}; /* the map was removed */
+	else if (r < 0)
+		return r;
+	if (!t.multipath) {
+		sgpr_sgio_target_done(&t);
+		return -ENODEV; /* the number is another device's now */
+	}
+	added->paths = calloc(t.npaths ?: 1, sizeof(*added->paths));
+	if (!added->paths) {
+		sgpr_sgio_target_done(&t);
+		return -ENOMEM;
+	}
+	for (unsigned k = 0; k < t.npaths && r >= 0; k++) {
+		bool known = false;
+
+		for (unsigned i = 0; i < p->nslots && !known; i++)
+			if (p->used[i] && p->devnums[i] == t.paths[k].devnum)
+				known = keep[i] = true;
+		if (known)
+			continue;
+		r = slot_open(d, p, &t.paths[k], true, d->target, -1, &added->paths[n]);
+		if (r >= 0 || added->paths[n].tp)
+			n++; /* slot taken: dev.c drops it on an error */
+	}
+	added->npaths = n;
+	for (unsigned i = 0; i < d->npaths; i++) {
+		unsigned slot = (unsigned)((const int *)d->paths[i].tp - p->fds);
+		char sys[64];
+
+		if (slot >= SGPR_PATHS_MAX) {
+			gone[i] = true;
+			continue;
+		}
+		if (keep[slot])
+			p->extra[slot] = false; /* a slave now */
+		/* a path added by name stays while its disk exists, slave or not */
+		snprintf(sys, sizeof(sys), "/sys/dev/block/%u:%u", major(p->devnums[slot]),
+			 minor(p->devnums[slot]));
+		gone[i] = !keep[slot] && !(p->extra[slot] && access(sys, F_OK) == 0);
+	}
+	sgpr_sgio_target_done(&t);
+	return r < 0 ? r : 0;
+}
+
+/* A whole SCSI disk of the map's LUN that is not its slave yet (multipathd adds it later). */
+static int sgio_add_path(struct sgpr_dev *d, const char *node, struct sgpr_opened *added)
+{
+	struct sgpr_sgio *p = sgio(d);
+	struct sgpr_sgio_target t = {};
+	unsigned i;
+	int r;
+
+	if (!p || !p->map)
+		return -EOPNOTSUPP;
+	r = sgpr_sgio_resolve(node, NULL, &t);
+	if (r < 0)
+		return r;
+	if (t.multipath || t.npaths != 1 || t.paths[0].is_char) {
+		sgpr_sgio_target_done(&t);
+		return -ENOTBLK;
+	}
+	added->paths = calloc(1, sizeof(*added->paths));
+	if (!added->paths) {
+		sgpr_sgio_target_done(&t);
+		return -ENOMEM;
+	}
+	for (i = 0; i < p->nslots; i++)
+		if (p->used[i] && p->devnums[i] == t.paths[0].devnum)
+			break;
+	if (i < p->nslots) {
+		/*
+		 * A disk added under the number of one of our paths: that one was removed (a
+		 * number is not added twice), its fd is of the dead device. Open the new one in
+		 * its place: dev.c keeps the path (1: reopened, not added).
+		 */
+		bool extra = p->extra[i];
+
+		slot_close(p, i);
+		r = slot_open_at(d, p, i, &t.paths[0], true, d->target, -1, &added->paths[0]);
+		p->extra[i] = extra;
+		sgpr_sgio_target_done(&t);
+		if (added->paths[0].tp)
+			added->npaths = 1;
+		return r < 0 ? r : 1;
+	}
+	r = slot_open(d, p, &t.paths[0], true, d->target, -1, &added->paths[0]);
+	if (added->paths[0].tp) {
+		added->npaths = 1;
+		p->extra[(const int *)added->paths[0].tp - p->fds] = true;
+	}
+	sgpr_sgio_target_done(&t);
+	return r;
+}
+
+static void sgio_drop_path(struct sgpr_dev *d, void *tp)
+{
+	struct sgpr_sgio *p = sgio(d);
+	unsigned slot;
+
+	if (!p || !tp)
+		return;
+	slot = (unsigned)((const int *)tp - p->fds);
+	if (slot < p->nslots)
+		slot_close(p, slot);
 }
 
 static int sgio_open(struct sgpr_dev *d, const char *target, const void *arg,
@@ -423,4 +583,7 @@ const struct sgpr_transport_ops sgpr_transport_sgio = {
 	.open_fd = sgio_open_fd,
 	.execute = sgio_execute,
 	.close = sgio_close,
+	.refresh = sgio_refresh,
+	.add_path = sgio_add_path,
+	.drop_path = sgio_drop_path,
 };

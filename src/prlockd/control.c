@@ -775,7 +775,7 @@ static void handle_signals(struct daemon *dm)
 	}
 }
 
-#define NFIXED 3 /* signals, listening socket, pool eventfd; then the clients */
+#define NFIXED 4 /* signals, listening socket, pool eventfd, paths; then the clients */
 
 void serve(struct daemon *dm, int timeout_ms)
 {
@@ -793,6 +793,7 @@ void serve(struct daemon *dm, int timeout_ms)
 		dm->accept_paused_until = 0;
 	/* jobs done: the eventfd only wakes poll; leases_collect() takes them */
 	pfd[2] = (struct pollfd){.fd = dm->pool_fd, .events = POLLIN};
+	pfd[3] = (struct pollfd){.fd = dm->paths_fd, .events = POLLIN};
 	for (i = 0; i < n; i++) {
 		struct client *c = dm->clients[i];
 
@@ -807,6 +808,8 @@ void serve(struct daemon *dm, int timeout_ms)
 	}
 	if (pfd[0].revents)
 		handle_signals(dm);
+	if (pfd[3].revents)
+		paths_event(dm);
 	/* clients first: a request may add or remove entries, never clients */
 	for (i = 0; i < n; i++) {
 		struct client *c = dm->clients[i];

@@ -717,6 +717,7 @@ int main(int argc, char **argv)
 		.state_fd = -1,
 		.pool_fd = -1,
 		.reserve_fd = -1,
+		.paths_fd = -1,
 		.refused_log = {.what = "control: refused connections"},
 		.busy_log = {.what = "control: connections over a limit"},
 		.emfile_log = {.what = "control: accept out of file descriptors"},
@@ -756,6 +757,9 @@ int main(int argc, char **argv)
 	r = prh_open_socket(&dm);
 	if (r < 0)
 		return 1;
+	r = paths_open(&dm);
+	if (r < 0)
+		return 1;
 	/* before any thread starts: capset() changes the calling thread only */
 	r = drop_privileges(&dm);
 	if (r < 0)
@@ -783,6 +787,7 @@ int main(int argc, char **argv)
 	while (!dm.quit) {
 		uint64_t now = mono_ms(), wake = table_next_wakeup(dm.table);
 		uint64_t cw = clients_next_wakeup(&dm), pw = pool_next_wakeup(&dm);
+		uint64_t mw = paths_next_wakeup(&dm);
 		struct table_job *job;
 		int timeout;
 
@@ -790,6 +795,8 @@ int main(int argc, char **argv)
 			wake = cw;
 		if (pw < wake)
 			wake = pw;
+		if (mw < wake)
+			wake = mw;
 		if (wake == UINT64_MAX)
 			timeout = -1;
 		else
@@ -799,6 +806,7 @@ int main(int argc, char **argv)
 			break;
 		while ((job = pool_take_done(&dm)))
 			table_job_done(dm.table, job);
+		paths_tick(&dm);
 		table_tick(dm.table);
 		leases_gc(&dm);
 		pool_check_stuck(&dm);
@@ -816,5 +824,6 @@ int main(int argc, char **argv)
 	control_close(&dm);
 	pool_stop(&dm); /* no worker touches an entry after this */
 	leases_close(&dm);
+	paths_close(&dm);
 	return 0;
 }

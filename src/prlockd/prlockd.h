@@ -72,6 +72,7 @@ struct pool;
 struct prh_server;
 struct prh_ident;
 struct held_dev;
+struct paths;
 
 struct daemon {
 	struct sgpr_config cfg;
@@ -121,12 +122,23 @@ struct daemon {
 	bool pr_socket_mode_given, pr_socket_has_gid;
 	gid_t pr_socket_gid;
 
+	/* the paths of held multipath maps (paths.c): a udev monitor; -1 none */
+	struct paths *paths;
+	int paths_fd;
+
 	/* privileges (privs.c) */
 	bool drop_user, drop_group;
 	uid_t run_uid;
 	gid_t run_gid;
 	bool keep_privileges;
 };
+
+/* paths.c: block device events for the paths of held multipath maps (docs/MULTIPATH.md) */
+int paths_open(struct daemon *dm);
+void paths_close(struct daemon *dm);
+void paths_event(struct daemon *dm); /* dm->paths_fd readable */
+uint64_t paths_next_wakeup(const struct daemon *dm);
+void paths_tick(struct daemon *dm);
 
 /* leases.c: the daemon's side of the lease table (processes, hook, state file, devices) */
 int leases_open(struct daemon *dm);

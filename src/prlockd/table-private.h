@@ -36,6 +36,16 @@ struct table_entry {
 	bool mismatch_told; /* logged that the holder's key announces a longer period */
 	uint64_t next_due;
 	bool unreachable; /* the last renewal did not reach the device */
+	/* table_paths_changed(): a map's paths are re-read before its next renewal */
+	bool paths_dirty, paths_none; /* none: not a map, nothing to re-read */
+	bool job_paths;		      /* this renewal re-reads them (the runner's result below) */
+	/* SCSI disks added since: tried as paths of the map first (sgpr_dev_add_path()) */
+	char paths_new[TABLE_PATHS_NEW_MAX][TABLE_PATH_NAME_MAX];
+	unsigned n_paths_new;
+	char job_paths_new[TABLE_PATHS_NEW_MAX][TABLE_PATH_NAME_MAX];
+	unsigned job_n_paths_new;
+	int job_paths_r;
+	unsigned job_paths_added, job_paths_removed;
 
 	/* snapshot of l after each job */
 	uint64_t key, holder, last_renewal_ms;

@@ -523,6 +523,13 @@ void entry_submit(struct table_entry *e, enum job_kind kind)
 	assert(!e->busy);
 	e->busy = true;
 	e->kind = kind;
+	e->job_paths = kind == JOB_RENEW && e->paths_dirty;
+	if (e->job_paths) {
+		e->paths_dirty = false;
+		memcpy(e->job_paths_new, e->paths_new, sizeof(e->paths_new));
+		e->job_n_paths_new = e->n_paths_new;
+		e->n_paths_new = 0;
+	}
 	e->job_start = table_now(t);
 	e->waiter_left = false;
 	t->ops.submit(t->userdata, &e->job);
@@ -558,6 +565,30 @@ enum job_kind table_job_result(const struct table_job *job, int *ret_r,
 	return e->kind;
 }
 
+/*
+ * Before a renewal: the map's paths now; a path that joined it gets the lease's key (SPC-4
+ * 5.12.7, REGISTER AND IGNORE EXISTING KEY on every path, read back with READ KEYS: once per
+ * working path) before the renewal changes it on every path. A path that left is dropped.
+ */
+static void paths_refresh(struct table_entry *e)
+{
+	unsigned added = 0, joined = 0, removed = 0;
+	int r;
+
+	for (unsigned i = 0; i < e->job_n_paths_new; i++)
+		added += sgpr_dev_add_path(e->d, e->job_paths_new[i]) == 0;
+	r = sgpr_dev_refresh_paths(e->d, &joined, &removed);
+	added += joined;
+	if (added) {
+		int q = sgpr_adopt_key(e->d, sgpr_lease_key(e->l), NULL);
+
+		r = r < 0 ? r : q;
+	}
+	e->job_paths_r = r;
+	e->job_paths_added = added;
+	e->job_paths_removed = removed;
+}
+
 /* The runner's side: the only code that touches e->d and e->l while e is busy. */
 void table_job_run(struct table_job *job)
 {
@@ -569,6 +600,8 @@ void table_job_run(struct table_job *job)
 	sgpr_dev_get_stats(e->d, &before); /* (no handle yet: zeroes) */
 	switch (e->kind) {
 	case JOB_RENEW:
+		if (e->job_paths)
+			paths_refresh(e);
 		r = sgpr_lease_renew(e->l, &ev);
 		break;
 	case JOB_OBSERVE:
@@ -628,6 +661,49 @@ static const char *unconfirmed_words(const struct table_entry *e, char *buf, siz
 	return buf;
 }
 
+/* What paths_refresh() did: one line when the paths changed or could not be followed. */
+static void paths_done(struct table_entry *e)
+{
+	struct table *t = e->t;
+	char k[SGPR_KEY_STRLEN];
+	int r = e->job_paths_r;
+
+	if (r == -EOPNOTSUPP && !e->job_paths_added) {
+		e->paths_none = true; /* not a map: later changes are not its */
+		return;
+	}
+	if (r < 0 && e->job_paths_added)
+		tlog(t, LOG_WARNING,
+		     "%s: %u new path(s) of the map not registered with key %s: %s; the renewal "
+		     "registers them",
+		     e->dev, e->job_paths_added, sgpr_key_format(e->key, k), errno_words(r));
+	else if (r < 0)
+		tlog(t, LOG_WARNING, "%s: cannot re-read the map's paths: %s", e->dev,
+		     errno_words(r));
+	else if (e->job_paths_added || e->job_paths_removed)
+		tlog(t, LOG_NOTICE,
+		     "%s: map paths changed: %u joined and registered with key %s (read back), %u "
+		     "left; %d path(s) now",
+		     e->dev, e->job_paths_added, sgpr_key_format(e->key, k), e->job_paths_removed,
+		     sgpr_dev_path_count(e->d));
+}
+
+void table_paths_changed(struct table *t, const char *added)
+{
+	for (size_t i = 0; i < t->n_entries; i++) {
+		struct table_entry *e = t->entries[i];
+
+		if (e->state != ENTRY_HELD || e->paths_none)
+			continue;
+		e->paths_dirty = true;
+		if (added && strlen(added) < TABLE_PATH_NAME_MAX &&
+		    e->n_paths_new < TABLE_PATHS_NEW_MAX)
+			snprintf(e->paths_new[e->n_paths_new++], TABLE_PATH_NAME_MAX, "%s", added);
+		if (!e->busy)
+			e->next_due = table_now(t); /* busy: table_job_done() makes it due */
+	}
+}
+
 static void renew_done(struct table_entry *e)
 {
 	struct table *t = e->t;
@@ -635,6 +711,8 @@ static void renew_done(struct table_entry *e)
 	int r = e->job_r;
 	char words[160];
 
+	if (e->job_paths)
+		paths_done(e);
 	if (r < 0) {
 		tlog_owner(t, e->owner.uid, LOG_WARNING, "%s: renewal failed: %s; %s", e->dev,
 			   errno_words(r), unconfirmed_words(e, words, sizeof(words)));
@@ -812,6 +890,8 @@ void table_job_done(struct table *t, struct table_job *job)
 	requests_entry_idle(e);
 	if (e->kind != JOB_RELEASE)
 		entry_snap(e); /* release_done needs the key that was held */
+	if (e->paths_dirty && e->state == ENTRY_HELD)
+		e->next_due = table_now(t); /* the paths changed while the job ran */
 	switch (e->kind) {
 	case JOB_RENEW:
 		renew_done(e);

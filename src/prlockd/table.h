@@ -197,6 +197,16 @@ void table_job_done(struct table *t, struct table_job *job);
 void table_tick(struct table *t);
 /* The table's clock time when table_tick() has something to do (UINT64_MAX: nothing). */
 uint64_t table_next_wakeup(const struct table *t);
+/*
+ * The block devices changed (paths.c: a map's table, a SCSI disk added or removed): every held
+ * dm-multipath map renews now, first re-reading its paths (sgpr_dev_refresh_paths()) and
+ * registering a path that joined it with the lease's current key (sgpr_adopt_key()). added: a
+ * SCSI disk just added ("/dev/sdX", or NULL), tried as a path of each map before multipathd
+ * puts it in one (sgpr_dev_add_path(): only if it leads to the map's LUN).
+ */
+#define TABLE_PATHS_NEW_MAX 8 /* disks remembered per map between two renewals */
+#define TABLE_PATH_NAME_MAX 32
+void table_paths_changed(struct table *t, const char *added);
 /* The loss hook pid ended with a waitpid() status. */
 void table_hook_exited(struct table *t, pid_t pid, int status);
 uint64_t table_now(const struct table *t);
