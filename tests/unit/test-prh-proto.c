@@ -1634,9 +1634,13 @@ static void test_server_guard_aptpl(void **state)
 		assert_int_equal(sgpr_report_caps(host, &caps, NULL), 0);
 		assert_true(caps.ptpl_a); /* still on */
 
+		/*
+		 * host first: closing sock ends the connection thread, which frees its sim
+		 * handle on the same (not thread-safe) LUN
+		 */
+		sgpr_dev_free(host);
 		close(sock);
 		close(fd);
-		sgpr_dev_free(host);
 		f->s = prh_server_free(f->s);
 		f->lun = sgpr_sim_lun_free(f->lun);
 	}
