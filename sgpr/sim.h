@@ -6,6 +6,9 @@
  * is one I_T nexus (one host, or one path of a host). The model parses CDBs and parameter lists
  * itself and never calls the library's encoders or parsers. Fault hooks (SQLite test_vfs style)
  * and a fake clock let tests drive the device layer's retry and recovery paths.
+ *
+ * Not thread-safe: a LUN and every handle on it are used by one thread at a time (tests that
+ * hand sim handles to server threads order those threads themselves).
  */
 #pragma once
 
