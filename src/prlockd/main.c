@@ -254,14 +254,7 @@ static int parse_pr_socket_access(struct daemon *dm, const char *mode, const cha
 		dm->pr_socket_mode_given = true;
 	}
 	if (group) {
-		struct group *g = getgrnam(group);
-		unsigned long v = strtoul(group, &end, 10);
-
-		if (g)
-			dm->pr_socket_gid = g->gr_gid;
-		else if (*group && !*end && v < (gid_t)-1)
-			dm->pr_socket_gid = (gid_t)v;
-		else
+		if (lookup_group(group, &dm->pr_socket_gid) < 0)
 			return usage("--pr-socket-group '%s': no such group", group);
 		dm->pr_socket_has_gid = true;
 	}
@@ -407,35 +400,21 @@ static int parse_argv(int argc, char **argv, struct daemon *dm)
 	if (!user && dm->cfg.user[0] && !dm->keep_privileges)
 		user = dm->cfg.user;
 	if (user) {
-		struct passwd *pw = getpwnam(user);
-		char *end;
-		unsigned long v = strtoul(user, &end, 10);
+		gid_t gid;
 
-		if (pw) {
-			dm->run_uid = pw->pw_uid;
-			if (!group) {
-				dm->run_gid = pw->pw_gid;
-				dm->drop_group = true;
-			}
-		} else if (*user && !*end && v < (uid_t)-1) {
-			dm->run_uid = (uid_t)v;
-		} else if (user == dm->cfg.user) {
-			return usage("user '%s' (config): no such user", user);
-		} else {
-			return usage("--user '%s': no such user", user);
+		r = lookup_user(user, &dm->run_uid, &gid);
+		if (r < 0)
+			return user == dm->cfg.user
+				       ? usage("user '%s' (config): no such user", user)
+				       : usage("--user '%s': no such user", user);
+		if (r > 0 && !group) { /* a named user brings its primary group */
+			dm->run_gid = gid;
+			dm->drop_group = true;
 		}
 		dm->drop_user = true;
 	}
 	if (group) {
-		struct group *g = getgrnam(group);
-		char *end;
-		unsigned long v = strtoul(group, &end, 10);
-
-		if (g)
-			dm->run_gid = g->gr_gid;
-		else if (*group && !*end && v < (gid_t)-1)
-			dm->run_gid = (gid_t)v;
-		else
+		if (lookup_group(group, &dm->run_gid) < 0)
 			return usage("--group '%s': no such group", group);
 		dm->drop_group = true;
 	}

@@ -193,33 +193,19 @@ static int parse_argv(int argc, char **argv, struct helper *h)
 	if (h->control[0] != '/')
 		return usage("--control '%s': expected an absolute path", h->control);
 	if (user) {
-		struct passwd *pw = getpwnam(user);
-		char *end;
-		unsigned long v = strtoul(user, &end, 10);
+		gid_t gid;
 
-		if (pw) {
-			dm->run_uid = pw->pw_uid;
-			if (!group) {
-				dm->run_gid = pw->pw_gid;
-				dm->drop_group = true;
-			}
-		} else if (*user && !*end && v < (uid_t)-1) {
-			dm->run_uid = (uid_t)v;
-		} else {
+		r = lookup_user(user, &dm->run_uid, &gid);
+		if (r < 0)
 			return usage("--user '%s': no such user", user);
+		if (r > 0 && !group) { /* a named user brings its primary group */
+			dm->run_gid = gid;
+			dm->drop_group = true;
 		}
 		dm->drop_user = true;
 	}
 	if (group) {
-		struct group *g = getgrnam(group);
-		char *end;
-		unsigned long v = strtoul(group, &end, 10);
-
-		if (g)
-			dm->run_gid = g->gr_gid;
-		else if (*group && !*end && v < (gid_t)-1)
-			dm->run_gid = (gid_t)v;
-		else
+		if (lookup_group(group, &dm->run_gid) < 0)
 			return usage("--group '%s': no such group", group);
 		dm->drop_group = true;
 	}

@@ -18,6 +18,8 @@
  */
 #include <errno.h>
 #include <grp.h>
+#include <pwd.h>
+#include <stdlib.h>
 #include <linux/capability.h>
 #include <stdio.h>
 #include <string.h>
@@ -64,6 +66,39 @@ static int caps_set(struct __user_cap_data_struct data[2])
 static bool has_cap(const struct __user_cap_data_struct data[2], int cap)
 {
 	return data[cap / 32].effective & (1u << (cap % 32));
+}
+
+int lookup_user(const char *name, uid_t *ret_uid, gid_t *ret_primary_gid)
+{
+	struct passwd *pw = getpwnam(name);
+	char *end;
+	unsigned long v = strtoul(name, &end, 10);
+
+	if (pw) {
+		*ret_uid = pw->pw_uid;
+		*ret_primary_gid = pw->pw_gid;
+		return 1;
+	}
+	if (!*name || *end || v >= (uid_t)-1)
+		return -ENOENT;
+	*ret_uid = (uid_t)v;
+	return 0;
+}
+
+int lookup_group(const char *name, gid_t *ret_gid)
+{
+	struct group *g = getgrnam(name);
+	char *end;
+	unsigned long v = strtoul(name, &end, 10);
+
+	if (g) {
+		*ret_gid = g->gr_gid;
+		return 0;
+	}
+	if (!*name || *end || v >= (gid_t)-1)
+		return -ENOENT;
+	*ret_gid = (gid_t)v;
+	return 0;
 }
 
 int drop_privileges(struct daemon *dm)

@@ -187,6 +187,12 @@ int pr_helper_main(int argc, char **argv);
 
 /* privs.c: keep only the capabilities prlockd needs, optionally change user and group */
 int drop_privileges(struct daemon *dm);
+/*
+ * A user or group by name, else by number (--user, --group, the config's user). lookup_user()
+ * returns 1 and the user's primary group for a name, 0 for a number (no group), -ENOENT.
+ */
+int lookup_user(const char *name, uid_t *ret_uid, gid_t *ret_primary_gid);
+int lookup_group(const char *name, gid_t *ret_gid);
 
 /* main.c */
 int mkdir_parents_of(const char *path);
