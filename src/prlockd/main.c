@@ -242,7 +242,6 @@ static int parse_pr_socket_access(struct daemon *dm, const char *mode, const cha
 {
 	char *end;
 
-	dm->pr_socket_mode = 0660;
 	if (mode) {
 		unsigned long v = strtoul(mode, &end, 8);
 

@@ -387,7 +387,7 @@ int prh_open_socket(struct daemon *dm)
 			(unsigned)dm->pr_socket_gid, strerror(-r));
 		return r;
 	}
-	r = prh_listen(dm->pr_socket, dm->pr_socket_mode, &fd);
+	r = prh_listen(dm->pr_socket, dm->pr_socket_mode ?: PRLOCKD_PR_SOCKET_MODE, &fd);
 	if (dm->pr_socket_has_gid && setegid(egid) < 0) {
 		r = -errno;
 		log_msg(LOG_ERR, "Failed to restore the group after creating %s: %s", dm->pr_socket,

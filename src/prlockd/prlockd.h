@@ -14,6 +14,7 @@
 #define PRLOCKD_CONTROL_DEFAULT "/run/prlockd/control.sock"
 #define PRLOCKD_STATE_DIR_DEFAULT "/run/prlockd"
 #define PRLOCKD_PR_SOCKET_DEFAULT "/run/prlockd/pr-helper.sock"
+#define PRLOCKD_PR_SOCKET_MODE 0660 /* prlockd's and prlockd-pr-helper's socket */
 #define PRLOCKD_REQUEST_MAX 4096
 #define PRLOCKD_HOOK_TIMEOUT_MS 30000u /* a loss hook is SIGKILLed after this */
 #define PRLOCKD_CLIENT_IDLE_MS 10000u  /* a client must send its request line within this */
@@ -117,7 +118,7 @@ struct daemon {
 	size_t n_held;
 	struct prh_ident *idents; /* what prh.c learnt of each entry's device (main thread) */
 	size_t n_idents;
-	/* --pr-socket-mode (default 0660), --pr-socket-group: prlockd's own socket only */
+	/* --pr-socket-mode (0: PRLOCKD_PR_SOCKET_MODE), --pr-socket-group: prlockd's own socket */
 	mode_t pr_socket_mode;
 	bool pr_socket_mode_given, pr_socket_has_gid;
 	gid_t pr_socket_gid;
