@@ -40,6 +40,8 @@ struct fence {
 };
 
 static void vlog_to(struct fence *f, bool error, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+static void vlog_to(struct fence *f, bool error, const char *fmt, va_list ap)
 {
 	char line[1024];
 
