@@ -214,11 +214,6 @@ static int parse_argv(int argc, char **argv, struct helper *h)
 
 /* ---- the held set, from the running prlockd ---------------------------------- */
 
-static uint64_t now_ms(void)
-{
-	return mono_ms();
-}
-
 /*
  * One "held" request on prlockd's control socket, its reply line in *ret (NUL-terminated).
  * -ENOENT/-ECONNREFUSED: no prlockd listens there. Bounded by HELPER_HELD_TIMEOUT_MS in all.
@@ -226,7 +221,7 @@ static uint64_t now_ms(void)
 static int held_request(const char *path, char **ret)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	uint64_t deadline = now_ms() + HELPER_HELD_TIMEOUT_MS;
+	uint64_t deadline = mono_ms() + HELPER_HELD_TIMEOUT_MS;
 	_cleanup_close_ int fd = -1;
 	_cleanup_free_ char *buf = NULL;
 	size_t len = 0, cap = 0, sent = 0;
@@ -242,13 +237,13 @@ static int held_request(const char *path, char **ret)
 	while (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		if (errno != EAGAIN && errno != EINTR)
 			return -errno;
-		if (now_ms() >= deadline)
+		if (mono_ms() >= deadline)
 			return -ETIMEDOUT;
 		usleep(10000);
 	}
 	for (;;) {
 		struct pollfd pfd = {.fd = fd, .events = sent < sizeof(req) - 1 ? POLLOUT : POLLIN};
-		uint64_t now = now_ms();
+		uint64_t now = mono_ms();
 		ssize_t n;
 
 		if (now >= deadline)
