@@ -172,8 +172,8 @@ static int parse_argv(int argc, char **argv, struct helper *h)
 	/*
 	 * The guard (prh-guard.c) tells sgpr keys by this host's cluster namespace and host id, as
 	 * prlockd would. libvirt passes neither: they come from the configuration file (a missing
-	 * default file is fine) and /etc/machine-id; without a host id only the guard's
-	 * own-registration rule is off.
+	 * default file is fine) and /etc/machine-id; without a host id the guard's own-registration
+	 * rule takes every sgpr key for this host's (prh_guard_decide(): stricter, never looser).
 	 */
 	strcpy(dm->cfg.cluster, SGPR_CLUSTER_DEFAULT);
 	r = config_load(h->config ?: SGPR_CONFIG_DEFAULT, &dm->cfg, msg, sizeof(msg));
@@ -184,7 +184,7 @@ static int parse_argv(int argc, char **argv, struct helper *h)
 	dm->ns = sgpr_ns_from_cluster(dm->cfg.cluster);
 	if (!dm->cfg.host_id && host_id_from_machine_id(SGPR_MACHINE_ID, &dm->cfg.host_id) < 0)
 		log_msg(LOG_WARNING, "no host id (host_id in the configuration, or " SGPR_MACHINE_ID
-				     "): the guard cannot tell this host's own key");
+				     "): the guard takes every sgpr key for this host's own");
 	if (dm->pr_socket[0] != '/' || strlen(dm->pr_socket) >= sizeof(dm->cfg.pr_socket))
 		return usage("--socket '%s': expected an absolute path of at most 107 bytes",
 			     dm->pr_socket);
